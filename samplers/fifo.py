@@ -1,0 +1,198 @@
+"""FIFO-Diffusion sampling loop (Kim et al. 2024, arXiv 2405.11473, Alg. 1 with §3.3 partitioning and §3.4 lookahead).
+
+Shapes: latents are ``[B, C, F, H, W]`` with frames on axis 2. The denoiser contract is
+``denoiser(x[B, C, f, H, W], sigma[B, f], prompts=None) -> x0[B, C, f, H, W]``: one sigma per frame, ``prompts`` an
+optional tuple of conditioning indices (see :mod:`.prompts`). Randomness comes only from the injected
+``torch.Generator`` (CPU noise moved to the latent's device, as ComfyUI does), so a seed reproduces bit for bit.
+
+The queue state is explicit (:class:`FifoQueue`); memory is one queue plus the output frames, whatever the length.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable, Iterator, Optional, Sequence
+
+import torch
+from torch import Tensor
+
+from .plan import FifoPlan
+from .prompts import FrameRange, group_frames, validate_schedule
+from .steps import NoiseScaling, get_step_rule, per_frame_step, ve_noise_scaling
+
+Denoiser = Callable[..., Tensor]
+
+
+@dataclass
+class FifoQueue:
+    """Queue state between iterations.
+
+    ``latents``: ``[B, C, pad + Q, H, W]``, slot 0 the clean end. ``entries``: the id of the frame in each slot (ids
+    count frames in the order they entered: the initial proper slots are ``0 .. Q-1``, then one id per refill;
+    ``-1`` marks initial padding). ``next_entry``: the id the next refill gets.
+    """
+
+    latents: Tensor
+    entries: list[int]
+    next_entry: int
+
+
+def check_fifo_inputs(plan: FifoPlan, latent: Tensor, sigmas: Tensor, frames: int) -> None:
+    """Raise a ``ValueError`` naming the bad input and the fix, before any model call."""
+    if int(frames) < 1:
+        raise ValueError(f"frames must be at least 1 output latent frame, got {frames}")
+    if latent.ndim != 5:
+        raise ValueError(
+            f"latent must be a video latent [batch, channels, frames, height, width], got rank {latent.ndim} "
+            f"(shape {tuple(latent.shape)}); use a video latent node such as EmptyHunyuanLatentVideo or EmptyLTXVLatentVideo"
+        )
+    if plan.window > latent.shape[2]:
+        raise ValueError(
+            f"window_length {plan.window} is longer than the latent's {latent.shape[2]} frames; set window_length "
+            f"to at most {latent.shape[2]} (0 = the latent's length) or make the latent longer"
+        )
+    if sigmas.ndim != 1 or sigmas.shape[0] < 2:
+        raise ValueError(f"sigmas must be a 1-D schedule with at least 2 entries, got shape {tuple(sigmas.shape)}")
+    steps = sigmas.shape[0] - 1
+    if steps != plan.steps:
+        short = "too short" if steps < plan.steps else "too long"
+        raise ValueError(
+            f"the sigma schedule has {steps} steps, {short} for the queue: FIFO needs exactly window_length x "
+            f"partitions = {plan.window} x {plan.partitions} = {plan.steps} steps (one per queue slot); set steps to "
+            f"{plan.steps} in the scheduler, or change partitions"
+        )
+    if float(sigmas[-1]) != 0.0:
+        raise ValueError("sigmas must end at 0 so frames leave the queue clean; do not split off the last step")
+    if not bool(torch.all(sigmas[:-1] > sigmas[1:])):
+        raise ValueError("sigmas must be strictly decreasing (one distinct noise level per queue slot)")
+
+
+def _randn(shape: Sequence[int], generator: torch.Generator, like: Tensor) -> Tensor:
+    return torch.randn(tuple(shape), generator=generator, dtype=torch.float32, device=generator.device).to(like)
+
+
+def init_queue(
+    plan: FifoPlan,
+    latent: Tensor,
+    sigmas: Tensor,
+    generator: torch.Generator,
+    noise_scaling: NoiseScaling = ve_noise_scaling,
+) -> FifoQueue:
+    """Fill the queue (FIFO-Diffusion §3, queue initialisation).
+
+    ``clip``: ``latent[:, :, :f]`` is a clean clip; proper slot ``p`` holds clip frame ``max(0, p - (Q - f))``
+    re-noised to its level, so the clip sits in the noisiest ``f`` slots and cleaner slots hold its first frame.
+    Padding slots hold the clean first frame. ``noise``: every proper slot holds noise at its level around a blank
+    (zero) latent and padding is blank; the first ``Q`` leaving frames are discarded.
+    """
+    b, c, _, h, w = latent.shape
+    q, f = plan.queue, plan.window
+    level_sigma = sigmas.to(latent)[list(plan.levels)]  # [pad + Q]
+    noise = _randn((b, c, plan.slots, h, w), generator, latent)
+    if plan.init == "clip":
+        src = [0] * plan.pad + [max(0, p - (q - f)) for p in range(q)]
+        x0 = latent[:, :, src].to(torch.float32)
+    else:
+        x0 = torch.zeros((b, c, plan.slots, h, w), dtype=torch.float32, device=latent.device)
+    latents = noise_scaling(level_sigma, noise, x0)
+    return FifoQueue(latents, [-1] * plan.pad + list(range(q)), q)
+
+
+def iterate_fifo(
+    denoiser: Denoiser,
+    latent: Tensor,
+    sigmas: Tensor,
+    plan: FifoPlan,
+    frames: int,
+    *,
+    generator: torch.Generator,
+    rule: str = "euler",
+    eta: float = 1.0,
+    noise_scaling: NoiseScaling = ve_noise_scaling,
+    prompt_ranges: Optional[Sequence[FrameRange]] = None,
+    callback: Optional[Callable[[dict[str, Any]], None]] = None,
+) -> Iterator[tuple[int, Tensor]]:
+    """Run diagonal denoising and yield ``(output_index, frame[B, C, 1, H, W])`` as frames leave the queue.
+
+    Each iteration (Alg. 1): every window of the plan, noisiest first, is denoised at its slots' own sigmas and
+    its write region takes one step down the ladder; the head slot is now clean and leaves; everything shifts one
+    slot towards the head; the tail gets fresh noise at ``sigmas[0]``. Warm-up frames are not yielded.
+    """
+    check_fifo_inputs(plan, latent, sigmas, frames)
+    get_step_rule(rule)
+    if prompt_ranges is not None:
+        validate_schedule(prompt_ranges)
+    sigmas = sigmas.to(device=latent.device, dtype=torch.float32)
+    b = latent.shape[0]
+    state = init_queue(plan, latent, sigmas, generator, noise_scaling)
+    x = state.latents
+    level = torch.tensor(plan.levels, device=latent.device)
+    slot_sigma = sigmas[level]  # fixed per slot for the whole run
+    next_sigma = sigmas[torch.clamp(level + 1, max=plan.steps)]
+    total = plan.iterations(frames)
+    for it in range(total):
+        for win in plan.windows:
+            sig = slot_sigma[win.start:win.stop].expand(b, -1)
+            xw = x[:, :, win.start:win.stop]
+            out_idx = [e - plan.warmup for e in state.entries[win.start:win.stop]]
+            denoised = _denoise_grouped(denoiser, xw, sig, out_idx, prompt_ranges)
+            lo, hi = win.write_start - win.start, win.write_stop - win.start
+            noise = None
+            if rule == "euler_ancestral" and eta > 0:
+                noise = _randn((b, x.shape[1], hi - lo, x.shape[3], x.shape[4]), generator, x)
+            x[:, :, win.write_start:win.write_stop] = per_frame_step(
+                rule, xw[:, :, lo:hi], denoised[:, :, lo:hi], sig[:, lo:hi],
+                next_sigma[win.write_start:win.write_stop].expand(b, -1),
+                eta=eta, noise=noise, noise_scaling=noise_scaling,
+            )
+        head = x[:, :, plan.head:plan.head + 1].clone()
+        out_index = state.entries[plan.head] - plan.warmup
+        # Shift one slot towards the head (the padding keeps the newest finished frames) and refill the tail.
+        tail = noise_scaling(slot_sigma[-1:], _randn((b, x.shape[1], 1, x.shape[3], x.shape[4]), generator, x),
+                             torch.zeros_like(head))
+        x = torch.cat([x[:, :, 1:], tail], dim=2)
+        state.entries = state.entries[1:] + [state.next_entry]
+        state.next_entry += 1
+        state.latents = x
+        if callback is not None:
+            callback({"x": x, "i": it, "sigma": slot_sigma, "sigma_hat": slot_sigma, "denoised": head,
+                      "frame": out_index, "total": total})
+        if out_index >= 0:
+            yield out_index, head
+
+
+def _denoise_grouped(denoiser: Denoiser, x: Tensor, sigma: Tensor, out_idx: list[int],
+                     prompt_ranges: Optional[Sequence[FrameRange]]) -> Tensor:
+    """Denoise a window; with a prompt schedule, one call per distinct prompt set, each frame taking its own."""
+    groups = group_frames(out_idx, prompt_ranges)
+    if len(groups) == 1:
+        (key,) = groups
+        return denoiser(x, sigma, prompts=key)
+    out = torch.empty_like(x)
+    for key, positions in groups.items():
+        out[:, :, positions] = denoiser(x, sigma, prompts=key)[:, :, positions]
+    return out
+
+
+@torch.no_grad()
+def sample_fifo(
+    denoiser: Denoiser,
+    latent: Tensor,
+    sigmas: Tensor,
+    plan: FifoPlan,
+    frames: int,
+    *,
+    generator: torch.Generator,
+    output_device: Optional[torch.device] = None,
+    **kwargs: Any,
+) -> Tensor:
+    """Generate ``frames`` latent frames with FIFO-Diffusion; returns ``[B, C, frames, H, W]`` on ``output_device``.
+
+    Finished frames are moved to ``output_device`` as they leave the queue, so the working device only ever holds
+    the queue. ``kwargs`` are those of :func:`iterate_fifo`.
+    """
+    b, c, _, h, w = latent.shape
+    out = torch.empty((b, c, frames, h, w), dtype=torch.float32, device=output_device or latent.device)
+    for idx, frame in iterate_fifo(denoiser, latent, sigmas, plan, frames, generator=generator, **kwargs):
+        out[:, :, idx:idx + 1] = frame.to(out.device)
+    return out
