@@ -1,0 +1,15 @@
+"""V3 registration: one extension lists every node of the pack."""
+
+from __future__ import annotations
+
+from comfy_api.latest import ComfyExtension, io
+
+from . import fifo, sampler
+
+
+class InfiniteVideoExtension(ComfyExtension):
+    async def get_node_list(self) -> list[type[io.ComfyNode]]:
+        return [*fifo.NODES, *sampler.NODES]
+
+
+__all__ = ["InfiniteVideoExtension"]

@@ -1,0 +1,234 @@
+"""The one place that turns a ComfyUI MODEL / GUIDER into the pack's per-frame denoiser.
+
+ComfyUI's public contract is one sigma per batch row (``comfy/model_sampling.py`` reshapes sigma to ``[B, 1, ...]``),
+while FIFO-Diffusion and MIGA give every latent frame its own noise level. The seam, as ``comfyui-host.md`` §5
+recommends, uses only sanctioned hooks:
+
+1. :class:`PerFrameSampler` is a ``comfy.samplers.Sampler`` run by ``CFGGuider.sample``, so cond conversion, CFG,
+   hooks, ControlNet pre-run, a *window-sized* memory estimate, latent in/out processing and cleanup are ComfyUI's.
+2. Inside it, a keyed ``APPLY_MODEL`` wrapper (local to this run's cloned model options; the MODEL is untouched)
+   redoes ``BaseModel._apply_model`` with a per-frame sigma read from ``transformer_options``. Everything else in
+   ComfyUI sees a scalar *carrier* sigma per row (the window's mean level): timestep-ranged conds, hook keyframes,
+   ControlNet ranges and CFG plugins keep working but cannot be per-frame.
+3. Per architecture the per-frame timesteps take the shape the diffusion model wants: ``[B, F]`` for ``WanModel``
+   (Wan 2.1 / 2.2) and Cosmos Predict2's ``MiniTrainDIT``, ``[B, F*H*W]`` per token for ``LTXVModel``. Every other
+   model gets :class:`UnsupportedModelError` naming the families that work.
+
+The mirror of ``_apply_model`` must track upstream; ``tests/test_adapter_host.py`` checks that equal per-frame sigmas
+reproduce stock ``apply_model`` for every supported family.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Optional
+
+import torch
+from torch import Tensor
+
+import comfy.model_base
+import comfy.model_management
+import comfy.model_patcher
+import comfy.patcher_extension
+import comfy.samplers
+
+SIGMA_KEY = "infinite_video_sigmas"
+PROMPTS_KEY = "infinite_video_prompts"
+PROMPT_INDEX_KEY = "infinite_video_prompt_index"
+FRAME_RANGE_KEY = "infinite_video_frame_range"
+WRAPPER_KEY = "infinite_video_per_frame"
+
+SUPPORTED_FAMILIES = "Wan 2.1 (T2V, I2V, FLF, Fun), Wan 2.2 (TI2V-5B, A14B single expert), LTX-Video and Cosmos Predict2"
+# Subclasses of these models add tokens or embed the timestep without flattening it, so they are not per-frame safe.
+_UNSAFE_KWARGS = {
+    "reference_latent": "reference latents (Wan Fun / Phantom)",
+    "time_dim_concat": "time-concatenated latents",
+    "keyframe_idxs": "LTX-Video guide frames (LTXVAddGuide)",
+}
+
+
+class UnsupportedModelError(ValueError):
+    """A model whose diffusion network cannot take one timestep per latent frame."""
+
+
+def per_frame_family(base_model: Any) -> str:
+    """``"wan"``, ``"ltxv"`` or ``"cosmos"`` for a ComfyUI ``BaseModel`` that takes per-frame timesteps; else raise."""
+    import comfy.ldm.cosmos.predict2 as cosmos_predict2
+    import comfy.ldm.lightricks.model as ltxv
+    import comfy.ldm.wan.model as wan
+
+    net = getattr(base_model, "diffusion_model", None)
+    kind = type(base_model).__name__
+    if type(net) is wan.WanModel and kind in ("WAN21", "WAN22"):
+        return "wan"
+    if type(net) is ltxv.LTXVModel:
+        return "ltxv"
+    if type(net) is cosmos_predict2.MiniTrainDIT and kind == "CosmosPredict2":
+        return "cosmos"
+    raise UnsupportedModelError(
+        f"{kind} ({type(net).__name__}) cannot take a separate noise level per latent frame, which FIFO-Diffusion and "
+        f"MIGA need. Load one of: {SUPPORTED_FAMILIES}. (Wan VACE, Wan Camera, S2V, HuMo and Animate variants, "
+        f"HunyuanVideo, Mochi and Cosmos 1 embed one timestep per video.) For image-to-video with any model, use "
+        f"K-Step Noise Search instead."
+    )
+
+
+def _fold(x: Tensor) -> Tensor:
+    """``[B, C, F, H, W] -> [B*F, C, 1, H, W]``: frames onto the batch axis, where ComfyUI expects one sigma each."""
+    b, c, f, h, w = x.shape
+    return x.movedim(2, 1).reshape(b * f, c, 1, h, w)
+
+
+def _unfold(x: Tensor, b: int) -> Tensor:
+    bf, c, _, h, w = x.shape
+    return x.reshape(b, bf // b, c, h, w).movedim(1, 2)
+
+
+def per_frame_noise_scaling(model_sampling: Any) -> Callable[[Tensor, Tensor, Tensor], Tensor]:
+    """The model's own ``noise_scaling`` with a per-frame sigma ``[F]`` / ``[B, F]`` (the engine's contract)."""
+
+    def noise_scaling(sigma: Tensor, noise: Tensor, x0: Tensor) -> Tensor:
+        sig = sigma if sigma.ndim == 2 else sigma.unsqueeze(0)
+        b = max(noise.shape[0], x0.shape[0], sig.shape[0])
+        shape = (b, max(noise.shape[1], x0.shape[1]), sig.shape[1], max(noise.shape[3], x0.shape[3]),
+                 max(noise.shape[4], x0.shape[4]))
+        sig = sig.expand(b, -1).reshape(-1).to(noise.device, torch.float32)
+        out = model_sampling.noise_scaling(sig, _fold(noise.expand(shape).to(torch.float32)),
+                                           _fold(x0.expand(shape).to(torch.float32)), max_denoise=False)
+        return _unfold(out, b)
+
+    return noise_scaling
+
+
+def _per_frame_timesteps(family: str, base_model: Any, t: Tensor, x: Tensor, denoise_mask: Optional[Tensor]) -> Tensor:
+    """Shape per-frame timesteps ``t[B, F]`` for the diffusion model, folding an inpaint ``denoise_mask`` in.
+
+    Mirrors what ``WAN22`` / ``LTXV`` / ``CosmosPredict2.process_timestep`` do for a scalar timestep.
+    """
+    b, _, f, h, w = x.shape
+    if family == "ltxv":
+        tt = t.reshape(b, 1, f, 1, 1).expand(b, 1, f, h, w)
+        if denoise_mask is not None:
+            tt = denoise_mask[:, :1].to(tt) * tt
+        return base_model.diffusion_model.patchifier.patchify(tt)[0].reshape(b, -1)
+    if denoise_mask is not None:
+        t = t * denoise_mask.to(t).mean(dim=(1, 3, 4)).reshape(b, f)
+    return t
+
+
+def per_frame_apply_model(executor: Any, x: Tensor, t: Tensor, c_concat: Optional[Tensor] = None,
+                          c_crossattn: Optional[Tensor] = None, control: Any = None,
+                          transformer_options: dict = {}, **kwargs: Any) -> Tensor:  # noqa: B006 (ComfyUI's signature)
+    """``APPLY_MODEL`` wrapper: ``BaseModel._apply_model`` with the per-frame sigma from ``transformer_options``.
+
+    ``x``: ``[B', C, F, H, W]`` where ``B'`` stacks cond and uncond rows; the sigma ``[B, F]`` repeats to ``B'``.
+    Without the pack's key (another sampler on the same options) it defers to the stock path.
+    """
+    sigma = transformer_options.get(SIGMA_KEY)
+    if sigma is None:
+        return executor(x, t, c_concat, c_crossattn, control, transformer_options, **kwargs)
+    bm = executor.class_obj
+    family = per_frame_family(bm)
+    for key, what in _UNSAFE_KWARGS.items():
+        if kwargs.get(key) is not None:
+            raise UnsupportedModelError(f"{what} add tokens outside the video frames, so they cannot be used with a "
+                                        f"per-frame noise queue; remove that conditioning")
+    ms = bm.model_sampling
+    b = x.shape[0]
+    sig = sigma.to(x.device, torch.float32)
+    sig = sig.repeat(b // sig.shape[0], 1)  # [B', F]
+    flat_sig = sig.reshape(-1)
+
+    xc = _unfold(ms.calculate_input(flat_sig, _fold(x)), b)
+    if c_concat is not None:
+        xc = torch.cat([xc, comfy.model_management.cast_to_device(c_concat, xc.device, xc.dtype)], dim=1)
+    dtype = bm.manual_cast_dtype if bm.manual_cast_dtype is not None else bm.get_dtype()
+    xc = xc.to(dtype)
+    device = xc.device
+    context = None if c_crossattn is None else comfy.model_management.cast_to_device(c_crossattn, device, dtype)
+    extra = {}
+    for name, value in kwargs.items():
+        if isinstance(value, list):
+            value = [comfy.model_base.convert_tensor(v, dtype, device) for v in value]
+        else:
+            value = comfy.model_base.convert_tensor(value, dtype, device)
+        extra[name] = value
+    denoise_mask = extra.pop("denoise_mask", None)
+    timesteps = ms.timestep(flat_sig).float().reshape(sig.shape)
+    timesteps = _per_frame_timesteps(family, bm, timesteps, x, denoise_mask)
+    out = bm.diffusion_model(xc, timesteps, context=context, control=control,
+                             transformer_options=transformer_options, **extra).float()
+    return _unfold(ms.calculate_denoised(flat_sig, _fold(out), _fold(x)), b)
+
+
+def per_frame_options(model_options: dict) -> dict:
+    """A clone of ``model_options`` with the per-frame wrapper installed and context windows dropped."""
+    options = comfy.model_patcher.create_model_options_clone(model_options)
+    options.pop("context_handler", None)  # core context windows would re-slice our windows
+    options.setdefault("transformer_options", {})
+    comfy.patcher_extension.add_wrapper_with_key(comfy.patcher_extension.WrappersMP.APPLY_MODEL, WRAPPER_KEY,
+                                                 per_frame_apply_model, options, is_model_options=True)
+    return options
+
+
+class PromptScheduleGuider(comfy.samplers.CFGGuider):
+    """``CFGGuider`` that can restrict the positive conds to the prompt set of the frames being denoised.
+
+    Positive entries are stamped with their index (``PROMPT_INDEX_KEY``) before ``set_conds``; the sampler puts the
+    active indices in ``transformer_options[PROMPTS_KEY]`` for each model call.
+    """
+
+    def predict_noise(self, x: Tensor, timestep: Tensor, model_options: dict = {}, seed: Optional[int] = None) -> Tensor:  # noqa: B006
+        active = model_options.get("transformer_options", {}).get(PROMPTS_KEY)
+        positive = self.conds.get("positive", None)
+        if active is not None and positive is not None:
+            positive = [c for c in positive if c.get(PROMPT_INDEX_KEY, -1) in active]
+        return comfy.samplers.sampling_function(self.inner_model, x, timestep, self.conds.get("negative", None),
+                                                positive, self.cfg, model_options=model_options, seed=seed)
+
+
+def stamp_prompts(positive: list) -> tuple[list, Optional[list]]:
+    """Stamp each positive entry with its index; return the stamped list and its frame ranges (None if unranged)."""
+    stamped, ranges = [], []
+    for i, (tensor, extra) in enumerate(positive):
+        extra = dict(extra)
+        extra[PROMPT_INDEX_KEY] = i
+        stamped.append([tensor, extra])
+        ranges.append(extra.get(FRAME_RANGE_KEY))
+    return stamped, (None if all(r is None for r in ranges) else ranges)
+
+
+class PerFrameSampler(comfy.samplers.Sampler):
+    """A ComfyUI ``Sampler`` that runs one of the pack's pure-torch loops with a per-frame denoiser.
+
+    ``run(denoiser, latent, sigmas, noise_scaling, callback) -> Tensor`` is the loop (FIFO, MIGA, ...). The output may
+    have more frames than the window ``CFGGuider.sample`` was given (``inner_sample`` does not check shapes).
+    """
+
+    def __init__(self, run: Callable[..., Tensor], prompt_ranges: Optional[list] = None):
+        self.run = run
+        self.prompt_ranges = prompt_ranges
+        self.model_calls = 0
+
+    def sample(self, model_wrap: Any, sigmas: Tensor, extra_args: dict, callback: Optional[Callable], noise: Tensor,
+               latent_image: Optional[Tensor] = None, denoise_mask: Optional[Tensor] = None,
+               disable_pbar: bool = False) -> Tensor:
+        per_frame_family(model_wrap.inner_model)
+        options = per_frame_options(extra_args.get("model_options", {}))
+        transformer_options = options["transformer_options"]
+        seed = extra_args.get("seed")
+        ms = model_wrap.inner_model.model_sampling
+        base = latent_image if latent_image is not None else torch.zeros_like(noise)
+
+        def denoiser(x: Tensor, sigma: Tensor, prompts: Optional[tuple] = None) -> Tensor:
+            comfy.model_management.throw_exception_if_processing_interrupted()
+            transformer_options[SIGMA_KEY] = sigma
+            transformer_options[PROMPTS_KEY] = prompts
+            self.model_calls += 1
+            carrier = sigma.mean(dim=1).to(x.device)  # what every other consumer sees: one sigma per row
+            return model_wrap(x, carrier, model_options=options, seed=seed)
+
+        def on_step(info: dict) -> None:
+            if callback is not None:
+                callback(info["i"], info["denoised"], info["x"], info["total"])
+
+        return self.run(denoiser, base, sigmas, per_frame_noise_scaling(ms), on_step)

@@ -1,0 +1,52 @@
+"""FIFO Queue Init: the queue configuration every infinite-video sampler run starts from."""
+
+from __future__ import annotations
+
+from comfy_api.latest import io
+
+from ..samplers.config import QueueConfig
+from ..samplers.plan import INIT_MODES, plan_fifo
+from .types import CATEGORY, QueueType
+
+
+class FIFOQueueInit(io.ComfyNode):
+    """FIFO-Diffusion queue (Kim et al. 2024): window, latent partitioning and lookahead denoising."""
+
+    @classmethod
+    def define_schema(cls) -> io.Schema:
+        return io.Schema(
+            node_id="InfiniteVideo_FIFOQueueInit",
+            display_name="FIFO Queue Init",
+            category=CATEGORY,
+            description="Sets up a FIFO-Diffusion queue: frames at increasing noise levels, denoised diagonally in "
+                        "windows the model was trained on. Connect to Infinite Video Sampler (directly, or through "
+                        "the MIGA nodes).",
+            inputs=[
+                io.Int.Input("window_length", default=0, min=0, max=1024,
+                             tooltip="Latent frames the model denoises together (its training window; Wan 2.1: 21 "
+                                     "latent frames = 81 video frames). 0 = the frame count of the sampler's latent."),
+                io.Int.Input("partitions", default=2, min=1, max=64,
+                             tooltip="Latent partitioning n: the queue holds window_length x partitions frames and "
+                                     "the schedule has that many steps. More partitions = more steps per frame and "
+                                     "proportionally more model calls per output frame."),
+                io.Boolean.Input("lookahead", default=True,
+                                 tooltip="Lookahead denoising: windows at half stride that update only their later "
+                                         "half, so every frame sees cleaner frames ahead of it. Better consistency, "
+                                         "twice the model calls."),
+                io.Combo.Input("init_mode", options=list(INIT_MODES), default="noise",
+                               tooltip="clip: the sampler's latent is a finished clip (e.g. from KSampler), re-noised "
+                                       "diagonally into the queue; the output starts with its re-generation. noise: "
+                                       "start from noise and discard the warm-up frames (one queue length)."),
+            ],
+            outputs=[QueueType.Output(display_name="queue", tooltip="Queue configuration for Infinite Video Sampler "
+                                                                    "or the MIGA stage nodes.")],
+        )
+
+    @classmethod
+    def execute(cls, window_length: int, partitions: int, lookahead: bool, init_mode: str) -> io.NodeOutput:
+        if window_length > 0:
+            plan_fifo(window_length, partitions, lookahead, init_mode)  # fail here, not at sampling time
+        return io.NodeOutput(QueueConfig(window_length, partitions, lookahead, init_mode))
+
+
+NODES = [FIFOQueueInit]

@@ -1,0 +1,209 @@
+"""Infinite Video Sampler (KSampler-like), the SamplerCustomAdvanced variant, and Conditioning Frame Range."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Optional
+
+import torch
+
+import comfy.model_management
+import comfy.sample
+import comfy.samplers
+import comfy.utils
+import latent_preview
+from comfy_api.latest import io
+
+from ..samplers.config import QueueConfig
+from ..samplers.run import check_run_inputs, required_steps, run_queue
+from ..samplers.steps import STEP_RULES
+from .adapter import FRAME_RANGE_KEY, PerFrameSampler, PromptScheduleGuider, per_frame_family, stamp_prompts
+from .types import CATEGORY, QueueType
+
+log = logging.getLogger("infinite_video")
+
+FRAMES_TOOLTIP = ("Latent frames to generate. Wan and Cosmos decode N latent frames into 4*(N-1)+1 video frames, "
+                  "LTX-Video into 8*(N-1)+1. Memory does not grow with this number (only the output does).")
+
+
+def _step_inputs() -> list:
+    return [
+        io.Combo.Input("sampler_name", options=list(STEP_RULES), default="euler",
+                       tooltip="Per-frame step rule: euler (deterministic, DDIM eta 0) or euler_ancestral "
+                               "(adds fresh noise each step, scaled by eta)."),
+        io.Float.Input("eta", default=1.0, min=0.0, max=1.0, step=0.01,
+                       tooltip="Noise added by euler_ancestral (1 = full ancestral / DDPM-like, 0 = euler). "
+                               "Ignored by euler."),
+    ]
+
+
+def _resolve_sigmas(model: Any, config: QueueConfig, latent: torch.Tensor, scheduler: str,
+                    sigmas: Optional[torch.Tensor]) -> torch.Tensor:
+    if sigmas is not None:
+        return sigmas
+    steps = required_steps(config, latent.shape[2] if latent.ndim == 5 else 0)
+    return comfy.samplers.calculate_sigmas(model.get_model_object("model_sampling"), scheduler, steps).cpu()
+
+
+def _sampling_callback(model: Any, config: QueueConfig) -> Any:
+    """Progress per queue iteration (one frame leaves per iteration) with a preview of the newest frame."""
+    preview = latent_preview.prepare_callback(model, 1)
+
+    def callback(step: int, x0: torch.Tensor, x: torch.Tensor, total: int) -> None:
+        comfy.model_management.throw_exception_if_processing_interrupted()
+        preview(step, x0, x, total)
+
+    return callback
+
+
+class InfiniteVideoSampler(io.ComfyNode):
+    """Runs the queue configuration (FIFO-Diffusion, or MIGA when its nodes are chained) on a video model."""
+
+    @classmethod
+    def define_schema(cls) -> io.Schema:
+        return io.Schema(
+            node_id="InfiniteVideo_Sampler",
+            display_name="Infinite Video Sampler",
+            category=CATEGORY,
+            description="KSampler for videos of any length: runs the queue from FIFO Queue Init (and the MIGA "
+                        "nodes) with one noise level per latent frame. Works with Wan 2.1/2.2, LTX-Video and "
+                        "Cosmos Predict2.",
+            inputs=[
+                io.Model.Input("model", tooltip="A Wan 2.1 / 2.2, LTX-Video or Cosmos Predict2 model."),
+                io.Conditioning.Input("positive", tooltip="Positive prompt. Several prompts combined with "
+                                      "Conditioning (Combine), each given a span by Conditioning Frame Range, switch "
+                                      "prompts over time per frame."),
+                io.Conditioning.Input("negative", tooltip="Negative prompt."),
+                io.Latent.Input("latent_image", tooltip="Sets size and window: an empty video latent (init_mode "
+                                "noise) or a finished clip (init_mode clip). Needs at least window_length frames."),
+                QueueType.Input("queue", tooltip="From FIFO Queue Init, optionally through the MIGA nodes."),
+                io.Int.Input("seed", default=0, min=0, max=0xFFFFFFFFFFFFFFFF, control_after_generate=True,
+                             tooltip="Seed of every noise draw (queue, refills, ancestral steps). Same seed, same "
+                                     "video, bit for bit."),
+                io.Int.Input("frames", default=32, min=1, max=1_000_000, tooltip=FRAMES_TOOLTIP),
+                io.Float.Input("cfg", default=5.0, min=0.0, max=100.0, step=0.1, round=0.01,
+                               tooltip="Classifier-free guidance scale (1 = no negative pass)."),
+                *_step_inputs(),
+                io.Combo.Input("scheduler", options=list(comfy.samplers.SCHEDULER_NAMES), default="simple",
+                               tooltip="Noise schedule; the step count is fixed by the queue (window_length x "
+                                       "partitions for FIFO). Ignored when sigmas is connected."),
+                io.Sigmas.Input("sigmas", optional=True,
+                                tooltip="Optional custom schedule; it must have exactly the queue's step count "
+                                        "(window_length x partitions + 1 values for FIFO) and end at 0."),
+            ],
+            outputs=[io.Latent.Output(tooltip="Every generated latent frame, in order.")],
+        )
+
+    @classmethod
+    def execute(cls, model, positive, negative, latent_image, queue, seed, frames, cfg, sampler_name, eta,
+                scheduler, sigmas=None) -> io.NodeOutput:
+        if not isinstance(queue, QueueConfig):
+            raise ValueError("queue must come from FIFO Queue Init (or a MIGA node chained after it)")
+        latent = comfy.sample.fix_empty_latent_channels(model, latent_image["samples"])
+        sigmas = _resolve_sigmas(model, queue, latent, scheduler, sigmas)
+        check_run_inputs(queue, latent, sigmas, frames)  # before any model call
+        per_frame_family(model.model)
+        stamped, ranges = stamp_prompts(positive)
+        window = queue.resolve_window(latent.shape[2])
+        run = _queue_run(queue, frames, seed, sampler_name, eta, ranges)
+        guider = PromptScheduleGuider(model)
+        guider.set_conds(stamped, negative)
+        guider.set_cfg(cfg)
+        sampler = PerFrameSampler(run)
+        clip = latent[:, :, :window]
+        samples = guider.sample(torch.zeros_like(clip), clip, sampler, sigmas,
+                                callback=_sampling_callback(model, queue),
+                                disable_pbar=not comfy.utils.PROGRESS_BAR_ENABLED, seed=seed)
+        log.info("infinite-video: %d latent frames, %d model calls", frames, sampler.model_calls)
+        out = {k: v for k, v in latent_image.items() if k not in ("noise_mask", "batch_index")}
+        out["samples"] = samples.to(comfy.model_management.intermediate_device())
+        return io.NodeOutput(out)
+
+
+def _queue_run(queue: QueueConfig, frames: int, seed: int, rule: str, eta: float, ranges: Optional[list]):
+    def run(denoiser, latent, sigmas, noise_scaling, callback):
+        return run_queue(queue, denoiser, latent, sigmas, frames, seed=seed, rule=rule, eta=eta,
+                         noise_scaling=noise_scaling, prompt_ranges=ranges, callback=callback,
+                         output_device=comfy.model_management.intermediate_device())
+
+    return run
+
+
+class QueueSamplerCustom(io.ComfyNode):
+    """The queue as a SAMPLER for SamplerCustomAdvanced (bring your own guider, sigmas and noise seed)."""
+
+    @classmethod
+    def define_schema(cls) -> io.Schema:
+        return io.Schema(
+            node_id="InfiniteVideo_QueueSampler",
+            display_name="Infinite Video Queue Sampler (custom)",
+            category=CATEGORY,
+            description="A SAMPLER for SamplerCustomAdvanced that runs the queue. The sigmas must have the queue's "
+                        "step count; the seed comes from the NOISE input. Prompt frame ranges need Infinite Video "
+                        "Sampler.",
+            inputs=[
+                QueueType.Input("queue", tooltip="From FIFO Queue Init, optionally through the MIGA nodes."),
+                io.Int.Input("frames", default=32, min=1, max=1_000_000, tooltip=FRAMES_TOOLTIP),
+                *_step_inputs(),
+            ],
+            outputs=[io.Sampler.Output(tooltip="Connect to SamplerCustomAdvanced's sampler input.")],
+        )
+
+    @classmethod
+    def execute(cls, queue, frames, sampler_name, eta) -> io.NodeOutput:
+        if not isinstance(queue, QueueConfig):
+            raise ValueError("queue must come from FIFO Queue Init (or a MIGA node chained after it)")
+        return io.NodeOutput(CustomQueueSampler(queue, frames, sampler_name, eta))
+
+
+class CustomQueueSampler(PerFrameSampler):
+    """PerFrameSampler whose seed comes from the guider call (SamplerCustomAdvanced passes the NOISE seed)."""
+
+    def __init__(self, queue: QueueConfig, frames: int, rule: str, eta: float):
+        super().__init__(run=None)  # type: ignore[arg-type]
+        self.queue, self.frames, self.rule, self.eta = queue, frames, rule, eta
+
+    def sample(self, model_wrap, sigmas, extra_args, callback, noise, latent_image=None, denoise_mask=None,
+               disable_pbar=False):
+        base = latent_image if latent_image is not None else torch.zeros_like(noise)
+        check_run_inputs(self.queue, base, sigmas, self.frames)
+        self.run = _queue_run(self.queue, self.frames, extra_args.get("seed") or 0, self.rule, self.eta, None)
+        return super().sample(model_wrap, sigmas, extra_args, callback, noise, latent_image, denoise_mask,
+                              disable_pbar)
+
+
+class ConditioningFrameRange(io.ComfyNode):
+    """Give a prompt a span of output frames, for prompt switching over time."""
+
+    @classmethod
+    def define_schema(cls) -> io.Schema:
+        return io.Schema(
+            node_id="InfiniteVideo_ConditioningFrameRange",
+            display_name="Conditioning Frame Range",
+            category=CATEGORY,
+            description="Limits a prompt to a range of output latent frames. Combine several with Conditioning "
+                        "(Combine) into Infinite Video Sampler's positive input: each frame is denoised with the "
+                        "prompts whose range holds it, and a switch travels through the queue with the frames.",
+            inputs=[
+                io.Conditioning.Input("conditioning", tooltip="The prompt to limit."),
+                io.Int.Input("start_frame", default=0, min=0, max=1_000_000,
+                             tooltip="First output latent frame this prompt applies to."),
+                io.Int.Input("end_frame", default=0, min=0, max=1_000_000,
+                             tooltip="Output latent frame where this prompt stops (exclusive); 0 = to the end."),
+            ],
+            outputs=[io.Conditioning.Output(tooltip="The prompt with its frame range.")],
+        )
+
+    @classmethod
+    def validate_inputs(cls, start_frame: int = 0, end_frame: int = 0, **kwargs) -> bool | str:
+        if end_frame and end_frame <= start_frame:
+            return f"end_frame ({end_frame}) must be after start_frame ({start_frame}), or 0 for 'to the end'"
+        return True
+
+    @classmethod
+    def execute(cls, conditioning, start_frame, end_frame) -> io.NodeOutput:
+        span = (int(start_frame), int(end_frame) if end_frame else None)
+        return io.NodeOutput([[t, {**extra, FRAME_RANGE_KEY: span}] for t, extra in conditioning])
+
+
+NODES = [InfiniteVideoSampler, QueueSamplerCustom, ConditioningFrameRange]
