@@ -156,7 +156,7 @@ def iterate_fifo(
         state.latents = x
         if callback is not None:
             callback({"x": x, "i": it, "sigma": slot_sigma, "sigma_hat": slot_sigma, "denoised": head,
-                      "frame": out_index, "total": total})
+                      "frame": out_index, "entries": list(state.entries), "total": total})
         if out_index >= 0:
             yield out_index, head
 
