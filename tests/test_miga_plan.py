@@ -1,0 +1,298 @@
+"""MIGA plans on integers: partitions (golden-facts §3), the zigzag queue and the streaming unified stage."""
+
+from __future__ import annotations
+
+import pytest
+
+from infinite_video.samplers.guidance import memory_positions
+from infinite_video.samplers.miga_plan import (
+    MigaWindow,
+    ZigzagPlan,
+    dynamic_partition,
+    plan_unified,
+    plan_zigzag,
+    simulate_unified,
+    simulate_zigzag,
+    static_partition,
+)
+
+WINDOW_SLIDES = [(12, 8), (16, 8), (17, 10), (21, 10)]
+
+
+def assert_tiles(parts: list[tuple[int, int]], n: int, w: int) -> None:
+    """Write ranges [start, start + cal) tile [0, n) exactly once, in order; every read range fits the queue."""
+    pos = 0
+    for start, cal in parts:
+        assert start == pos and 1 <= cal <= w and 0 <= start and start + w <= n
+        pos += cal
+    assert pos == n
+
+
+# --- golden-facts §3, verbatim -----------------------------------------------------------------------------------
+
+
+def test_dynamic_example_n136_w12_it3() -> None:
+    parts = dynamic_partition(136, 12, 8, 3)
+    assert parts[:3] == [(0, 3), (3, 8), (11, 8)] and parts[3] == (19, 8)
+    assert parts[-4:] == [(107, 8), (115, 8), (123, 1), (124, 12)]
+    assert parts == [(0, 3)] + [(3 + 8 * k, 8) for k in range(15)] + [(123, 1), (124, 12)]
+
+
+def test_dynamic_example_n120_w16_it0() -> None:
+    parts = dynamic_partition(120, 16, 8, 0)
+    assert parts[:3] == [(0, 8), (8, 8), (16, 8)]
+    assert parts[-3:] == [(88, 8), (96, 8), (104, 16)]
+    assert parts == [(8 * k, 8) for k in range(13)] + [(104, 16)]
+
+
+def test_static_example_n28_w17() -> None:
+    assert static_partition(28, 17, 10) == [(0, 1), (1, 10), (11, 17)]
+
+
+@pytest.mark.parametrize("w,slide", WINDOW_SLIDES)
+def test_partitions_cover_every_index_once(w: int, slide: int) -> None:
+    for n in range(w, 301):
+        assert_tiles(static_partition(n, w, slide), n, w)
+        for it in range(21):
+            assert_tiles(dynamic_partition(n, w, slide, it), n, w)
+
+
+def test_dynamic_offset_rotates_and_resets() -> None:
+    assert [dynamic_partition(40, 12, 8, it)[0] for it in (0, 1, 7, 8, 9)] == [(0, 8), (0, 1), (0, 7), (0, 8), (0, 1)]
+    # n - r1 < W: offset reset to 0
+    assert dynamic_partition(14, 12, 8, 3) == [(0, 2), (2, 12)]
+
+
+def test_partition_errors() -> None:
+    with pytest.raises(ValueError, match="fewer than the window"):
+        static_partition(11, 12, 8)
+    with pytest.raises(ValueError, match="slide"):
+        dynamic_partition(40, 12, 13, 0)
+    with pytest.raises(ValueError, match="slide"):
+        static_partition(40, 12, 0)
+
+
+# --- zigzag plan -------------------------------------------------------------------------------------------------
+
+VC2 = dict(window=16, group=4, steps=64, end_level=54, guidance=4)
+WAN = dict(window=21, group=7, steps=54, end_level=44, guidance=4)
+ODD = [
+    dict(window=17, group=4, steps=30, end_level=20, guidance=3),  # L does not divide f
+    dict(window=8, group=1, steps=12, end_level=10, guidance=2),  # L = 1
+    dict(window=16, group=2, steps=20, end_level=15, guidance=4),  # short queue: shifted head windows
+    dict(window=16, group=4, steps=20, end_level=9, guidance=0),  # no guidance
+    dict(window=12, group=12, steps=6, end_level=3, guidance=0),  # one group per window
+]
+CONFIGS = [VC2, WAN] + ODD
+
+
+def test_official_settings_derive_official_constants() -> None:
+    vc2 = plan_zigzag(**VC2)
+    assert (vc2.span, vc2.slide, vc2.offset, vc2.base_groups) == (12, 8, 2, 4)
+    assert vc2.init_levels == (4,) * 4 + (3,) * 4 + (2,) * 4 + (1,) * 4 + (0,) * 4
+    assert (vc2.capacity, vc2.warmup, vc2.base_latents) == (216, 49, (0, 16))
+    assert vc2.levels[:5] == (53, 53, 53, 53, 52) and vc2.levels[-4:] == (0, 0, 0, 0)
+    wan = plan_zigzag(**WAN)
+    assert (wan.span, wan.slide, wan.offset, wan.base_groups) == (17, 10, 3, 3)
+    assert wan.init_levels == (3,) * 7 + (2,) * 7 + (1,) * 7 + (0,) * 7
+    assert (wan.capacity, wan.warmup) == (308, 40)
+    assert len(wan.partitions) == 10 and list(wan.partitions[3]) == dynamic_partition(308, 17, 10, 3)
+    d = wan.to_dict()
+    assert d["capacity"] == 308 and d["partitions"][0][0] == [0, 10]
+
+
+def test_base_latents_when_group_does_not_divide_window() -> None:
+    plan = plan_zigzag(**ODD[0])  # f = 17, L = 4: 4 groups from the last 16 clip latents
+    assert plan.base_groups == 4 and plan.base_latents == (1, 17)
+
+
+def test_zigzag_windows_use_golden_memory() -> None:
+    plan = plan_zigzag(**VC2)
+    for it in range(plan.slide):
+        for win in plan.windows(it):
+            if win.write_start >= 4:
+                assert win.memory == memory_positions(win.write_start, 4, 4)
+    wins = {w.write_start: w for w in plan.windows(0, 120)}
+    assert wins[16].memory == (2, 6, 10, 14) and wins[40].memory == (26, 30, 34, 38)
+    assert wins[0].memory == () and (wins[0].read_start, wins[0].read_stop) == (0, 16)  # widened to f
+    assert wins[8].memory == (0, 2, 4, 6) and wins[8].out_offset == 4
+
+
+def check_windows(plan: ZigzagPlan, wins: tuple[MigaWindow, ...], n: int) -> None:
+    pos = 0
+    written: set[int] = set()
+    for w in wins:
+        assert w.frames == plan.window
+        assert w.write_start == pos and w.write_stop > w.write_start
+        pos = w.write_stop
+        assert 0 <= w.read_start <= w.write_start and w.write_stop <= w.read_stop <= n
+        assert all(0 <= p < w.write_start for p in w.memory)
+        assert w.out_offset + (w.write_stop - w.write_start) <= plan.window
+        assert w.inputs[w.out_offset - w.history] == w.write_start
+        if w.read_start == w.write_start:  # unshifted windows never read what an earlier window wrote
+            assert not written & set(range(w.read_start, w.read_stop))
+        written |= set(range(w.write_start, w.write_stop))
+    assert pos == n
+
+
+@pytest.mark.parametrize("cfg", CONFIGS)
+def test_zigzag_windows_over_the_whole_run(cfg: dict[str, int]) -> None:
+    plan = plan_zigzag(**cfg)
+    for it in range(plan.warmup + 2 * plan.slide):
+        n = plan.queue_latents(it)
+        for static in (False, True):
+            check_windows(plan, plan.windows(it, n, static=static), n)
+        hist = plan.windows(it, n, history=True)
+        check_windows(plan, hist, n)
+        assert all(w.history == plan.guidance and w.memory == () for w in hist)
+
+
+def test_short_queue_shifts_the_widened_head_window() -> None:
+    plan = plan_zigzag(**ODD[2])  # f = 16, m = 4, W = 12; a queue of 18 latents
+    wins = plan.windows(3, 18)
+    assert [(w.write_start, w.write_stop) for w in wins] == [(0, 3), (3, 6), (6, 18)]
+    head = wins[1]  # starts at 3 < m: widened to 16 latents, shifted left so it ends at the queue's end
+    assert head.memory == () and (head.read_start, head.read_stop) == (2, 18) and head.out_offset == 1
+    check_windows(plan, wins, 18)
+
+
+@pytest.mark.parametrize("static_init", [False, True])
+@pytest.mark.parametrize("cfg", CONFIGS)
+def test_zigzag_simulation_steady_state(cfg: dict[str, int], static_init: bool) -> None:
+    plan = plan_zigzag(**cfg)
+    iterations = plan.warmup + 3 * plan.end_level + 7
+    events = simulate_zigzag(plan, iterations, static_init=static_init)
+    out = [e for e in events if e.dequeued]
+    assert all(not e.dequeued for e in events[: plan.warmup])
+    assert all(len(e.dequeued) == 1 and len(e.enqueued) == 1 for e in events[plan.warmup:])  # L out, L in
+    assert [e.iteration for e in out][0] == plan.warmup
+    assert [g for e in out for g in e.dequeued] == list(range(len(out)))  # first in, first out
+    assert len(out) == iterations - plan.warmup
+    for e in events:
+        assert e.queue_latents == plan.queue_latents(e.iteration) <= plan.capacity
+        assert e.windows > 0
+    for e in out:
+        (x,) = e.exits
+        assert set(x.levels) == {plan.end_level}  # every latent leaves at the end-of-Stage-1 level
+        assert set(x.steps) == {plan.end_level - x.entry_level}  # and took exactly one step per sweep
+        if x.group < plan.base_groups:
+            assert x.entry_level == plan.base_groups - x.group  # base groups enter re-noised to f//L .. 1
+        else:
+            assert x.entry_level == 0 and set(x.steps) == {plan.end_level}
+            # a fresh group entered E iterations earlier (the initial one before iteration 0)
+            entered = -1 if x.group == plan.base_groups else next(
+                ev.iteration for ev in events if x.group in ev.enqueued)
+            assert e.iteration - entered == plan.end_level
+    assert all(e.queue_latents == plan.capacity for e in events[plan.warmup:])
+
+
+def test_zigzag_short_regime_official_lengths() -> None:
+    # docs/miga.md trap 2: with the official long_iter_nums the output is mostly init-queue groups
+    for cfg, groups_out in ((VC2, 30), (WAN, 20)):
+        plan = plan_zigzag(**cfg)
+        events = simulate_zigzag(plan, plan.iterations(groups_out))
+        out = [g for e in events for g in e.dequeued]
+        assert out == list(range(groups_out))
+        assert sum(len(e.enqueued) for e in events) == plan.iterations(groups_out)
+
+
+def test_zigzag_many_iterations_wan() -> None:
+    plan = plan_zigzag(**WAN)
+    events = simulate_zigzag(plan, 400)
+    assert sum(len(e.dequeued) for e in events) == 400 - plan.warmup
+    assert sum(len(e.enqueued) for e in events) == 400
+
+
+def test_zigzag_rejects_bad_settings() -> None:
+    with pytest.raises(ValueError, match="does not fit"):
+        plan_zigzag(16, 13, 64, 54, guidance=4)
+    with pytest.raises(ValueError, match="fill the whole window"):
+        plan_zigzag(16, 4, 64, 54, guidance=16)
+    with pytest.raises(ValueError, match="end_level"):
+        plan_zigzag(16, 4, 64, 4, guidance=4)  # base groups start at 4: they must step before leaving
+    with pytest.raises(ValueError, match="end_level"):
+        plan_zigzag(16, 4, 64, 65, guidance=4)
+    with pytest.raises(ValueError, match="slide"):
+        plan_zigzag(16, 4, 64, 54, guidance=4, slide=13)
+    with pytest.raises(ValueError, match="offset"):
+        plan_zigzag(16, 4, 64, 54, guidance=4, offset=5)
+
+
+# --- streaming unified stage -------------------------------------------------------------------------------------
+
+
+def test_unified_official_settings() -> None:
+    vc2 = plan_unified(16, 54, 64, renoise_level=53)
+    assert vc2.slide == 8 and (vc2.context, vc2.chunk, vc2.lookahead) == (8, 32, 8)
+    assert vc2.sweep_levels == tuple(range(54, 64)) + tuple(range(53, 64)) and vc2.renoise_sweep == 10
+    wan = plan_unified(21, 44, 54, renoise_level=44)
+    assert wan.slide == 10 and wan.sweeps == 20 and wan.renoise_sweep == 10
+    assert wan.sweep_levels[:2] == (44, 45) and wan.sweep_levels[9:12] == (53, 44, 45)
+    plain = plan_unified(21, 44, 54)
+    assert plain.sweeps == 10 and plain.renoise_sweep is None
+    assert wan.to_dict()["sweeps"] == 20
+
+
+UNIFIED = [
+    (dict(window=16, start_level=54, steps=64, renoise_level=53), 4),
+    (dict(window=21, start_level=44, steps=54, renoise_level=44), 7),
+    (dict(window=21, start_level=50, steps=54, context=0, lookahead=0, chunk=21), 7),
+    (dict(window=12, start_level=7, steps=10, renoise_level=8, slide=5, context=3, lookahead=9, chunk=1), 3),
+    (dict(window=8, start_level=8, steps=8), 2),  # nothing to do: latents pass straight through
+]
+
+
+@pytest.mark.parametrize("cfg,arrival", UNIFIED)
+def test_unified_streams_1000_latents(cfg: dict[str, int], arrival: int) -> None:
+    plan = plan_unified(**cfg)
+    sim = simulate_unified(plan, 1000, arrival)
+    assert sim.emitted == tuple(range(1000))  # in order, each exactly once
+    assert sim.coverage_errors == 0
+    assert set(sim.final_levels) == {plan.steps}  # clean
+    assert set(sim.steps) == {plan.sweeps}  # every unified step exactly once
+    assert sim.max_resident <= plan.max_resident(arrival)
+    # memory does not grow with the video
+    assert simulate_unified(plan, 300, arrival).max_resident == sim.max_resident
+
+
+@pytest.mark.parametrize("cfg,arrival", UNIFIED)
+def test_unified_flush_for_every_short_length(cfg: dict[str, int], arrival: int) -> None:
+    plan = plan_unified(**cfg)
+    for total in range(plan.window, plan.first_block + 3 * plan.chunk + 2):
+        sim = simulate_unified(plan, total, arrival)
+        assert sim.emitted == tuple(range(total)) and sim.coverage_errors == 0
+        assert set(sim.steps) == {plan.sweeps} and set(sim.final_levels) == {plan.steps}
+    with pytest.raises(ValueError, match="at least window"):
+        simulate_unified(plan, plan.window - 1, arrival)
+
+
+def test_unified_blocks_and_lookahead_context() -> None:
+    plan = plan_unified(21, 44, 54, renoise_level=44)  # c = h = 11, P = 42
+    assert plan.next_block(63, 0) is None
+    first = plan.next_block(64, 0)
+    assert first is not None and (first.context_start, first.emit_start, first.emit_stop, first.stop) == (0, 0, 53, 64)
+    second = plan.next_block(106, 53)
+    assert second is not None and (second.context, second.emit, second.lookahead) == (
+        range(42, 53), range(53, 95), range(95, 106))
+    assert plan.next_block(105, 53) is None
+    last = plan.next_block(60, 53, final=True)  # 7 left: borrow f - 7 = 14 finished latents as context
+    assert last is not None and (last.context_start, last.emit_start, last.stop) == (39, 53, 60)
+    # every emitted latent sees at least h later latents in each window of a full block
+    blk = second
+    for sweep in range(plan.sweeps):
+        wins = plan.windows(blk.length, blk.frozen, sweep)
+        assert all(w.write_start >= blk.frozen and w.frames == plan.window for w in wins)
+        for w in wins:
+            for p in range(w.write_start, min(w.write_stop, blk.frozen + plan.chunk)):
+                assert w.read_stop - 1 - p >= plan.lookahead
+
+
+def test_unified_rejects_bad_settings() -> None:
+    with pytest.raises(ValueError, match="start_level"):
+        plan_unified(21, 55, 54)
+    with pytest.raises(ValueError, match="renoise_level"):
+        plan_unified(21, 44, 54, renoise_level=54)
+    with pytest.raises(ValueError, match="raise chunk"):
+        plan_unified(21, 44, 54, context=0, lookahead=0, chunk=20)
+    with pytest.raises(ValueError, match="slide"):
+        plan_unified(21, 44, 54, slide=22)
