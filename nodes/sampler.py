@@ -15,7 +15,7 @@ import latent_preview
 from comfy_api.latest import io
 
 from ..samplers.config import QueueConfig
-from ..samplers.run import check_run_inputs, required_steps, run_queue
+from ..samplers.run import check_run_inputs, check_video_latent, required_steps, run_queue
 from ..samplers.steps import STEP_RULES
 from .adapter import FRAME_RANGE_KEY, PerFrameSampler, PromptScheduleGuider, per_frame_family, stamp_prompts
 from .types import CATEGORY, QueueType
@@ -99,6 +99,7 @@ class InfiniteVideoSampler(io.ComfyNode):
                 scheduler, sigmas=None) -> io.NodeOutput:
         if not isinstance(queue, QueueConfig):
             raise ValueError("queue must come from FIFO Queue Init (or a MIGA node chained after it)")
+        check_video_latent(latent_image["samples"])  # before fix_empty_latent_channels adds a frame axis
         latent = comfy.sample.fix_empty_latent_channels(model, latent_image["samples"])
         sigmas = _resolve_sigmas(model, queue, latent, scheduler, sigmas)
         check_run_inputs(queue, latent, sigmas, frames)  # before any model call

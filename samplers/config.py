@@ -8,9 +8,51 @@ can be left out. It is frozen: ComfyUI caches node outputs and passes them by re
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Optional
+from typing import Optional
 
 from .plan import FifoPlan, plan_fifo
+
+
+@dataclass(frozen=True)
+class ZigzagConfig:
+    """MIGA Stage 1 (zigzag): ``steps`` = ladder length T, ``group`` = L_zig, stage 1 ends at step ``end_step`` (E),
+    ``slide`` = window stride (0 = auto, ``min(f // 2, f - m_guid)``). Official Wan 2.1: 54 / 7 / 44 / auto (10)."""
+
+    steps: int = 54
+    group: int = 7
+    end_step: int = 44
+    slide: int = 0
+
+
+@dataclass(frozen=True)
+class UnifiedConfig:
+    """MIGA Stage 2 (unified level): ``steps`` must be T - E (official 10); with ``renoise`` the finished latents are
+    re-noised to ladder step ``renoise_step`` (official 44) and denoised again to clean."""
+
+    steps: int = 10
+    renoise: bool = True
+    renoise_step: int = 44
+
+
+@dataclass(frozen=True)
+class ReflectionConfig:
+    """MIGA self-reflection: ``candidates`` (official 3), trigger ``threshold`` on the similarity drop (official 0.01),
+    ``metric`` (``pairwise`` = Wan, ``mean_map`` = VC2) and the ``judged_level`` (steps done from noise, official 10)."""
+
+    candidates: int = 3
+    threshold: float = 0.01
+    metric: str = "pairwise"
+    judged_level: int = 10
+
+
+@dataclass(frozen=True)
+class GuidanceConfig:
+    """MIGA long-range guidance: ``latents`` = m_guid memory latents per window (official 4); ``source`` ``queue``
+    (official: in-queue latents) or ``history`` (paper: finished latents, the last ``span`` kept)."""
+
+    latents: int = 4
+    source: str = "queue"
+    span: int = 64
 
 
 @dataclass(frozen=True)
@@ -25,10 +67,10 @@ class QueueConfig:
     partitions: int = 2
     lookahead: bool = True
     init: str = "noise"
-    zigzag: Optional[Any] = None
-    unified: Optional[Any] = None
-    reflection: Optional[Any] = None
-    guidance: Optional[Any] = None
+    zigzag: Optional[ZigzagConfig] = None
+    unified: Optional[UnifiedConfig] = None
+    reflection: Optional[ReflectionConfig] = None
+    guidance: Optional[GuidanceConfig] = None
 
     def resolve_window(self, latent_frames: int) -> int:
         return self.window if self.window > 0 else latent_frames

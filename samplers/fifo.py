@@ -37,15 +37,20 @@ class FifoQueue:
     next_entry: int
 
 
-def check_fifo_inputs(plan: FifoPlan, latent: Tensor, sigmas: Tensor, frames: int) -> None:
-    """Raise a ``ValueError`` naming the bad input and the fix, before any model call."""
-    if int(frames) < 1:
-        raise ValueError(f"frames must be at least 1 output latent frame, got {frames}")
+def check_video_latent(latent: Tensor) -> None:
+    """A video latent is ``[B, C, F, H, W]``."""
     if latent.ndim != 5:
         raise ValueError(
             f"latent must be a video latent [batch, channels, frames, height, width], got rank {latent.ndim} "
             f"(shape {tuple(latent.shape)}); use a video latent node such as EmptyHunyuanLatentVideo or EmptyLTXVLatentVideo"
         )
+
+
+def check_fifo_inputs(plan: FifoPlan, latent: Tensor, sigmas: Tensor, frames: int) -> None:
+    """Raise a ``ValueError`` naming the bad input and the fix, before any model call."""
+    if int(frames) < 1:
+        raise ValueError(f"frames must be at least 1 output latent frame, got {frames}")
+    check_video_latent(latent)
     if plan.window > latent.shape[2]:
         raise ValueError(
             f"window_length {plan.window} is longer than the latent's {latent.shape[2]} frames; set window_length "

@@ -8,18 +8,14 @@ import torch
 from torch import Tensor
 
 from .config import QueueConfig
-from .fifo import check_fifo_inputs, sample_fifo
+from .fifo import check_fifo_inputs, check_video_latent, sample_fifo
 from .prompts import FrameRange
 from .steps import NoiseScaling
 
 
 def check_run_inputs(config: QueueConfig, latent: Tensor, sigmas: Tensor, frames: int) -> None:
     """Validate before any model call (errors name the input and the fix)."""
-    if latent.ndim != 5:
-        raise ValueError(
-            f"latent must be a video latent [batch, channels, frames, height, width], got rank {latent.ndim} "
-            f"(shape {tuple(latent.shape)}); use a video latent node such as EmptyHunyuanLatentVideo or EmptyLTXVLatentVideo"
-        )
+    check_video_latent(latent)
     if config.is_miga:
         from .miga import check_miga_inputs
 

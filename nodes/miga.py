@@ -1,0 +1,195 @@
+"""MIGA nodes (arXiv 2605.18233): each adds one part to the queue configuration from FIFO Queue Init.
+
+Chain ``FIFO Queue Init -> Zigzag Stage -> Unified Stage -> Self-Reflection -> Long-Range Guidance -> Infinite Video
+Sampler``; any part may be left out (Self-Reflection + Long-Range Guidance alone = the "DCE only" ablation on FIFO's
+diagonal queue; Zigzag + Unified = "TTA only"). Defaults are the official Wan 2.1 config (``MIGA_PRESETS``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+from comfy_api.latest import io
+
+from ..samplers.config import GuidanceConfig, QueueConfig, ReflectionConfig, UnifiedConfig, ZigzagConfig
+from ..samplers.guidance import MEMORY_SOURCES
+from ..samplers.reflection import SIMILARITY_METRICS, check_candidates, check_threshold
+from .types import CATEGORY, QueueType
+
+PRESET_NOTE = ("Defaults: Wan 2.1 official (window 21). LTX-Video (window 13): steps 40, L_zig 3, end 32, unified 8; "
+               "Cosmos Predict2 (window 24): steps 35, L_zig 6, end 28, unified 7 (untuned starting points).")
+
+
+def _queue_input() -> io.Input:
+    return QueueType.Input("queue", tooltip="Queue configuration from FIFO Queue Init (or another MIGA node).")
+
+
+def _queue_output() -> io.Output:
+    return QueueType.Output(display_name="queue", tooltip="The queue configuration with this MIGA part added.")
+
+
+def _check_queue(queue: object) -> QueueConfig:
+    if not isinstance(queue, QueueConfig):
+        raise ValueError("queue must come from FIFO Queue Init (or a MIGA node chained after it)")
+    return queue
+
+
+class ZigzagStage(io.ComfyNode):
+    """MIGA Stage 1: zigzag queue of groups sharing a noise level."""
+
+    @classmethod
+    def define_schema(cls) -> io.Schema:
+        return io.Schema(
+            node_id="InfiniteVideo_ZigzagStage",
+            display_name="Zigzag Stage",
+            category=CATEGORY,
+            description="MIGA Stage 1: the queue holds groups of L_zig latents at one noise level each, one level "
+                        "apart; every sweep steps each latent once, one group leaves at the stage-1 end step and one "
+                        "group of fresh noise enters. " + PRESET_NOTE,
+            inputs=[
+                _queue_input(),
+                io.Int.Input("steps", default=54, min=2, max=1000,
+                             tooltip="Steps of the whole ladder (the scheduler must produce this many). Wan 2.1 "
+                                     "official: 54."),
+                io.Int.Input("group_size", default=7, min=1, max=256,
+                             tooltip="L_zig: latents per group sharing a noise level. Must fit the window minus the "
+                                     "guidance latents. Wan 2.1 official: 7 (VideoCrafter2: 4)."),
+                io.Int.Input("end_step", default=44, min=1, max=1000,
+                             tooltip="Step at which groups leave stage 1 for the Unified Stage (official: steps - 10). "
+                                     "Without a Unified Stage, stage 1 runs to clean and this is ignored."),
+                io.Int.Input("slide", default=0, min=0, max=1024,
+                             tooltip="Window stride within a sweep; 0 = auto (half the window, at most window - "
+                                     "guidance latents; official 10 for Wan)."),
+            ],
+            outputs=[_queue_output()],
+            is_experimental=True,
+        )
+
+    @classmethod
+    def execute(cls, queue, steps: int, group_size: int, end_step: int, slide: int) -> io.NodeOutput:
+        q = _check_queue(queue)
+        if end_step > steps:
+            raise ValueError(f"end_step {end_step} is past the last step {steps}; use at most steps (official: "
+                             f"steps - 10)")
+        return io.NodeOutput(dataclasses.replace(q, zigzag=ZigzagConfig(steps, group_size, end_step, slide)))
+
+
+class UnifiedStage(io.ComfyNode):
+    """MIGA Stage 2: finish the stage-1 latents at one common noise level, streaming."""
+
+    @classmethod
+    def define_schema(cls) -> io.Schema:
+        return io.Schema(
+            node_id="InfiniteVideo_UnifiedStage",
+            display_name="Unified Stage",
+            category=CATEGORY,
+            description="MIGA Stage 2: latents leaving the Zigzag Stage are finished in bounded blocks where every "
+                        "window shares one noise level (streaming; the official code holds the whole video), "
+                        "optionally re-noised and denoised again. Needs a Zigzag Stage before it. " + PRESET_NOTE,
+            inputs=[
+                _queue_input(),
+                io.Int.Input("steps", default=10, min=1, max=1000,
+                             tooltip="Unified steps; must equal Zigzag steps - end step (official 54 - 44 = 10)."),
+                io.Boolean.Input("re_denoise", default=True,
+                                 tooltip="Add-and-re-denoise: re-noise the finished latents to re_noise_step and "
+                                         "denoise them to clean again (official: on)."),
+                io.Int.Input("re_noise_step", default=44, min=0, max=1000,
+                             tooltip="Ladder step the re-denoise pass starts from (official: the stage-1 end step, "
+                                     "44). Ignored when re_denoise is off."),
+            ],
+            outputs=[_queue_output()],
+            is_experimental=True,
+        )
+
+    @classmethod
+    def execute(cls, queue, steps: int, re_denoise: bool, re_noise_step: int) -> io.NodeOutput:
+        q = _check_queue(queue)  # a missing Zigzag Stage is reported by the sampler, so chain order is free
+        if re_denoise and re_noise_step < 0:
+            raise ValueError(f"re_noise_step must be >= 0, got {re_noise_step}")
+        return io.NodeOutput(dataclasses.replace(q, unified=UnifiedConfig(steps, re_denoise, re_noise_step)))
+
+
+class SelfReflection(io.ComfyNode):
+    """MIGA self-reflection: judge a group's similarity to the groups in front, regenerate it on a drop."""
+
+    @classmethod
+    def define_schema(cls) -> io.Schema:
+        return io.Schema(
+            node_id="InfiniteVideo_SelfReflection",
+            display_name="Self-Reflection",
+            category=CATEGORY,
+            description="MIGA self-reflection, active during the whole run: after each sweep the group at the judged "
+                        "level is compared with the groups in front of it; when the similarity drops by more than "
+                        "the threshold, it and the noisier groups behind it are regenerated from several candidate "
+                        "noises and the best is kept if it is more consistent. Costs extra model calls per trigger.",
+            inputs=[
+                _queue_input(),
+                io.Int.Input("candidates", default=3, min=1, max=16,
+                             tooltip="Candidate regenerations per trigger (official: 3 Wan, 5 VideoCrafter2)."),
+                io.Float.Input("threshold", default=0.01, min=0.0, max=2.0, step=0.001, round=0.0001,
+                               tooltip="Trigger when the similarity drops by more than this from the previous "
+                                       "judgment (cosine units, 0..2). Official Wan: 0.01. Higher = fewer triggers."),
+                io.Combo.Input("metric", options=list(SIMILARITY_METRICS), default="pairwise",
+                               tooltip="pairwise: mean of per-latent cosines (official Wan). mean_map: cosine of the "
+                                       "channel-and-frame mean maps (official VideoCrafter2)."),
+                io.Int.Input("judged_level", default=10, min=1, max=1000,
+                             tooltip="Steps done from noise when a group is judged (official Wan: 10). Each trigger "
+                                     "regenerates this many groups with this many sweeps per candidate."),
+            ],
+            outputs=[_queue_output()],
+            is_experimental=True,
+        )
+
+    @classmethod
+    def execute(cls, queue, candidates: int, threshold: float, metric: str, judged_level: int) -> io.NodeOutput:
+        q = _check_queue(queue)
+        check_candidates(candidates)
+        check_threshold(threshold)
+        if metric not in SIMILARITY_METRICS:
+            raise ValueError(f"Unknown similarity metric '{metric}': choose one of {', '.join(SIMILARITY_METRICS)}")
+        cfg = ReflectionConfig(candidates, float(threshold), metric, judged_level)
+        return io.NodeOutput(dataclasses.replace(q, reflection=cfg))
+
+
+class LongRangeGuidance(io.ComfyNode):
+    """MIGA long-range guidance: memory latents from further back prepended to every stage-1 window."""
+
+    @classmethod
+    def define_schema(cls) -> io.Schema:
+        return io.Schema(
+            node_id="InfiniteVideo_LongRangeGuidance",
+            display_name="Long-Range Guidance",
+            category=CATEGORY,
+            description="MIGA long-range guidance: each stage-1 window gets m extra latents from further back at "
+                        "their own noise level (outputs discarded), so distant content stays consistent. The window "
+                        "then holds window - m queue latents.",
+            inputs=[
+                _queue_input(),
+                io.Int.Input("guidance_latents", default=4, min=1, max=64,
+                             tooltip="m_guid: memory latents per window (official 4); must be fewer than the window "
+                                     "minus the Zigzag group size."),
+                io.Combo.Input("source", options=list(MEMORY_SOURCES), default="queue",
+                               tooltip="queue: less noisy latents still in the queue (official code; default until "
+                                       "a consistency benchmark says otherwise). history: clean latents that "
+                                       "already left (the paper's wording), from the last history_span."),
+                io.Int.Input("history_span", default=64, min=1, max=4096,
+                             tooltip="source history: finished latents kept and sampled evenly (bounded memory). "
+                                     "Ignored for source queue."),
+            ],
+            outputs=[_queue_output()],
+            is_experimental=True,
+        )
+
+    @classmethod
+    def execute(cls, queue, guidance_latents: int, source: str, history_span: int) -> io.NodeOutput:
+        q = _check_queue(queue)
+        if source not in MEMORY_SOURCES:
+            raise ValueError(f"Unknown guidance source '{source}': choose one of {', '.join(MEMORY_SOURCES)}")
+        if history_span < guidance_latents:
+            raise ValueError(f"history_span {history_span} must hold at least the {guidance_latents} guidance "
+                             f"latents; raise history_span")
+        cfg = GuidanceConfig(guidance_latents, source, history_span)
+        return io.NodeOutput(dataclasses.replace(q, guidance=cfg))
+
+
+NODES = [ZigzagStage, UnifiedStage, SelfReflection, LongRangeGuidance]

@@ -1,0 +1,566 @@
+"""MIGA sampling loop (arXiv 2605.18233; ``docs/miga.md``): zigzag Stage 1, streaming unified Stage 2, self-reflection
+and long-range guidance, on top of the pure plans of :mod:`.miga_plan`, :mod:`.guidance` and :mod:`.reflection`.
+
+Shapes and contracts are those of :mod:`.fifo`: latents ``[B, C, F, H, W]`` (frames on axis 2), the denoiser
+``denoiser(x[B, C, f, H, W], sigma[B, f], prompts=None) -> x0``, noise only from the injected CPU ``torch.Generator``.
+Ladder convention of :mod:`.miga_plan`: level 0 = ``sigmas[0]`` (noisiest), level ``T`` = clean; queue index 0 = front.
+
+How the parts compose (decisions, each one sentence for the README):
+
+- **Stage 1** is the zigzag queue of :func:`.miga_plan.plan_zigzag`: groups of ``L`` latents share a level, each
+  iteration one sweep steps every latent exactly once, the front group leaves at level ``E`` and one group of fresh
+  seeded noise enters at level 0. Sweeps are **Jacobi**: every window reads the pre-sweep queue (as official Wan
+  Stage 1/2), so memory latents are read at their pre-sweep value and window order does not matter. Partitions are
+  static while the queue grows and rotating (dynamic) once it is full, as in the official code.
+- **No Zigzag Stage** ("DCE only" ablation): ``L = 1`` and ``T = window x partitions`` steps (FIFO's ladder), so the
+  queue is FIFO's diagonal staircase; stage 1 then runs to clean. A **Zigzag Stage without Unified Stage** also runs
+  stage 1 to clean (its end step is ignored). A **Unified Stage needs a Zigzag Stage** whose end step is above clean.
+- **Stage 2** is the bounded streaming unified stage of :func:`.miga_plan.plan_unified` (departure: the official code
+  holds the whole video in memory); context latents are re-noised from their clean value with one noise draw per
+  block; optional re-noise to ``renoise_step`` and a second pass to clean. Unified steps must equal ``T - E``.
+- **Long-range guidance**: ``m`` memory latents are prepended to each Stage-1 window at their own levels and their
+  outputs discarded. Source ``"queue"`` (default until the consistency benchmark exists) = the official in-queue
+  latents of :func:`.guidance.memory_positions`; ``"history"`` = the paper's reading, clean latents that already left
+  (after Stage 2 when present), from a bounded :class:`.guidance.HistoryBank`, at sigma 0; until the bank holds ``m``
+  latents the queue source is used. Candidate and Stage-2 windows have no memory (official).
+- **Self-reflection runs during the whole run** (departure: official only during the queue initialisation): after
+  every sweep the group at the judged level is scored against the ``(f - 1) // L`` groups in front of it; on a drop
+  above the threshold ``candidates`` regenerations of it and every noisier group behind it are run behind the frozen
+  reference groups, and the best replaces them if it beats the current score.
+- **Queue initialisation** (departure: no separate progressive-init loop; the growing queue *is* the init): ``clip``
+  seeds the ``f // L`` base groups with the latent's first ``f`` frames re-noised to levels ``f // L .. 1`` and fresh
+  groups are the clip's last latent noised to level 0 (official); ``noise`` seeds blank latents plus noise and
+  discards the base groups' output (warm-up).
+- Cost and trigger counts are kept in a :class:`MigaStats` (pass one in, or read ``"stats"`` in the callback dict).
+
+Memory is the queue (``E * L`` latents), one Jacobi copy, the unified raw buffer, block and finished tail, the history
+bank and one reflection candidate: constant in the number of output frames (only the output tensor grows).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any, Callable, Optional, Sequence
+
+import torch
+from torch import Tensor
+
+from .config import GuidanceConfig, QueueConfig, ReflectionConfig, UnifiedConfig, ZigzagConfig
+from .fifo import _denoise_grouped, _randn
+from .guidance import MEMORY_SOURCES, HistoryBank
+from .miga_plan import (
+    UnifiedPlan, ZigzagPlan, check_group_width, check_guidance, default_slide, plan_unified, plan_zigzag,
+    static_partition,
+)
+from .prompts import FrameRange, validate_schedule
+from .reflection import (
+    ReflectionState, check_candidates, check_reflection_fit, check_threshold, get_similarity, judged_groups,
+    reference_groups, select_candidate,
+)
+from .steps import NoiseScaling, get_step_rule, per_frame_step, ve_noise_scaling
+
+Denoiser = Callable[..., Tensor]
+
+MIGA_PRESETS: dict[str, dict[str, Any]] = {
+    "wan21": {
+        "window": 21,
+        "zigzag": ZigzagConfig(steps=54, group=7, end_step=44, slide=0),
+        "unified": UnifiedConfig(steps=10, renoise=True, renoise_step=44),
+        "reflection": ReflectionConfig(candidates=3, threshold=0.01, metric="pairwise", judged_level=10),
+        "guidance": GuidanceConfig(latents=4, source="queue", span=64),
+        "note": "Official Wan2.1-T2V-1.3B config: 81 frames = 21 latents (17 queue + 4 guidance), 54 steps, shift 5, "
+                "cfg 5, L_zig 7, stage 1 ends at step 44, 10 unified steps, re-noise to 44 and 10 more.",
+    },
+    "ltxv": {
+        "window": 13,
+        "zigzag": ZigzagConfig(steps=40, group=3, end_step=32, slide=0),
+        "unified": UnifiedConfig(steps=8, renoise=True, renoise_step=32),
+        "reflection": ReflectionConfig(candidates=3, threshold=0.01, metric="pairwise", judged_level=8),
+        "guidance": GuidanceConfig(latents=3, source="queue", span=48),
+        "note": "Untuned starting point: LTX-Video 97 frames = 13 latents (8x temporal); keep L_zig <= f - m = 10 "
+                "and about 80% of the steps in stage 1.",
+    },
+    "cosmos": {
+        "window": 24,
+        "zigzag": ZigzagConfig(steps=35, group=6, end_step=28, slide=0),
+        "unified": UnifiedConfig(steps=7, renoise=True, renoise_step=28),
+        "reflection": ReflectionConfig(candidates=3, threshold=0.01, metric="pairwise", judged_level=8),
+        "guidance": GuidanceConfig(latents=4, source="queue", span=64),
+        "note": "Untuned starting point: Cosmos Predict2 93 frames = 24 latents, its default 35 steps; "
+                "variance-exploding scaling (RFlow in ComfyUI), so thresholds may need retuning.",
+    },
+}
+
+
+@dataclass
+class MigaStats:
+    """Cost and self-reflection counters of one MIGA run (filled in as it goes)."""
+
+    model_calls: int = 0
+    stage1_calls: int = 0
+    reflection_calls: int = 0
+    unified_calls: int = 0
+    iterations: int = 0
+    judgments: int = 0
+    triggers: int = 0
+    accepted: int = 0
+    output_latents: int = 0
+    max_resident_latents: int = 0
+
+    @property
+    def trigger_rate(self) -> float:
+        return self.triggers / self.judgments if self.judgments else 0.0
+
+    def summary(self) -> str:
+        return (f"MIGA: {self.output_latents} latents, {self.model_calls} model calls (stage 1 {self.stage1_calls}, "
+                f"reflection {self.reflection_calls}, unified {self.unified_calls}); self-reflection {self.triggers}/"
+                f"{self.judgments} triggered ({100 * self.trigger_rate:.1f}%), {self.accepted} accepted; at most "
+                f"{self.max_resident_latents} latents resident")
+
+
+@dataclass(frozen=True)
+class MigaSetup:
+    """Everything :func:`sample_miga` derives from the configuration (see :func:`resolve_miga`)."""
+
+    window: int
+    steps: int
+    zigzag: ZigzagPlan
+    unified: Optional[UnifiedPlan]
+    reflection: Optional[ReflectionConfig]
+    references: int
+    guidance: int
+    source: str
+    span: int
+    warmup: int  # stream latents discarded before output 0
+    stage1_latents: int  # latents stage 1 must deliver
+
+    @property
+    def group(self) -> int:
+        return self.zigzag.group
+
+    @property
+    def end_level(self) -> int:
+        return self.zigzag.end_level
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# configuration checks
+
+
+def resolve_miga(config: QueueConfig, latent_frames: int, frames: int = 1) -> MigaSetup:
+    """Validate the MIGA parts of ``config`` and lay out the plans; ``ValueError`` names the input and the fix."""
+    if int(frames) < 1:
+        raise ValueError(f"frames must be at least 1 output latent frame, got {frames}")
+    f = config.resolve_window(latent_frames)
+    if f > latent_frames:
+        raise ValueError(
+            f"window_length {f} is longer than the latent's {latent_frames} frames; set window_length to at most "
+            f"{latent_frames} (0 = the latent's length) or make the latent longer")
+    if f < 2:
+        raise ValueError(f"MIGA needs a window of at least 2 latent frames, got window_length {f}")
+    zz, un, rf, gd = config.zigzag, config.unified, config.reflection, config.guidance
+    m = gd.latents if gd is not None else 0
+    if gd is not None:
+        if gd.source not in MEMORY_SOURCES:
+            raise ValueError(f"Unknown Long-Range Guidance source '{gd.source}': choose one of "
+                             f"{', '.join(MEMORY_SOURCES)}")
+        if int(gd.span) < max(1, m):
+            raise ValueError(f"Long-Range Guidance history span {gd.span} must hold at least the {m} guidance "
+                             f"latents; raise the span")
+        try:
+            check_guidance(f, m)
+        except ValueError as e:
+            raise ValueError(f"Long-Range Guidance: {e}") from None
+    if un is not None and zz is None:
+        raise ValueError("Unified Stage needs a Zigzag Stage before it: stage 1 must end above clean (Zigzag Stage "
+                         "end step < steps) to leave the unified steps; add a Zigzag Stage or remove the Unified Stage")
+    if zz is not None:
+        t, group, slide = int(zz.steps), int(zz.group), (int(zz.slide) or None)
+        if t < 2:
+            raise ValueError(f"Zigzag Stage steps must be at least 2, got {t}")
+        if group < 1:
+            raise ValueError(f"Zigzag Stage group size L_zig must be at least 1, got {group}")
+        try:
+            check_group_width(f, group, m)
+        except ValueError as e:
+            raise ValueError(f"Zigzag Stage: {e}") from None
+        base = f // group
+        if un is not None:
+            e_lvl = int(zz.end_step)
+            if not base + 1 <= e_lvl < t:
+                raise ValueError(
+                    f"Zigzag Stage end step {e_lvl} must be in [{base + 1}, steps - 1 = {t - 1}] with a Unified Stage "
+                    f"(stage 1 ends above clean; the {base} base-clip groups need at least one step); the official "
+                    f"value is steps - 10")
+        else:
+            e_lvl = t  # stage 1 runs to clean
+            if base + 1 > t:
+                raise ValueError(f"Zigzag Stage steps {t} must be at least window // L_zig + 1 = {base + 1}")
+        if slide is not None and not 1 <= slide <= f - m:
+            raise ValueError(f"Zigzag Stage slide must be 0 (auto) or in [1, window - guidance = {f - m}], got {slide}")
+    else:
+        # "DCE only": FIFO's diagonal queue (one latent per group) on FIFO's ladder, run to clean.
+        t, group, slide = f * int(config.partitions), 1, None
+        e_lvl = t
+        if e_lvl < f + 1:
+            raise ValueError(
+                f"without a Zigzag Stage MIGA runs FIFO's diagonal queue of window x partitions = {t} steps, which "
+                f"must exceed the window ({f}); set partitions to at least 2 in FIFO Queue Init or add a Zigzag Stage")
+    plan = plan_zigzag(f, group, t, e_lvl, m, slide)
+    uplan: Optional[UnifiedPlan] = None
+    if un is not None:
+        if int(un.steps) != t - e_lvl:
+            raise ValueError(
+                f"Unified Stage steps {un.steps} must equal Zigzag Stage steps - end step = {t} - {e_lvl} = "
+                f"{t - e_lvl} (the unified stage finishes the ladder); set Unified Stage steps to {t - e_lvl}")
+        r = int(un.renoise_step) if un.renoise else None
+        if r is not None and not 0 <= r < t:
+            raise ValueError(f"Unified Stage re-noise step {r} must be in [0, steps - 1 = {t - 1}] (official: the "
+                             f"stage-1 end step {e_lvl})")
+        uplan = plan_unified(f, e_lvl, t, r)
+    refs = 0
+    if rf is not None:
+        check_threshold(rf.threshold)
+        check_candidates(rf.candidates)
+        get_similarity(rf.metric)
+        check_reflection_fit(f, group)
+        refs = reference_groups(f, group)
+        j = int(rf.judged_level)
+        if not 1 <= j <= e_lvl - refs:
+            raise ValueError(
+                f"Self-Reflection judged level {j} must be in [1, {e_lvl - refs}]: the judged group needs its {refs} "
+                f"reference groups in front of it before stage 1 ends at step {e_lvl}; the official value is 10")
+    warmup = plan.base_groups * group if config.init == "noise" else 0
+    need = frames + warmup
+    if uplan is not None:
+        need = max(need, f)
+    stage1 = math.ceil(need / group) * group
+    src = gd.source if gd is not None else "queue"
+    span = int(gd.span) if gd is not None else 1
+    return MigaSetup(f, t, plan, uplan, rf, refs, m, src, span, warmup, stage1)
+
+
+def miga_steps(config: QueueConfig, latent_frames: int) -> int:
+    """Length - 1 of the sigma ladder MIGA needs: Zigzag Stage steps, or window x partitions without one."""
+    if config.zigzag is not None:
+        return int(config.zigzag.steps)
+    return config.resolve_window(latent_frames) * int(config.partitions)
+
+
+def check_miga_inputs(config: QueueConfig, latent: Tensor, sigmas: Tensor, frames: int) -> None:
+    """Raise a ``ValueError`` naming the bad input and the fix, before any model call."""
+    if latent.ndim != 5:
+        raise ValueError(f"latent must be a video latent [batch, channels, frames, height, width], got shape "
+                         f"{tuple(latent.shape)}")
+    if config.init not in ("clip", "noise"):
+        raise ValueError(f"Unknown init mode '{config.init}': choose clip or noise")
+    setup = resolve_miga(config, latent.shape[2], frames)
+    if sigmas.ndim != 1 or sigmas.shape[0] < 2:
+        raise ValueError(f"sigmas must be a 1-D schedule with at least 2 entries, got shape {tuple(sigmas.shape)}")
+    steps = sigmas.shape[0] - 1
+    if steps != setup.steps:
+        where = "Zigzag Stage steps" if config.zigzag is not None else "window_length x partitions"
+        raise ValueError(f"the sigma schedule has {steps} steps; MIGA needs exactly {setup.steps} ({where}); set "
+                         f"steps to {setup.steps} in the scheduler ({setup.steps + 1} sigmas)")
+    if float(sigmas[-1]) != 0.0:
+        raise ValueError("sigmas must end at 0 so latents leave clean; do not split off the last step")
+    if not bool(torch.all(sigmas[:-1] > sigmas[1:])):
+        raise ValueError("sigmas must be strictly decreasing (one distinct noise level per ladder step)")
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# the loop
+
+
+class _Run:
+    """State of one MIGA run (queue, unified buffers, history, reflection); methods are the steps of the loop."""
+
+    def __init__(self, setup: MigaSetup, denoiser: Denoiser, latent: Tensor, sigmas: Tensor, frames: int,
+                 generator: torch.Generator, rule: str, eta: float, noise_scaling: NoiseScaling,
+                 prompt_ranges: Optional[Sequence[FrameRange]], output_device: Optional[torch.device],
+                 stats: MigaStats, init: str):
+        self.s, self.den, self.gen, self.rule, self.eta = setup, denoiser, generator, rule, eta
+        self.ns, self.ranges, self.frames, self.stats = noise_scaling, prompt_ranges, frames, stats
+        self.sig = sigmas.to(device=latent.device, dtype=torch.float32)
+        b, c, _, h, w = latent.shape
+        self.shape = (b, c, h, w)
+        self.like = latent.to(torch.float32)
+        self.clip = init == "clip"
+        f = setup.window
+        self.fresh_x0 = (self.like[:, :, f - 1:f] if self.clip else torch.zeros_like(self.like[:, :, :1]))
+        self.out = torch.empty((b, c, frames, h, w), dtype=torch.float32, device=output_device or latent.device)
+        self.phase = "stage1"
+        self.newest: Optional[Tensor] = None
+        self.bank: Optional[HistoryBank] = (HistoryBank(setup.span) if setup.source == "history"
+                                            and setup.guidance > 0 else None)
+        rf = setup.reflection
+        self.sim = get_similarity(rf.metric) if rf is not None else None
+        self.judge = ReflectionState(float(rf.threshold)) if rf is not None else None
+        # unified-stage stream: raw latents [raw_start, arrived) at level E, finished tail [emitted - k, emitted)
+        self.raw = self.like[:, :, :0]
+        self.raw_start = self.arrived = self.emitted = 0
+        self.tail = self.like[:, :, :0]
+        self.block = 0
+
+    # -- helpers ------------------------------------------------------------------------------------------------------
+
+    def randn(self, n: int) -> Tensor:
+        b, c, h, w = self.shape
+        return _randn((b, c, n, h, w), self.gen, self.like)
+
+    def fresh(self, n: int) -> Tensor:
+        """``n`` latents of fresh seeded noise at level 0 (around the clip's last latent, or blank)."""
+        return self.ns(self.sig[:1].expand(n), self.randn(n), self.fresh_x0.expand(-1, -1, n, -1, -1))
+
+    def model(self, x: Tensor, sigma: Tensor, ids: list[int]) -> Tensor:
+        """Counted model call with a per-frame sigma ``[f]``; ``ids`` are stream ids (output index + warm-up)."""
+        out_idx = [i - self.s.warmup for i in ids]
+
+        def counted(xx: Tensor, ss: Tensor, prompts: Optional[tuple] = None) -> Tensor:
+            self.stats.model_calls += 1
+            setattr(self.stats, f"{self.phase}_calls", getattr(self.stats, f"{self.phase}_calls") + 1)
+            return self.den(xx, ss, prompts=prompts)
+
+        return _denoise_grouped(counted, x, sigma.expand(x.shape[0], -1), out_idx, self.ranges)
+
+    def step(self, x: Tensor, den: Tensor, lv: Sequence[int]) -> Tensor:
+        """One ladder step of latents ``x[B, C, k, H, W]`` at levels ``lv`` to ``lv + 1``."""
+        idx = torch.tensor(list(lv), device=self.sig.device)
+        noise = None
+        if self.rule == "euler_ancestral" and self.eta > 0:
+            noise = self.randn(x.shape[2])
+        b = x.shape[0]
+        return per_frame_step(self.rule, x, den, self.sig[idx].expand(b, -1), self.sig[idx + 1].expand(b, -1),
+                              eta=self.eta, noise=noise, noise_scaling=self.ns)
+
+    def resident(self, extra: int = 0) -> None:
+        n = 2 * self.x.shape[2] + self.raw.shape[2] + self.tail.shape[2] + extra
+        n += len(self.bank) if self.bank is not None else 0
+        self.stats.max_resident_latents = max(self.stats.max_resident_latents, n)
+
+    def emit(self, sid: int, latent: Tensor) -> None:
+        """A finished (clean) latent with stream id ``sid`` leaves: into the output, and the history bank."""
+        k = sid - self.s.warmup
+        if 0 <= k < self.frames:
+            self.out[:, :, k:k + 1] = latent.to(self.out.device)
+            self.stats.output_latents += 1
+        self.newest = latent
+        if self.bank is not None:
+            self.bank.add((sid, latent.clone()))
+
+    # -- Stage 1 ------------------------------------------------------------------------------------------------------
+
+    def init_queue(self) -> None:
+        plan, g = self.s.zigzag, self.s.group
+        self.lv = list(plan.init_levels)
+        nb = plan.base_groups * g
+        if self.clip:
+            lo, hi = plan.base_latents
+            x0 = self.like[:, :, lo:hi]
+        else:
+            x0 = torch.zeros_like(self.like[:, :, :1]).expand(-1, -1, nb, -1, -1)
+        base = self.ns(self.sig[self.lv[:nb]], self.randn(nb), x0)
+        self.x = torch.cat([base, self.fresh(g)], dim=2)
+        self.ids = list(range(len(self.lv)))
+        self.next_id = len(self.lv)
+
+    def sweep(self, it: int) -> None:
+        """One Jacobi sweep: every queue latent takes exactly one step, windows read the pre-sweep queue."""
+        plan, m = self.s.zigzag, self.s.guidance
+        n = self.x.shape[2]
+        hist = self.bank is not None and len(self.bank) >= m
+        wins = plan.windows(it, n, static=n < plan.capacity, history=hist)
+        hx: Optional[Tensor] = None
+        hids: list[int] = []
+        if hist:
+            picked = self.bank.sample(m, self.s.span)
+            hx, hids = torch.cat([p[1] for p in picked], dim=2), [p[0] for p in picked]
+        src, lvt = self.x, torch.tensor(self.lv, device=self.sig.device)
+        new = src.clone()
+        for win in wins:
+            idx = list(win.inputs)
+            xw, sw, ids = src[:, :, idx], self.sig[lvt[idx]], [self.ids[i] for i in idx]
+            if hx is not None and win.history:
+                xw = torch.cat([hx, xw], dim=2)
+                sw = torch.cat([self.sig.new_zeros(len(hids)), sw])  # clean: sigma 0
+                ids = hids + ids
+            den = self.model(xw, sw, ids)
+            o, k = win.out_offset, win.write_stop - win.write_start
+            new[:, :, win.write_start:win.write_stop] = self.step(
+                xw[:, :, o:o + k], den[:, :, o:o + k], self.lv[win.write_start:win.write_stop])
+        self.x = new
+        self.lv = [lv + 1 for lv in self.lv]
+        self.resident()
+
+    def reflect(self) -> None:
+        """Self-reflection after a sweep (``docs/miga.md`` §7), active whenever the references exist."""
+        rf, g, refs = self.s.reflection, self.s.group, self.s.references
+        where = judged_groups(self.lv[0], rf.judged_level, refs)
+        if where is None:
+            return
+        jg, _ = where
+        a, b = (jg - refs) * g, jg * g
+        ref = self.x[:, :, a:b]
+        score = self.sim(self.x[:, :, b:b + g], ref).mean()
+        self.judge, flagged = self.judge.judge(score)
+        self.stats.judgments += 1
+        if not flagged:
+            return
+        self.stats.triggers += 1
+        self.phase = "reflection"
+        scores: list[float] = []
+        best: Optional[Tensor] = None
+        for _ in range(int(rf.candidates)):
+            cand = self.regenerate(ref, self.lv[a:b], self.ids[a:], rf.judged_level)
+            sc = float(self.sim(cand[:, :, :g], ref).mean())
+            if best is None or sc > max(scores):
+                best = cand
+            scores.append(sc)
+        self.phase = "stage1"
+        i, beats = select_candidate(scores, self.judge.last)
+        if beats:
+            assert best is not None and best.shape[2] == self.x.shape[2] - b
+            self.x = torch.cat([self.x[:, :, :b], best], dim=2)
+            self.judge = self.judge.accept(scores[i])
+            self.stats.accepted += 1
+
+    def regenerate(self, ref: Tensor, ref_lv: list[int], ids: list[int], rounds: int) -> Tensor:
+        """One candidate: ``rounds`` times append a fresh group and sweep (static partition, window ``f``, no memory)
+        with the reference groups frozen in front; returns the regenerated groups (levels ``rounds .. 1``)."""
+        f, g = self.s.window, self.s.group
+        frozen = ref.shape[2]
+        q, lv = ref, list(ref_lv)
+        for _ in range(rounds):
+            q = torch.cat([q, self.fresh(g)], dim=2)
+            lv += [0] * g
+            new = q.clone()
+            for start, cal in static_partition(q.shape[2], f, default_slide(f)):
+                lo, hi = max(start, frozen), start + cal
+                if lo >= hi:
+                    continue  # the window would write only the frozen references
+                # ids: the references', then the regenerated latents continue them one by one
+                den = self.model(q[:, :, start:start + f], self.sig[lv[start:start + f]],
+                                 [ids[0] + p for p in range(start, start + f)])
+                new[:, :, lo:hi] = self.step(q[:, :, lo:hi], den[:, :, lo - start:hi - start], lv[lo:hi])
+            q = new
+            lv = lv[:frozen] + [x + 1 for x in lv[frozen:]]
+            self.resident(q.shape[2] + frozen)
+        return q[:, :, frozen:]
+
+    # -- Stage 2 ------------------------------------------------------------------------------------------------------
+
+    def arrive(self, latents: Tensor, final: bool = False) -> None:
+        """Latents leaving stage 1 (at level E) enter the unified stage's raw buffer; run every block now possible."""
+        up = self.s.unified
+        assert up is not None
+        self.raw = torch.cat([self.raw, latents], dim=2)
+        self.arrived += latents.shape[2]
+        self.resident()
+        while (blk := up.next_block(self.arrived, self.emitted, final=final)) is not None:
+            self.phase = "unified"
+            tail_first = self.emitted - self.tail.shape[2]
+            ctx = self.tail[:, :, blk.context_start - tail_first:blk.emit_start - tail_first]
+            live = self.raw[:, :, blk.emit_start - self.raw_start:blk.stop - self.raw_start]
+            fz = blk.frozen
+            ctx_noise = self.randn(fz)
+            bx = torch.cat([ctx, live], dim=2)
+            ids = list(range(blk.context_start, blk.stop))
+            for j, level in enumerate(up.sweep_levels):
+                lvs = self.sig[level:level + 1].expand(blk.length)
+                if j == up.renoise_sweep:
+                    bx[:, :, fz:] = self.ns(lvs[fz:], self.randn(blk.length - fz), bx[:, :, fz:])
+                if fz:
+                    bx[:, :, :fz] = self.ns(lvs[:fz], ctx_noise, ctx)
+                src, new = bx, bx.clone()
+                for win in up.windows(blk.length, fz, j):
+                    den = self.model(src[:, :, win.read_start:win.read_stop], lvs[:win.frames],
+                                     ids[win.read_start:win.read_stop])
+                    o, k = win.out_offset, win.write_stop - win.write_start
+                    new[:, :, win.write_start:win.write_stop] = self.step(
+                        src[:, :, win.write_start:win.write_stop], den[:, :, o:o + k], [level] * k)
+                bx = new
+            self.resident(2 * blk.length)
+            done = bx[:, :, fz:fz + len(blk.emit)]
+            for p, sid in enumerate(blk.emit):
+                self.emit(sid, done[:, :, p:p + 1])
+            self.tail = torch.cat([self.tail, done], dim=2)[:, :, -up.tail:]
+            self.emitted = blk.emit_stop
+            self.raw = self.raw[:, :, blk.emit_stop - self.raw_start:]
+            self.raw_start = blk.emit_stop
+            self.phase = "stage1"
+
+    # -- driver -------------------------------------------------------------------------------------------------------
+
+    def run(self, callback: Optional[Callable[[dict[str, Any]], None]]) -> Tensor:
+        plan, g, s = self.s.zigzag, self.s.group, self.s
+        self.init_queue()
+        produced, it = 0, 0
+        total = plan.iterations(s.stage1_latents // g) + (1 if s.unified is not None else 0)
+        while produced < s.stage1_latents:
+            self.sweep(it)
+            if s.reflection is not None:
+                self.reflect()
+            if self.lv[0] >= s.end_level:
+                out, ids = self.x[:, :, :g], self.ids[:g]
+                self.x, self.lv, self.ids = self.x[:, :, g:], self.lv[g:], self.ids[g:]
+                produced += g
+                if s.unified is not None:
+                    self.arrive(out.clone(), final=produced >= s.stage1_latents)
+                else:
+                    for p, sid in enumerate(ids):
+                        self.emit(sid, out[:, :, p:p + 1].clone())
+            # one group of fresh seeded noise enters at the tail
+            self.x = torch.cat([self.x, self.fresh(g)], dim=2)
+            self.lv += [0] * g
+            self.ids += list(range(self.next_id, self.next_id + g))
+            self.next_id += g
+            self.stats.iterations = it + 1
+            self._callback(callback, it, total)
+            it += 1
+        if s.unified is not None:
+            self._callback(callback, total - 1, total)
+        if self.stats.output_latents != self.frames:
+            raise RuntimeError(f"MIGA produced {self.stats.output_latents} of {self.frames} latents (a bug)")
+        return self.out
+
+    def _callback(self, callback: Optional[Callable[[dict[str, Any]], None]], i: int, total: int) -> None:
+        if callback is None:
+            return
+        sigma = self.sig[torch.tensor(self.lv, device=self.sig.device)]
+        newest = self.newest if self.newest is not None else self.x[:, :, :1]
+        callback({"x": self.x, "i": i, "sigma": sigma, "sigma_hat": sigma, "denoised": newest,
+                  "frame": self.stats.output_latents - 1, "entries": [e - self.s.warmup for e in self.ids],
+                  "total": total, "stats": self.stats})
+
+
+@torch.no_grad()
+def sample_miga(
+    config: QueueConfig,
+    denoiser: Denoiser,
+    latent: Tensor,
+    sigmas: Tensor,
+    frames: int,
+    *,
+    generator: torch.Generator,
+    rule: str = "euler",
+    eta: float = 1.0,
+    prompt_ranges: Optional[Sequence[FrameRange]] = None,
+    callback: Optional[Callable[[dict[str, Any]], None]] = None,
+    output_device: Optional[torch.device] = None,
+    noise_scaling: NoiseScaling = ve_noise_scaling,
+    stats: Optional[MigaStats] = None,
+) -> Tensor:
+    """Generate ``frames`` latent frames with MIGA; returns ``[B, C, frames, H, W]`` on ``output_device``.
+
+    ``sigmas``: the ladder ``[T + 1]`` (:func:`miga_steps` + 1 entries, ending at 0). ``stats``: an optional
+    :class:`MigaStats` filled in during the run (also passed to ``callback`` as ``"stats"``).
+    """
+    check_miga_inputs(config, latent, sigmas, frames)
+    get_step_rule(rule)
+    if prompt_ranges is not None:
+        validate_schedule(prompt_ranges)
+    setup = resolve_miga(config, latent.shape[2], frames)
+    run = _Run(setup, denoiser, latent, sigmas, int(frames), generator, rule, eta, noise_scaling, prompt_ranges,
+               output_device, stats if stats is not None else MigaStats(), config.init)
+    return run.run(callback)
