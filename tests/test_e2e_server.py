@@ -1,0 +1,103 @@
+"""End to end through the real headless ComfyUI server on 127.0.0.1 with the pack loaded (API-format workflows)."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+
+from comfy_server import PACK_ROOT, ServerError, load_api_workflow, read_latent
+
+pytestmark = pytest.mark.host
+
+# Node ids are public API: saved workflows refer to them. Never rename one once shipped.
+NODE_IDS = {
+    "InfiniteVideo_FIFOQueueInit": "FIFO Queue Init",
+    "InfiniteVideo_Sampler": "Infinite Video Sampler",
+    "InfiniteVideo_QueueSampler": "Infinite Video Queue Sampler (custom)",
+    "InfiniteVideo_ConditioningFrameRange": "Conditioning Frame Range",
+    "InfiniteVideo_ZigzagStage": "Zigzag Stage",
+    "InfiniteVideo_UnifiedStage": "Unified Stage",
+    "InfiniteVideo_SelfReflection": "Self-Reflection",
+    "InfiniteVideo_LongRangeGuidance": "Long-Range Guidance",
+    "InfiniteVideo_KStepNoiseSearch": "K-Step Noise Search",
+}
+
+
+def fifo_prompt() -> dict:
+    return load_api_workflow(PACK_ROOT / "example_workflows" / "api" / "fifo_tiny_wan.json")
+
+
+def test_every_node_is_listed_with_display_name_and_tooltips(comfy_server):
+    info = comfy_server.object_info()
+    ours = {k for k in info if k.startswith("InfiniteVideo_")}
+    assert set(NODE_IDS) <= ours, f"missing from /object_info: {set(NODE_IDS) - ours}"
+    for node_id in ours:
+        node = info[node_id]
+        if node_id in NODE_IDS:
+            assert node["display_name"] == NODE_IDS[node_id]
+        for section in ("required", "optional"):
+            for name, spec in node["input"].get(section, {}).items():
+                opts = spec[1] if len(spec) > 1 else {}
+                assert opts.get("tooltip"), f"{node_id}.{name} has no tooltip"
+
+
+def test_prompt_switching_workflow_saves_every_frame(comfy_server):
+    prompt = fifo_prompt()
+    prompt["8"] = {"class_type": "IVTest_RandomConditioning", "inputs": {"seed": 9, "tokens": 8, "dim": 4096}}
+    prompt["9"] = {"class_type": "InfiniteVideo_ConditioningFrameRange",
+                   "inputs": {"conditioning": ["2", 0], "start_frame": 0, "end_frame": 6}}
+    prompt["10"] = {"class_type": "InfiniteVideo_ConditioningFrameRange",
+                    "inputs": {"conditioning": ["8", 0], "start_frame": 6, "end_frame": 0}}
+    prompt["11"] = {"class_type": "ConditioningCombine",
+                    "inputs": {"conditioning_1": ["9", 0], "conditioning_2": ["10", 0]}}
+    prompt["6"]["inputs"].update(positive=["11", 0], frames=13, sampler_name="euler_ancestral")
+    prompt["7"]["inputs"]["filename_prefix"] = "e2e/prompt_switch"
+    entry = comfy_server.run(prompt)
+    (path,) = comfy_server.saved_files(entry, "latents")
+    assert read_latent(path).shape == (1, 16, 13, 8, 8)
+
+
+def test_malformed_workflows_get_node_errors(comfy_server):
+    # a missing required input
+    prompt = fifo_prompt()
+    del prompt["6"]["inputs"]["queue"]
+    status, body = comfy_server.post_prompt_raw(prompt)
+    assert status == 400
+    errors = body["node_errors"]["6"]["errors"]
+    assert any(e["type"] == "required_input_missing" and "queue" in str(e["details"]) for e in errors)
+    # zero frames
+    prompt = fifo_prompt()
+    prompt["6"]["inputs"]["frames"] = 0
+    status, body = comfy_server.post_prompt_raw(prompt)
+    assert status == 400
+    assert body["node_errors"]["6"]["errors"][0]["type"] == "value_smaller_than_min"
+    # a CONDITIONING wired into the queue socket
+    prompt = fifo_prompt()
+    prompt["6"]["inputs"]["queue"] = ["2", 0]
+    status, body = comfy_server.post_prompt_raw(prompt)
+    assert status == 400
+    assert body["node_errors"]["6"]["errors"][0]["type"] == "return_type_mismatch"
+    # an end frame before the start frame
+    prompt = fifo_prompt()
+    prompt["9"] = {"class_type": "InfiniteVideo_ConditioningFrameRange",
+                   "inputs": {"conditioning": ["2", 0], "start_frame": 5, "end_frame": 3}}
+    prompt["6"]["inputs"]["positive"] = ["9", 0]
+    status, body = comfy_server.post_prompt_raw(prompt)
+    assert status == 400
+    assert "end_frame (3) must be after start_frame (5)" in str(body["node_errors"]["9"])
+
+
+def test_runtime_errors_name_the_input_and_fix(comfy_server):
+    """A schedule of the wrong length fails at run time with a message that says what to change."""
+    prompt = fifo_prompt()
+    prompt["12"] = {"class_type": "BasicScheduler",
+                    "inputs": {"model": ["1", 0], "scheduler": "simple", "steps": 7, "denoise": 1.0}}
+    prompt["6"]["inputs"]["sigmas"] = ["12", 0]
+    with pytest.raises(ServerError, match="needs exactly window_length x partitions = 5 x 2 = 10 steps"):
+        comfy_server.run(prompt)
+    # a window longer than the latent
+    prompt = fifo_prompt()
+    prompt["5"]["inputs"]["window_length"] = 9
+    with pytest.raises(ServerError, match="window_length 9 is longer than the latent's 5 frames"):
+        comfy_server.run(copy.deepcopy(prompt))
