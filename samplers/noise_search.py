@@ -6,7 +6,7 @@ run from the candidate noise on a coarse schedule spanning the whole noise range
 full schedule, and not an ``x0`` estimate). Each preview is scored against the guide image and only the best noise
 is denoised with the full number of steps.
 
-Score (paper §3, as coded by the authors): for a candidate with per-frame embeddings ``e_f`` and guide embedding
+Score (as the authors code it): for a candidate with per-frame embeddings ``e_f`` and guide embedding
 ``g``, ``score = min_f cos(g, e_f)``; the highest score wins and ties go to the lowest index. Cosine similarity is
 scale invariant, so unnormalised embeddings select the same candidate as normalised ones.
 
@@ -272,7 +272,7 @@ def search_chunks(
     on_record: Optional[Callable[[ChunkRecord], None]] = None,
     check_interrupt: Optional[Callable[[], None]] = None,
 ) -> SearchResult:
-    """Generate ``num_chunks`` chunks with k-step noise search (arXiv 2411.18668, §3); ``guide`` is ``[1, H, W, 3]``.
+    """Generate ``num_chunks`` chunks with k-step noise search (arXiv 2411.18668); ``guide`` is ``[1, H, W, 3]``.
 
     Per chunk ``c``:
 
