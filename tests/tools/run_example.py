@@ -1,0 +1,92 @@
+"""The main job behind ``bash .ci/example``: run an API workflow on a real headless ComfyUI server, print the result.
+
+    python tests/tools/run_example.py --host ~/comfy/ComfyUI --output ./output [--workflow FILE] [--timeout S]
+
+Starts the server (``comfy_server.start_server``) with this pack and the test node pack, writes the embedded default
+model (the tiny random-weight Wan 2.1 of ``tiny_models.py``, seed 0) as ``tiny_wan21.safetensors`` into a temporary
+``models/diffusion_models`` folder, posts the workflow, waits for it and prints every file it saved. Fails loudly
+(non-zero exit, with the server log) when a node class is not registered, the prompt is rejected, or it fails.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import comfy_server  # noqa: E402
+import find_host  # noqa: E402
+import tiny_models  # noqa: E402
+
+DEFAULT_WORKFLOW = comfy_server.PACK_ROOT / "example_workflows" / "api" / "fifo_tiny_wan.json"
+DEFAULT_MODEL_SEED = 0
+
+
+def write_default_model(host: Path, folder: Path) -> Path:
+    """The tiny Wan 2.1 (fixed seed) under its ``UNETLoader`` file name; imports ComfyUI's model code on CPU."""
+    if str(host) not in sys.path:
+        sys.path.insert(0, str(host))
+    import comfy.cli_args
+
+    comfy.cli_args.args.cpu = True
+    return tiny_models.write_tiny_wan21(folder / tiny_models.FILE_NAMES["wan21"], seed=DEFAULT_MODEL_SEED)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--host", type=Path, default=None, help="ComfyUI folder (default: find_host.py's rule)")
+    parser.add_argument("--output", type=Path, default=comfy_server.PACK_ROOT / "output",
+                        help="--output-directory of the server (default: ./output of the repo)")
+    parser.add_argument("--workflow", type=Path, default=DEFAULT_WORKFLOW, help="API-format workflow JSON")
+    parser.add_argument("--timeout", type=float, default=1800.0, help="seconds to wait for the prompt")
+    args = parser.parse_args(argv)
+
+    host = args.host
+    if host is None:
+        host, why = find_host.find_host()
+        if host is None:
+            print(f"[example] FAILED: the example runs a real ComfyUI server. {why}", file=sys.stderr)
+            return 1
+    host = host.resolve()
+    output = args.output.resolve()
+    prompt = comfy_server.load_api_workflow(args.workflow)
+
+    with tempfile.TemporaryDirectory(prefix="iv-example-models-") as models:
+        model_dir = Path(models) / "diffusion_models"
+        write_default_model(host, model_dir)
+        print(f"[example] ComfyUI {find_host.host_version(host)} at {host}; workflow {args.workflow}", flush=True)
+        try:
+            with comfy_server.start_server(host, model_folders={"diffusion_models": [model_dir]},
+                                           output_dir=output) as server:
+                missing = comfy_server.missing_nodes(server, prompt)
+                if missing:
+                    raise comfy_server.ServerError(
+                        f"node classes not registered by the server: {', '.join(missing)}\n" + server.log_tail(200))
+                start = time.monotonic()
+                entry = server.run(prompt, timeout=args.timeout)
+                seconds = time.monotonic() - start
+                saved = [p for kind in ("latents", "images", "gifs", "videos", "audio")
+                         for p in server.saved_files(entry, kind)]
+        except comfy_server.ServerError as e:
+            print(f"[example] FAILED: {e}", file=sys.stderr)
+            return 1
+
+    print(f"[example] done in {seconds:.1f} s; output folder {output}")
+    for path in saved:
+        detail = ""
+        if path.suffix == ".latent":
+            detail = f"  latent {list(comfy_server.read_latent(path).shape)} [B, C, F, H, W]"
+        print(f"[example] wrote {path}{detail}")
+    if not saved:
+        print("[example] FAILED: the workflow finished but saved no file", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
