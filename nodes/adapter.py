@@ -208,6 +208,7 @@ class PerFrameSampler(comfy.samplers.Sampler):
         self.run = run
         self.prompt_ranges = prompt_ranges
         self.model_calls = 0
+        self.stats: Any = None  # MIGA's MigaStats (self-reflection triggers and cost), when the loop reports it
 
     def sample(self, model_wrap: Any, sigmas: Tensor, extra_args: dict, callback: Optional[Callable], noise: Tensor,
                latent_image: Optional[Tensor] = None, denoise_mask: Optional[Tensor] = None,
@@ -228,6 +229,7 @@ class PerFrameSampler(comfy.samplers.Sampler):
             return model_wrap(x, carrier, model_options=options, seed=seed)
 
         def on_step(info: dict) -> None:
+            self.stats = info.get("stats")
             if callback is not None:
                 callback(info["i"], info["denoised"], info["x"], info["total"])
 

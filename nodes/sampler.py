@@ -116,6 +116,8 @@ class InfiniteVideoSampler(io.ComfyNode):
                                 callback=_sampling_callback(model, queue),
                                 disable_pbar=not comfy.utils.PROGRESS_BAR_ENABLED, seed=seed)
         log.info("infinite-video: %d latent frames, %d model calls", frames, sampler.model_calls)
+        if sampler.stats is not None:
+            log.info("infinite-video: %s", sampler.stats.summary())
         out = {k: v for k, v in latent_image.items() if k not in ("noise_mask", "batch_index")}
         out["samples"] = samples.to(comfy.model_management.intermediate_device())
         return io.NodeOutput(out)

@@ -119,9 +119,9 @@ def memory_child(frames: int) -> None:
     """Child process: peak RSS growth while generating ``frames`` frames (model loaded and warmed up first)."""
     boot_host()
     model = load_model(Path(os.environ["IV_BENCH_DIR"]))
-    run_fifo(model, 2, True)  # warm-up: allocator pools, lazy imports
+    run_fifo(model, 2, False)  # warm-up: allocator pools, lazy imports
     base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    _, _, out, _ = run_fifo(model, frames, True)
+    _, _, out, _ = run_fifo(model, frames, False)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     print(json.dumps({"frames": frames, "peak_growth_kib": peak - base, "output_kib": out.numel() * 4 // 1024}))
 
