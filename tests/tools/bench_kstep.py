@@ -33,6 +33,8 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent))
 
+from benchmark import boot_host  # noqa: E402  (same in-process host start-up as the FIFO benchmark)
+
 COUNT_KEY = "infinite_video_bench_count"
 
 
@@ -176,24 +178,6 @@ def start_image(size: tuple[int, int], seed: int = 5) -> torch.Tensor:
 
 
 # --- the benchmark ------------------------------------------------------------------------------------------------
-
-
-def boot_host() -> None:
-    """Import ComfyUI in-process on CPU and the pack as ``infinite_video``."""
-    from find_host import find_host
-
-    host, why = find_host()
-    if host is None:
-        sys.exit(why)
-    sys.argv = [sys.argv[0], "--cpu"]
-    sys.path.insert(0, str(host))
-    import comfy.options
-
-    comfy.options.enable_args_parsing()
-    import comfy.cli_args
-
-    comfy.cli_args.args.cpu = True
-    import conftest  # noqa: F401  (loads the pack as infinite_video)
 
 
 def _setup(family: str, folder: Path):

@@ -14,7 +14,6 @@ import argparse
 import json
 import os
 import resource
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -22,7 +21,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from benchmark import PARTITIONS, SPATIAL, WINDOW, boot_host, conds, load_model, run_fifo  # noqa: E402
+from benchmark import PARTITIONS, SPATIAL, WINDOW, boot_host, conds, load_model, memory_children, run_fifo  # noqa: E402
 
 STEPS = WINDOW * PARTITIONS  # FIFO's ladder; MIGA uses the same length
 
@@ -104,11 +103,7 @@ def main() -> None:
     print(st.summary())
     print(f"self-reflection trigger rate {100 * st.trigger_rate:.1f}% ({st.triggers}/{st.judgments}); without it "
           f"MIGA would make {st.model_calls - st.reflection_calls} calls = {(st.model_calls - st.reflection_calls) / fcalls:.2f}x FIFO")
-    mem = {}
-    for n in (64, 512):
-        out = subprocess.run([sys.executable, __file__, "--memory-child", str(n), "--dir", args.dir],
-                             capture_output=True, text=True, check=True)
-        mem[n] = json.loads(out.stdout.strip().splitlines()[-1])
+    mem = memory_children(__file__, args.dir)
     g64, g512 = mem[64]["peak_growth_kib"], mem[512]["peak_growth_kib"]
     print(f"MIGA peak RSS growth: 64 frames {g64} KiB, 512 frames {g512} KiB, ratio {g512 / max(g64, 1):.2f} "
           f"(target <= 1.05; LATENT output {mem[64]['output_kib']} vs {mem[512]['output_kib']} KiB; max resident "

@@ -126,6 +126,16 @@ def memory_child(frames: int) -> None:
     print(json.dumps({"frames": frames, "peak_growth_kib": peak - base, "output_kib": out.numel() * 4 // 1024}))
 
 
+def memory_children(script: str, folder: str, lengths=(64, 512)) -> dict[int, dict]:
+    """Run ``script --memory-child N`` in a fresh process per length; returns each child's JSON line by length."""
+    mem = {}
+    for n in lengths:
+        out = subprocess.run([sys.executable, script, "--memory-child", str(n), "--dir", folder],
+                             capture_output=True, text=True, check=True)
+        mem[n] = json.loads(out.stdout.strip().splitlines()[-1])
+    return mem
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="fewer frames and rounds (smoke run)")
@@ -167,11 +177,7 @@ def main() -> None:
     print(f"{'FIFO, lookahead (with warm-up)':34s} {med(look, 1):9.4f} {med(look, 1) / nat:7.2f}")
     print(f"model calls per output frame: no lookahead {med(plain, 2):.2f} (theory n = {PARTITIONS}), "
           f"lookahead {med(look, 2):.2f} (theory 2n = {2 * PARTITIONS})")
-    mem = {}
-    for n in (64, 512):
-        out = subprocess.run([sys.executable, __file__, "--memory-child", str(n), "--dir", args.dir],
-                             capture_output=True, text=True, check=True)
-        mem[n] = json.loads(out.stdout.strip().splitlines()[-1])
+    mem = memory_children(__file__, args.dir)
     g64, g512 = mem[64]["peak_growth_kib"], mem[512]["peak_growth_kib"]
     print(f"peak RSS growth: 64 frames {g64} KiB, 512 frames {g512} KiB, ratio {g512 / max(g64, 1):.2f} "
           f"(target <=1.05 once output streams; the LATENT output itself is {mem[64]['output_kib']} vs "
