@@ -130,8 +130,10 @@ class SelfReflection(io.ComfyNode):
                                tooltip="Trigger when the similarity drops by more than this from the previous "
                                        "judgment (cosine units, 0..2). Official Wan: 0.01. Higher = fewer triggers."),
                 io.Combo.Input("metric", options=list(SIMILARITY_METRICS), default="pairwise",
-                               tooltip="pairwise: mean of per-latent cosines (official Wan). mean_map: cosine of the "
-                                       "channel-and-frame mean maps (official VideoCrafter2)."),
+                               tooltip="pairwise: mean of per-latent cosines of the noisy latents (official Wan). "
+                                       "mean_map: cosine of the channel-and-frame mean maps (official VideoCrafter2). "
+                                       "pairwise_denoised: Wan's metric on the model's clean estimates from the same "
+                                       "sweep (no extra calls; ignores the noise that dominates the judged latents)."),
                 io.Int.Input("judged_level", default=10, min=1, max=1000,
                              tooltip="Steps done from noise when a group is judged (official Wan: 10). Each trigger "
                                      "regenerates this many groups with this many sweeps per candidate."),

@@ -37,11 +37,12 @@ class UnifiedConfig:
 @dataclass(frozen=True)
 class ReflectionConfig:
     """MIGA self-reflection: ``candidates`` (official 3), trigger ``threshold`` on the similarity drop (official 0.01),
-    ``metric`` (``pairwise`` = Wan, ``mean_map`` = VC2) and the ``judged_level`` (steps done from noise, official 10)."""
+    ``metric`` (``pairwise_denoised`` = Wan's on the clean estimates, chosen by
+    the consistency benchmark; ``pairwise`` = Wan, ``mean_map`` = VC2, on the noisy latents) and the ``judged_level`` (steps done from noise, official 10)."""
 
     candidates: int = 3
     threshold: float = 0.01
-    metric: str = "pairwise"
+    metric: str = "pairwise_denoised"
     judged_level: int = 10
 
 

@@ -56,7 +56,7 @@ from .miga_plan import (
 from .prompts import FrameRange, validate_schedule
 from .reflection import (
     ReflectionState, check_candidates, check_reflection_fit, check_threshold, get_similarity, judged_groups,
-    reference_groups, select_candidate,
+    judges_denoised, reference_groups, select_candidate,
 )
 from .steps import NoiseScaling, get_step_rule, per_frame_step, ve_noise_scaling
 
@@ -297,6 +297,8 @@ class _Run:
         rf = setup.reflection
         self.sim = get_similarity(rf.metric) if rf is not None else None
         self.judge = ReflectionState(float(rf.threshold)) if rf is not None else None
+        # clean estimates of the queue latents from their last sweep, when the reflection metric scores those
+        self.track_x0 = rf is not None and judges_denoised(rf.metric)
         # unified-stage stream: raw latents [raw_start, arrived) at level E, finished tail [emitted - k, emitted)
         self.raw = self.like[:, :, :0]
         self.raw_start = self.arrived = self.emitted = 0
@@ -335,7 +337,7 @@ class _Run:
                               eta=self.eta, noise=noise, noise_scaling=self.ns)
 
     def resident(self, extra: int = 0) -> None:
-        n = 2 * self.x.shape[2] + self.raw.shape[2] + self.tail.shape[2] + extra
+        n = (3 if self.track_x0 else 2) * self.x.shape[2] + self.raw.shape[2] + self.tail.shape[2] + extra
         n += len(self.bank) if self.bank is not None else 0
         self.stats.max_resident_latents = max(self.stats.max_resident_latents, n)
 
@@ -362,6 +364,7 @@ class _Run:
             x0 = torch.zeros_like(self.like[:, :, :1]).expand(-1, -1, nb, -1, -1)
         base = self.ns(self.sig[self.lv[:nb]], self.randn(nb), x0)
         self.x = torch.cat([base, self.fresh(g)], dim=2)
+        self.x0 = torch.zeros_like(self.x) if self.track_x0 else None
         self.ids = list(range(len(self.lv)))
         self.next_id = len(self.lv)
 
@@ -389,6 +392,8 @@ class _Run:
             o, k = win.out_offset, win.write_stop - win.write_start
             new[:, :, win.write_start:win.write_stop] = self.step(
                 xw[:, :, o:o + k], den[:, :, o:o + k], self.lv[win.write_start:win.write_stop])
+            if self.x0 is not None:  # nothing reads x0 during a sweep: write in place
+                self.x0[:, :, win.write_start:win.write_stop] = den[:, :, o:o + k]
         self.x = new
         self.lv = [lv + 1 for lv in self.lv]
         self.resident()
@@ -401,8 +406,9 @@ class _Run:
             return
         jg, _ = where
         a, b = (jg - refs) * g, jg * g
-        ref = self.x[:, :, a:b]
-        score = self.sim(self.x[:, :, b:b + g], ref).mean()
+        judged = self.x0 if self.x0 is not None else self.x
+        ref = judged[:, :, a:b]
+        score = self.sim(judged[:, :, b:b + g], ref).mean()
         self.judge, flagged = self.judge.judge(score)
         self.stats.judgments += 1
         if not flagged:
@@ -410,29 +416,34 @@ class _Run:
         self.stats.triggers += 1
         self.phase = "reflection"
         scores: list[float] = []
-        best: Optional[Tensor] = None
+        best: Optional[tuple[Tensor, Tensor]] = None
         for _ in range(int(rf.candidates)):
-            cand = self.regenerate(ref, self.lv[a:b], self.ids[a:], rf.judged_level)
-            sc = float(self.sim(cand[:, :, :g], ref).mean())
+            cand, cand_x0 = self.regenerate(self.x[:, :, a:b], self.lv[a:b], self.ids[a:], rf.judged_level)
+            sc = float(self.sim((cand_x0 if self.x0 is not None else cand)[:, :, :g], ref).mean())
             if best is None or sc > max(scores):
-                best = cand
+                best = (cand, cand_x0)
             scores.append(sc)
         self.phase = "stage1"
         i, beats = select_candidate(scores, self.judge.last)
         if beats:
-            assert best is not None and best.shape[2] == self.x.shape[2] - b
-            self.x = torch.cat([self.x[:, :, :b], best], dim=2)
+            assert best is not None and best[0].shape[2] == self.x.shape[2] - b
+            self.x = torch.cat([self.x[:, :, :b], best[0]], dim=2)
+            if self.x0 is not None:
+                self.x0 = torch.cat([self.x0[:, :, :b], best[1]], dim=2)
             self.judge = self.judge.accept(scores[i])
             self.stats.accepted += 1
 
-    def regenerate(self, ref: Tensor, ref_lv: list[int], ids: list[int], rounds: int) -> Tensor:
+    def regenerate(self, ref: Tensor, ref_lv: list[int], ids: list[int], rounds: int) -> tuple[Tensor, Tensor]:
         """One candidate: ``rounds`` times append a fresh group and sweep (static partition, window ``f``, no memory)
-        with the reference groups frozen in front; returns the regenerated groups (levels ``rounds .. 1``)."""
+        with the reference groups frozen in front; returns the regenerated groups (levels ``rounds .. 1``) and the
+        model's clean estimates of them from their last sweep."""
         f, g = self.s.window, self.s.group
         frozen = ref.shape[2]
         q, lv = ref, list(ref_lv)
+        q0 = ref.new_zeros(ref.shape[:2] + (0,) + ref.shape[3:])
         for _ in range(rounds):
             q = torch.cat([q, self.fresh(g)], dim=2)
+            q0 = torch.cat([q0, q.new_zeros(q.shape[:2] + (g,) + q.shape[3:])], dim=2)
             lv += [0] * g
             new = q.clone()
             for start, cal in static_partition(q.shape[2], f, default_slide(f)):
@@ -443,10 +454,11 @@ class _Run:
                 den = self.model(q[:, :, start:start + f], self.sig[lv[start:start + f]],
                                  [ids[0] + p for p in range(start, start + f)])
                 new[:, :, lo:hi] = self.step(q[:, :, lo:hi], den[:, :, lo - start:hi - start], lv[lo:hi])
+                q0[:, :, lo - frozen:hi - frozen] = den[:, :, lo - start:hi - start]
             q = new
             lv = lv[:frozen] + [x + 1 for x in lv[frozen:]]
             self.resident(q.shape[2] + frozen)
-        return q[:, :, frozen:]
+        return q[:, :, frozen:], q0
 
     # -- Stage 2 ------------------------------------------------------------------------------------------------------
 
@@ -504,6 +516,8 @@ class _Run:
             if self.lv[0] >= s.end_level:
                 out, ids = self.x[:, :, :g], self.ids[:g]
                 self.x, self.lv, self.ids = self.x[:, :, g:], self.lv[g:], self.ids[g:]
+                if self.x0 is not None:
+                    self.x0 = self.x0[:, :, g:]
                 produced += g
                 if s.unified is not None:
                     self.arrive(out.clone(), final=produced >= s.stage1_latents)
@@ -512,6 +526,8 @@ class _Run:
                         self.emit(sid, out[:, :, p:p + 1].clone())
             # one group of fresh seeded noise enters at the tail
             self.x = torch.cat([self.x, self.fresh(g)], dim=2)
+            if self.x0 is not None:
+                self.x0 = torch.cat([self.x0, torch.zeros_like(self.x0[:, :, :g])], dim=2)
             self.lv += [0] * g
             self.ids += list(range(self.next_id, self.next_id + g))
             self.next_id += g

@@ -32,7 +32,7 @@ from .miga_plan import check_group_width, check_guidance
 
 __all__ = [
     "SIMILARITY_METRICS", "ReflectionState", "check_candidates", "check_group_width", "check_guidance",
-    "check_reflection", "check_reflection_fit", "check_threshold", "get_similarity", "judged_groups",
+    "check_reflection", "check_reflection_fit", "check_threshold", "get_similarity", "judged_groups", "judges_denoised",
     "reference_groups", "select_candidate", "sim_mean_map", "sim_pairwise",
 ]
 
@@ -79,11 +79,25 @@ def sim_pairwise(a: Tensor, b: Tensor) -> Tensor:
     return torch.bmm(va, vb.transpose(1, 2)).mean(dim=(1, 2))  # [B, Fa, Fb] -> [B]
 
 
-SIMILARITY_METRICS: dict[str, Similarity] = {"mean_map": sim_mean_map, "pairwise": sim_pairwise}
+SIMILARITY_METRICS: dict[str, Similarity] = {"mean_map": sim_mean_map, "pairwise": sim_pairwise,
+                                              "pairwise_denoised": sim_pairwise}
+
+# Metrics scored on the model's clean estimates (x0) of the judged and reference groups, from the same sweep (no
+# extra model call), instead of on the noisy latents. Our variant: at the judged level the latents are mostly noise
+# (sigma ~0.96 at the official step 10 of 54), so the noisy score's sweep-to-sweep jitter is ~1/sqrt(H*W) and
+# crosses a 0.01 threshold on small latents whatever the content does; the estimates carry the content only.
+DENOISED_METRICS = frozenset({"pairwise_denoised"})
+
+
+def judges_denoised(name: str) -> bool:
+    """Whether metric ``name`` scores the sweep's clean estimates rather than the noisy latents."""
+    get_similarity(name)
+    return name in DENOISED_METRICS
 
 
 def get_similarity(name: str) -> Similarity:
-    """Look up a similarity metric by name (``mean_map`` = VC2, ``pairwise`` = Wan)."""
+    """Look up a similarity metric by name (``mean_map`` = VC2, ``pairwise`` = Wan, ``pairwise_denoised`` = Wan's
+    metric on the clean estimates, see :data:`DENOISED_METRICS`)."""
     if name not in SIMILARITY_METRICS:
         raise ValueError(f"Unknown similarity metric '{name}': choose one of {', '.join(SIMILARITY_METRICS)}")
     return SIMILARITY_METRICS[name]

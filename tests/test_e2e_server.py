@@ -21,6 +21,8 @@ NODE_IDS = {
     "InfiniteVideo_SelfReflection": "Self-Reflection",
     "InfiniteVideo_LongRangeGuidance": "Long-Range Guidance",
     "InfiniteVideo_KStepNoiseSearch": "K-Step Noise Search",
+    "InfiniteVideo_EmptyConditioning": "Empty Conditioning",
+    "InfiniteVideo_LatentPreviewDecode": "Latent Preview Decode",
 }
 
 
@@ -127,3 +129,22 @@ def test_runtime_errors_name_the_input_and_fix(comfy_server):
     prompt["5"]["inputs"]["window_length"] = 9
     with pytest.raises(ServerError, match="window_length 9 is longer than the latent's 5 frames"):
         comfy_server.run(copy.deepcopy(prompt))
+
+
+def test_main_job_workflow_writes_a_watchable_video(comfy_server):
+    """The main job's workflow (MIGA on the trained shapes model -> Latent Preview Decode -> mp4), shortened."""
+    import av
+
+    prompt = load_api_workflow(PACK_ROOT / "example_workflows" / "api" / "shapes_long_video.json")
+    prompt["9"]["inputs"]["frames"] = 12
+    prompt["12"]["inputs"]["filename_prefix"] = prompt["13"]["inputs"]["filename_prefix"] = "e2e/shapes"
+    entry = comfy_server.run(prompt, timeout=600)
+    latent = read_latent(comfy_server.saved_files(entry, "latents")[0])
+    assert list(latent.shape) == [1, 16, 12, 16, 16]
+    videos = [p for p in comfy_server.saved_files(entry, "images") if p.suffix == ".mp4"]
+    assert len(videos) == 1 and videos[0].is_file()
+    with av.open(str(videos[0])) as container:
+        stream = container.streams.video[0]
+        frames = [f.to_ndarray(format="rgb24") for f in container.decode(stream)]
+    assert len(frames) == 12 and frames[0].shape == (128, 128, 3)
+    assert max(float(f.std()) for f in frames) > 10, "the video must show content, not one flat colour"

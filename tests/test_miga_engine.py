@@ -241,3 +241,30 @@ def test_wrong_schedule_length_names_required_steps():
         check_miga_inputs(CONFIGS["tta"], torch.zeros(1, 2, W, 3, 3), ladder(10), 5)
     with pytest.raises(ValueError, match="needs exactly 24"):
         check_miga_inputs(CONFIGS["dce"], torch.zeros(1, 2, W, 3, 3), ladder(12), 5)
+
+
+class ConstantContent:
+    """A denoiser whose clean estimate is the same picture for every latent: nothing drifts."""
+
+    def __init__(self):
+        self.picture = torch.randn(1, 2, 1, 3, 3, generator=torch.Generator().manual_seed(7))
+
+    def __call__(self, x, sigma, prompts=None):
+        return self.picture.expand(x.shape[0], -1, x.shape[2], -1, -1).clone()
+
+
+def test_denoised_metric_judges_the_estimates_not_the_noise():
+    """With content that never changes, the noisy-latent score still jitters with the fresh noise and triggers;
+    scored on the sweep's clean estimates (``pairwise_denoised``) it is constant and never triggers, at no extra
+    model call per judgment."""
+    base = dataclasses.replace(CONFIGS["full"], reflection=ReflectionConfig(threshold=0.001, judged_level=2))
+    _, noisy = run(base, 40, den=ConstantContent())
+    den = dataclasses.replace(base, reflection=dataclasses.replace(base.reflection, metric="pairwise_denoised"))
+    _, clean = run(den, 40, den=ConstantContent())
+    assert noisy.judgments == clean.judgments > 10
+    assert noisy.triggers > 0 and clean.triggers == 0
+    assert clean.model_calls == clean.stage1_calls + clean.unified_calls  # judging cost no call
+    # and it does trigger when the estimates drift
+    _, drift = run(dataclasses.replace(den, reflection=dataclasses.replace(den.reflection, threshold=0.0)), 40,
+                   den=Drift(), latent=torch.randn(1, 2, W, 3, 3))
+    assert drift.triggers > 0 and drift.reflection_calls > 0

@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import subprocess
 import sys
 import time
@@ -115,22 +114,75 @@ def steady_seconds_per_frame(model, frames: int, lookahead: bool) -> tuple[float
     return per_frame, seconds / frames, calls / plan.iterations(frames)
 
 
+def rss_kib(field: str = "VmRSS") -> int:
+    """``VmRSS`` (resident now) or ``VmHWM`` (peak since start or the last :func:`reset_peak_rss`) in KiB."""
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    raise RuntimeError(f"{field} not in /proc/self/status (Linux only)")
+
+
+def reset_peak_rss() -> None:
+    """Reset ``VmHWM`` to the current RSS (Linux ``clear_refs`` 5), so a peak can be taken around one run."""
+    with open("/proc/self/clear_refs", "w") as f:
+        f.write("5")
+
+
+def measure_run(run, frames: int) -> dict:
+    """Memory of one run in this process: ``run(frames, callback) -> LATENT tensor``.
+
+    ``loop_growth_kib``: peak RSS during the sampling loop (read at its last callback, so after every output frame is
+    written and before ComfyUI's ``process_latent_out`` copy) over the RSS before it; ``working_kib`` is that minus
+    the output tensor's own bytes (which the loop fills, one frame at a time): the sampler's working memory.
+    ``run_growth_kib``: peak over the whole run, copy on the way out included. ``process_peak_kib``: the process's
+    whole peak RSS (model, ComfyUI and torch included), what a user's task manager shows.
+    """
+    import gc
+
+    gc.collect()
+    base = rss_kib()
+    reset_peak_rss()
+    marks: list[int] = []
+    out = run(frames, lambda *a: marks.append(rss_kib("VmHWM")))
+    run_peak = rss_kib("VmHWM")
+    output_kib = out.numel() * out.element_size() // 1024
+    loop = marks[-1] - base
+    return {"frames": frames, "loop_growth_kib": loop, "working_kib": loop - output_kib, "output_kib": output_kib,
+            "run_growth_kib": run_peak - base, "process_peak_kib": run_peak}
+
+
+def memory_report(name: str, mem: dict[int, dict]) -> str:
+    """Ratios 512 / 64 frames of the figures of :func:`measure_run` (target <= 1.05 on the working memory)."""
+    a, b = mem[64], mem[512]
+    ratio = lambda k: b[k] / max(a[k], 1)  # noqa: E731
+    lines = [f"{name} memory, 512 vs 64 output frames (fresh process each):",
+             f"  sampler working memory (loop peak - output): {a['working_kib']} vs {b['working_kib']} KiB, ratio "
+             f"{ratio('working_kib'):.3f} (target <= 1.05)",
+             f"  whole-process peak RSS: {a['process_peak_kib']} vs {b['process_peak_kib']} KiB, ratio "
+             f"{ratio('process_peak_kib'):.3f}",
+             f"  growth incl. the output LATENT ({a['output_kib']} vs {b['output_kib']} KiB) and its copy: "
+             f"{a['run_growth_kib']} vs {b['run_growth_kib']} KiB, ratio {ratio('run_growth_kib'):.2f}"]
+    for extra in sorted(set(a) - {"frames", "loop_growth_kib", "working_kib", "output_kib", "run_growth_kib",
+                                  "process_peak_kib"}):
+        lines.append(f"  {extra}: {a[extra]} vs {b[extra]}")
+    return "\n".join(lines)
+
+
 def memory_child(frames: int) -> None:
-    """Child process: peak RSS growth while generating ``frames`` frames (model loaded and warmed up first)."""
+    """Child process: memory of one FIFO run of ``frames`` frames (model loaded and warmed up first)."""
     boot_host()
     model = load_model(Path(os.environ["IV_BENCH_DIR"]))
     run_fifo(model, 2, False)  # warm-up: allocator pools, lazy imports
-    base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    _, _, out, _ = run_fifo(model, frames, False)
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    print(json.dumps({"frames": frames, "peak_growth_kib": peak - base, "output_kib": out.numel() * 4 // 1024}))
+    res = measure_run(lambda n, cb: run_fifo(model, n, False, callback=cb)[2], frames)
+    print(json.dumps(res))
 
 
-def memory_children(script: str, folder: str, lengths=(64, 512)) -> dict[int, dict]:
+def memory_children(script: str, folder: str, lengths=(64, 512), extra=()) -> dict[int, dict]:
     """Run ``script --memory-child N`` in a fresh process per length; returns each child's JSON line by length."""
     mem = {}
     for n in lengths:
-        out = subprocess.run([sys.executable, script, "--memory-child", str(n), "--dir", folder],
+        out = subprocess.run([sys.executable, script, "--memory-child", str(n), "--dir", folder, *extra],
                              capture_output=True, text=True, check=True)
         mem[n] = json.loads(out.stdout.strip().splitlines()[-1])
     return mem
@@ -177,12 +229,7 @@ def main() -> None:
     print(f"{'FIFO, lookahead (with warm-up)':34s} {med(look, 1):9.4f} {med(look, 1) / nat:7.2f}")
     print(f"model calls per output frame: no lookahead {med(plain, 2):.2f} (theory n = {PARTITIONS}), "
           f"lookahead {med(look, 2):.2f} (theory 2n = {2 * PARTITIONS})")
-    mem = memory_children(__file__, args.dir)
-    g64, g512 = mem[64]["peak_growth_kib"], mem[512]["peak_growth_kib"]
-    print(f"peak RSS growth: 64 frames {g64} KiB, 512 frames {g512} KiB, ratio {g512 / max(g64, 1):.2f} "
-          f"(target <=1.05 once output streams; the LATENT output itself is {mem[64]['output_kib']} vs "
-          f"{mem[512]['output_kib']} KiB)")
-
+    print(memory_report("FIFO (no lookahead)", memory_children(__file__, args.dir)))
 
 if __name__ == "__main__":
     main()

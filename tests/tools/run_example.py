@@ -2,9 +2,11 @@
 
     python tests/tools/run_example.py --host ~/comfy/ComfyUI --output ./output [--workflow FILE] [--timeout S]
 
-Starts the server (``comfy_server.start_server``) with this pack and the test node pack, writes the embedded default
-model (the tiny random-weight Wan 2.1 of ``tiny_models.py``, seed 0) as ``tiny_wan21.safetensors`` into a temporary
-``models/diffusion_models`` folder, posts the workflow, waits for it and prints every file it saved. Fails loudly
+Starts the server (``comfy_server.start_server``) with this pack and the test node pack. Its ``diffusion_models``
+folders are the pack's trained tiny Wan 2.1 (``tests/models/shapes_wan21/shapes_wan21.safetensors``, committed; the
+default workflow ``shapes_long_video.json`` runs MIGA on it and saves an mp4) and a temporary folder holding the tiny
+random-weight Wan 2.1 of ``tiny_models.py`` (seed 0) as ``tiny_wan21.safetensors`` (for ``fifo_tiny_wan.json``).
+It posts the workflow, waits for it and prints every file it saved. Fails loudly
 (non-zero exit, with the server log) when a node class is not registered, the prompt is rejected, or it fails.
 """
 
@@ -23,7 +25,8 @@ import comfy_server  # noqa: E402
 import find_host  # noqa: E402
 import tiny_models  # noqa: E402
 
-DEFAULT_WORKFLOW = comfy_server.PACK_ROOT / "example_workflows" / "api" / "fifo_tiny_wan.json"
+DEFAULT_WORKFLOW = comfy_server.PACK_ROOT / "example_workflows" / "api" / "shapes_long_video.json"
+SHAPES_MODEL_DIR = comfy_server.PACK_ROOT / "tests" / "models" / "shapes_wan21"
 DEFAULT_MODEL_SEED = 0
 
 
@@ -35,6 +38,17 @@ def write_default_model(host: Path, folder: Path) -> Path:
 
     comfy.cli_args.args.cpu = True
     return tiny_models.write_tiny_wan21(folder / tiny_models.FILE_NAMES["wan21"], seed=DEFAULT_MODEL_SEED)
+
+
+def video_summary(path: Path) -> str:
+    """Frames, size and duration of a saved video, read back with PyAV (what ComfyUI's SaveVideo writes with)."""
+    import av
+
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        frames = sum(1 for _ in container.decode(stream))
+        seconds = float(frames / stream.average_rate) if stream.average_rate else 0.0
+        return f"{frames} frames {stream.width}x{stream.height}, {seconds:.1f} s at {float(stream.average_rate or 0):g} fps"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -61,7 +75,7 @@ def main(argv: list[str] | None = None) -> int:
         write_default_model(host, model_dir)
         print(f"[example] ComfyUI {find_host.host_version(host)} at {host}; workflow {args.workflow}", flush=True)
         try:
-            with comfy_server.start_server(host, model_folders={"diffusion_models": [model_dir]},
+            with comfy_server.start_server(host, model_folders={"diffusion_models": [SHAPES_MODEL_DIR, model_dir]},
                                            output_dir=output) as server:
                 missing = comfy_server.missing_nodes(server, prompt)
                 if missing:
@@ -81,6 +95,8 @@ def main(argv: list[str] | None = None) -> int:
         detail = ""
         if path.suffix == ".latent":
             detail = f"  latent {list(comfy_server.read_latent(path).shape)} [B, C, F, H, W]"
+        elif path.suffix == ".mp4":
+            detail = f"  video, {video_summary(path)}"
         print(f"[example] wrote {path}{detail}")
     if not saved:
         print("[example] FAILED: the workflow finished but saved no file", file=sys.stderr)

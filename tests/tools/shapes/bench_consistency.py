@@ -1,0 +1,300 @@
+"""Long-video consistency benchmark on the pack's trained tiny Wan 2.1 "shapes" model (CPU, one process).
+
+Every method runs in the same process, on the same model, with the same seeds and the same ladder length, and is
+scored on decoded frames (``clips.decode``: the model's latents decode exactly through the preview factors) with
+the weight-free metrics of ``shapes/metrics.py``::
+
+    python tests/tools/shapes/bench_consistency.py                 # 3 seeds x 180 latent frames (20 windows)
+    python tests/tools/shapes/bench_consistency.py --quick         # 1 seed, 36 frames, for a smoke run
+
+Methods (window = the 9 latent frames the model was trained on, 27 ladder steps everywhere):
+
+- ``chunks``: independent 9-frame clips, stock ComfyUI euler, one seed each, concatenated (the baseline users get
+  by looping a sampler);
+- ``context_windows``: ComfyUI core's "Context Windows (Manual)" (9 frames, overlap 3, pyramid fuse) on the whole
+  latent, stock euler;
+- ``fifo`` / ``fifo_lookahead``: FIFO-Diffusion, 3 partitions;
+- ``miga_tta``: Zigzag (L_zig 3, stage 1 to step 22 of 27) + Unified Stage (re-noise to 22), no DCE;
+- ``miga_dce``: Self-Reflection + Long-Range Guidance on FIFO's diagonal queue, no TTA;
+- ``miga``: both (the paper's full method), guidance from the queue (official code);
+- ``miga_history``: both, guidance from the bounded history of finished latents (the paper's description);
+- ``miga_pairwise`` / ``miga_mean_map``: both, self-reflection with the official metrics on the noisy latents (Wan /
+  VideoCrafter2) instead of the default;
+- ``miga_guidance_only``: TTA + Long-Range Guidance, no self-reflection (what self-reflection adds and costs).
+
+Output: one markdown table (mean over seeds; seconds per output frame; ``*`` marks a difference from ``fifo_lookahead``
+beyond seed-to-seed spread: the per-seed differences all have one sign and their mean exceeds twice their standard
+error), a contact sheet per method (``--out``), and ``results.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import statistics
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))
+sys.path.insert(0, str(HERE))
+
+from shapes.clips import decode  # noqa: E402
+
+REPO = HERE.parents[2]
+MODEL_PATH = REPO / "tests" / "models" / "shapes_wan21" / "shapes_wan21.safetensors"
+WINDOW, PARTITIONS, SPATIAL = 9, 3, 16
+STEPS = WINDOW * PARTITIONS
+CFG = 1.0  # unconditional model: one model call per window
+
+METHODS = ("chunks", "context_windows", "fifo", "fifo_lookahead", "miga_tta", "miga_dce", "miga", "miga_history",
+           "miga_pairwise", "miga_mean_map", "miga_guidance_only")
+DEFAULT_METHODS = METHODS[:-1]  # miga_guidance_only on request
+BASELINE = "fifo_lookahead"
+
+
+def queue_config(method: str, threshold: float = 0.01, metric: str = ""):
+    """The ``QueueConfig`` a method runs (what the node chain FIFO Queue Init -> MIGA nodes would build); ``metric``
+    "" = the Self-Reflection node's default."""
+    from infinite_video.samplers.config import (
+        GuidanceConfig, QueueConfig, ReflectionConfig, UnifiedConfig, ZigzagConfig,
+    )
+
+    metric = metric or ReflectionConfig().metric
+    end = round(STEPS * 44 / 54)  # official Wan: stage 1 ends at 44 of 54 steps (81%): 22 of 27
+    tta = dict(zigzag=ZigzagConfig(STEPS, 3, end, 0), unified=UnifiedConfig(STEPS - end, True, end))
+    dce = dict(reflection=ReflectionConfig(3, threshold, metric, judged_level=round(STEPS * 10 / 54)),  # 10 of 54
+               guidance=GuidanceConfig(2, "queue", 64))  # official 4 of 21
+    base = QueueConfig(WINDOW, PARTITIONS, method != "fifo", "noise")
+    if method in ("fifo", "fifo_lookahead"):
+        return base
+    if method == "miga_tta":
+        return replace(base, **tta)
+    if method == "miga_dce":
+        return replace(base, **dce)
+    cfg = replace(base, **tta, **dce)
+    if method == "miga_history":
+        return replace(cfg, guidance=GuidanceConfig(2, "history", 64))
+    if method in ("miga_pairwise", "miga_mean_map"):  # the official metrics, on the noisy latents
+        return replace(cfg, reflection=replace(cfg.reflection, metric=method.split("_", 1)[1]))
+    if method == "miga_guidance_only":
+        return replace(cfg, reflection=None)
+    if method == "miga":
+        return cfg
+    raise ValueError(method)
+
+
+def empty_cond():
+    import torch
+
+    return [[torch.zeros(1, 1, 4096), {}]]
+
+
+def run_native(model, frames: int, seed: int):
+    """``(latent [1, 16, frames, H, W], stats)`` from stock ComfyUI sampling (model may carry context windows)."""
+    import torch
+
+    import comfy.sample
+
+    latent = torch.zeros(1, 16, frames, SPATIAL, SPATIAL)
+    noise = torch.randn(latent.shape, generator=torch.Generator().manual_seed(seed))
+    out = comfy.sample.sample(model, noise, STEPS, CFG, "euler", "simple", empty_cond(), empty_cond(), latent,
+                              disable_pbar=True, seed=seed)
+    return out, {}
+
+
+def run_chunks(model, frames: int, seed: int):
+    import torch
+
+    parts = [run_native(model, WINDOW, seed * 1000 + k)[0] for k in range(math.ceil(frames / WINDOW))]
+    return torch.cat(parts, dim=2)[:, :, :frames], {}
+
+
+def run_context_windows(model, frames: int, seed: int):
+    import comfy.context_windows as cw
+    from comfy_extras.nodes_context_windows import ContextWindowsManualNode
+
+    patched = ContextWindowsManualNode.execute(model, WINDOW, 3, cw.ContextSchedules.STATIC_STANDARD, 1, False,
+                                               cw.ContextFuseMethods.PYRAMID, 2).result[0]
+    return run_native(patched, frames, seed)
+
+
+def run_queue_method(model, cfg, frames: int, seed: int, callback=None):
+    """Our sampler through the real adapter path (PerFrameSampler + guider), as Infinite Video Sampler runs it."""
+    import torch
+
+    import comfy.samplers
+    from infinite_video.nodes.adapter import PerFrameSampler, PromptScheduleGuider, stamp_prompts
+    from infinite_video.samplers.run import required_steps, run_queue
+
+    stamped, _ = stamp_prompts(empty_cond())
+    guider = PromptScheduleGuider(model)
+    guider.set_conds(stamped, empty_cond())
+    guider.set_cfg(CFG)
+    sigmas = comfy.samplers.calculate_sigmas(model.get_model_object("model_sampling"), "simple",
+                                             required_steps(cfg, WINDOW)).cpu()
+
+    def run(denoiser, latent, sig, ns, cb):
+        return run_queue(cfg, denoiser, latent, sig, frames, seed=seed, noise_scaling=ns, callback=cb)
+
+    sampler = PerFrameSampler(run)
+    clip = torch.zeros(1, 16, WINDOW, SPATIAL, SPATIAL)
+    out = guider.sample(torch.zeros_like(clip), clip, sampler, sigmas, callback=callback, disable_pbar=True, seed=seed)
+    st = sampler.stats
+    info = {"model_calls": sampler.model_calls}
+    if st is not None:
+        info.update(judgments=st.judgments, triggers=st.triggers, accepted=st.accepted)
+    return out, info
+
+
+def generate(model, method: str, frames: int, seed: int, threshold: float = 0.01, metric: str = "pairwise"):
+    if method == "chunks":
+        return run_chunks(model, frames, seed)
+    if method == "context_windows":
+        return run_context_windows(model, frames, seed)
+    return run_queue_method(model, queue_config(method, threshold, metric), frames, seed)
+
+
+def to_rgb(model, latent):
+    """LATENT (``process_out`` space, as samplers return it) -> RGB ``[F, H, W, 3]`` in [-1, 1]."""
+    fmt = model.get_model_object("latent_format")
+    return decode(fmt.process_in(latent.float()))[0]
+
+
+def contact_sheet(rgb, path: Path, columns: int = 15, rows: int = 2, scale: int = 4, every: bool = True) -> None:
+    """Frames ``rgb [F, H, W, 3]`` tiled left to right, top to bottom: ``columns * rows`` frames evenly spread over
+    the video (``every``), or simply the first ``columns * rows``."""
+    import numpy as np
+    from PIL import Image
+
+    n = columns * rows
+    idx = [round(i * (rgb.shape[0] - 1) / (n - 1)) for i in range(n)] if every else list(range(n))
+    f, h, w = len(idx), rgb.shape[1], rgb.shape[2]
+    tiles = ((rgb[idx] + 1) / 2 * 255).clamp(0, 255).byte().numpy()
+    sheet = np.full((rows * (h + 1) - 1, columns * (w + 1) - 1, 3), 255, dtype=np.uint8)
+    for k in range(f):
+        r, c = divmod(k, columns)
+        sheet[r * (h + 1):r * (h + 1) + h, c * (w + 1):c * (w + 1) + w] = tiles[k]
+    img = Image.fromarray(sheet)
+    img.resize((img.width * scale, img.height * scale), Image.NEAREST).save(path)
+
+
+def native_sheet(model, path: Path, seeds: int = 4, scale: int = 6) -> None:
+    """The model's own short clips: one row per seed, the 9 frames of a native 27-step clip left to right."""
+    import torch
+
+    rows = [to_rgb(model, run_native(model, WINDOW, 100 + s)[0]) for s in range(seeds)]
+    contact_sheet(torch.cat(rows), path, columns=WINDOW, rows=seeds, scale=scale, every=False)
+
+
+def beyond_spread(a: list[float], b: list[float]) -> bool:
+    """Paired over seeds: every per-seed difference has one sign and |mean| > 2 standard errors."""
+    d = [x - y for x, y in zip(a, b)]
+    if len(d) < 2 or not (all(x > 0 for x in d) or all(x < 0 for x in d)):
+        return False
+    se = statistics.stdev(d) / math.sqrt(len(d))
+    return abs(statistics.fmean(d)) > 2 * se
+
+
+# metric key -> (column title, format, higher is better?) for the table
+COLUMNS = {
+    "seconds_per_frame": ("s/frame", "{:.3f}", False),
+    "calls_per_frame": ("calls/frame", "{:.1f}", False),
+    "temporal_flicker": ("flicker", "{:.4f}", True),
+    "motion_smoothness": ("smooth", "{:.4f}", True),
+    "background_consistency": ("bg", "{:.4f}", True),
+    "subject_consistency": ("subject", "{:.3f}", True),
+    "shape_count_change": ("count chg", "{:.3f}", False),
+    "colors_lost": ("lost", "{:.2f}", False),
+    "brightness_drift": ("bright drift", "{:+.3f}", None),
+    "contrast_drift": ("contr drift", "{:+.3f}", None),
+    "saturation_drift": ("sat drift", "{:+.3f}", None),
+}
+
+
+def table(results: dict[str, list[dict]]) -> str:
+    keys = list(COLUMNS)
+    head = "| method | " + " | ".join(COLUMNS[k][0] for k in keys) + " | triggers |"
+    lines = [head, "|" + "---|" * (len(keys) + 2)]
+    base = results.get(BASELINE)
+    for method, rows in results.items():
+        cells = []
+        for k in keys:
+            vals = [r[k] for r in rows if k in r]
+            if not vals:
+                cells.append("-")
+                continue
+            cell = COLUMNS[k][1].format(statistics.fmean(vals))
+            if len(vals) > 1:
+                cell += " ±" + COLUMNS[k][1].format(statistics.stdev(vals)).lstrip("+")
+            if base is not None and method != BASELINE and k not in ("seconds_per_frame", "calls_per_frame") and \
+                    beyond_spread(vals, [r[k] for r in base]):
+                cell += " *"
+            cells.append(cell)
+        judged = sum(r.get("judgments", 0) for r in rows)
+        trig = f"{sum(r.get('triggers', 0) for r in rows) / judged:.0%}" if judged else "-"
+        lines.append(f"| {method} | " + " | ".join(cells) + f" | {trig} |")
+    return "\n".join(lines)
+
+
+def main(argv=None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--quick", action="store_true", help="1 seed, 36 frames (smoke run)")
+    ap.add_argument("--seeds", type=int, default=3)
+    ap.add_argument("--frames", type=int, default=20 * WINDOW, help="latent frames per video (default 20 windows)")
+    ap.add_argument("--methods", default=",".join(DEFAULT_METHODS), help=f"comma-separated, from {', '.join(METHODS)}")
+    ap.add_argument("--threshold", type=float, default=0.01, help="self-reflection threshold of the MIGA methods")
+    ap.add_argument("--threads", type=int, default=0, help="torch CPU threads (0 = torch's default)")
+    ap.add_argument("--model", type=Path, default=MODEL_PATH, help="a shapes checkpoint (default: the committed one)")
+    ap.add_argument("--out", type=Path, default=Path.home() / ".cache" / "infinite-video" / "consistency")
+    args = ap.parse_args(argv)
+    if args.quick:
+        args.seeds, args.frames = 1, 4 * WINDOW
+    methods = [m for m in args.methods.split(",") if m]
+    unknown = set(methods) - set(METHODS)
+    if unknown:
+        sys.exit(f"unknown methods {sorted(unknown)}; choose from {', '.join(METHODS)}")
+
+    sys.path.insert(0, str(HERE.parent))
+    from benchmark import boot_host
+
+    boot_host()
+    import torch
+
+    import comfy.sd
+    from shapes.metrics import video_metrics
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    model = comfy.sd.load_diffusion_model(str(args.model))
+    args.out.mkdir(parents=True, exist_ok=True)
+    run_native(model, WINDOW, 0)  # warm-up
+    native_sheet(model, args.out / "native_clips.png")
+    results: dict[str, list[dict]] = {m: [] for m in methods}
+    for seed in range(args.seeds):
+        for method in methods:  # interleaved: machine drift hits every method alike
+            t0 = time.perf_counter()
+            latent, info = generate(model, method, args.frames, seed, args.threshold)
+            seconds = time.perf_counter() - t0
+            rgb = to_rgb(model, latent)
+            row = {"seed": seed, "seconds_per_frame": seconds / args.frames, **video_metrics(rgb), **info}
+            if "model_calls" in row:
+                row["calls_per_frame"] = row["model_calls"] / args.frames
+            results[method].append(row)
+            print(json.dumps({"method": method, **{k: (round(v, 5) if isinstance(v, float) else v)
+                                                   for k, v in row.items()}}), flush=True)
+            if seed == 0:
+                contact_sheet(rgb, args.out / f"{method}.png")
+    (args.out / "results.json").write_text(json.dumps(results, indent=1))
+    print(f"\nshapes_wan21 on CPU: {args.frames} latent frames ({args.frames / WINDOW:.0f} windows of {WINDOW}), "
+          f"{STEPS} steps, {args.seeds} seeds, cfg {CFG}; mean ± sd over seeds; * = beyond seed spread vs "
+          f"{BASELINE}\n")
+    print(table(results))
+    print(f"\ncontact sheets and results.json in {args.out}")
+
+
+if __name__ == "__main__":
+    main()

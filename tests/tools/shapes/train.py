@@ -1,0 +1,145 @@
+"""Train the pack's tiny Wan 2.1 "shapes" model on procedural clips (flow matching, as Wan is trained).
+
+The network is ComfyUI's own ``comfy.ldm.wan.model.WanModel`` with its state-dict layout, so ``UNETLoader`` detects
+the saved file as Wan 2.1 T2V (``WAN21``, flow sampling, shift 8) and every node of the pack runs on it unchanged.
+It is trained unconditionally: the text context is all zeros (``[B, 1, 4096]``), which is what the pack's
+"Empty Conditioning" node produces.
+
+Objective (rectified flow, Wan 2.1 / SD3 convention, ComfyUI ``CONST`` model type): for a clean clip ``x0``
+``[B, 16, F, H, W]``, noise ``e`` and one noise level ``s`` per clip (training never mixes levels inside a clip,
+which is the training-inference gap FIFO / MIGA have to bridge), ``x_s = (1 - s) x0 + s e``, the model sees
+``timestep = 1000 s`` and predicts the velocity ``e - x0``. Half of the levels are uniform, half follow the
+shift-8 schedule ComfyUI samples Wan with, so both the low-noise detail and the high-noise layout are learned.
+
+Run with the pack's virtualenv (CPU, 2 threads: ~35 min for the committed 6000 steps)::
+
+    python tests/tools/shapes/train.py --out tests/models/shapes_wan21/shapes_wan21.safetensors
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import math
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))
+sys.path.insert(0, str(HERE.parent.parent.parent))
+
+from shapes.clips import ClipSpec, make_latents  # noqa: E402
+
+# Architecture of the committed model (WanModel keyword arguments).
+ARCH = dict(model_type="t2v", in_dim=16, out_dim=16, dim=128, ffn_dim=384, freq_dim=256, text_dim=4096,
+            num_heads=2, num_layers=4)
+SHIFT = 8.0  # ComfyUI's WAN21 sampling shift
+
+
+def build_model():
+    """A fresh ``WanModel`` with ``ARCH``, initialised as the official Wan code does (zero output head)."""
+    from find_host import find_host
+
+    host, why = find_host()
+    if host is None:
+        sys.exit(why)
+    sys.path.insert(0, str(host))
+    import comfy.cli_args
+
+    comfy.cli_args.args.cpu = not torch.cuda.is_available()  # comfy.model_management probes the device on import
+    import comfy.ops
+    from comfy.ldm.wan.model import WanModel
+
+    model = WanModel(operations=comfy.ops.disable_weight_init, dtype=torch.float32, **ARCH)
+    gen = torch.Generator("cpu").manual_seed(0)
+    with torch.no_grad():
+        for name, p in sorted(model.named_parameters()):
+            if name.endswith("modulation"):
+                p.copy_(torch.randn(p.shape, generator=gen) / math.sqrt(ARCH["dim"]))
+            elif name.endswith("bias"):
+                p.zero_()
+            elif p.ndim == 1:  # norm weights
+                p.fill_(1.0)
+            else:  # Linear / Conv3d: Xavier uniform over the flattened fan-in
+                fan_out, fan_in = p.shape[0], p[0].numel()
+                bound = math.sqrt(6.0 / (fan_in + fan_out))
+                p.copy_((torch.rand(p.shape, generator=gen) * 2 - 1) * bound)
+        model.head.head.weight.zero_()
+    return model
+
+
+def sample_levels(batch: int, gen: torch.Generator) -> torch.Tensor:
+    """One flow level in (0, 1) per clip: half uniform, half shifted like ComfyUI's Wan schedule."""
+    u = torch.rand(batch, generator=gen).clamp(1e-3, 1 - 1e-3)
+    shifted = SHIFT * u / (1 + (SHIFT - 1) * u)
+    return torch.where(torch.arange(batch) % 2 == 0, u, shifted)
+
+
+def save(model, path: Path, meta: dict) -> None:
+    import safetensors.torch
+
+    state = {k: v.detach().to(torch.float16).contiguous() for k, v in model.state_dict().items()}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    safetensors.torch.save_file(state, str(path), metadata={k: json.dumps(v) for k, v in meta.items()})
+
+
+def main(argv=None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--out", type=Path, required=True)
+    ap.add_argument("--steps", type=int, default=6000)
+    ap.add_argument("--batch", type=int, default=8)
+    ap.add_argument("--lr", type=float, default=5e-4)
+    ap.add_argument("--ema", type=float, default=0.999)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--device", default="cpu")
+    ap.add_argument("--save-every", type=int, default=500)
+    args = ap.parse_args(argv)
+
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(args.seed)
+    spec = ClipSpec()
+    model = build_model().to(args.device)
+    ema = copy.deepcopy(model).requires_grad_(False)
+    opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.01, betas=(0.9, 0.99))
+    warmup = 200
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        opt, lambda s: min(1.0, (s + 1) / warmup) * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(s, args.steps) / args.steps))))
+    gen = torch.Generator("cpu").manual_seed(args.seed)
+    ctx = torch.zeros(args.batch, 1, ARCH["text_dim"], device=args.device)
+    meta = {"arch": ARCH, "clip_spec": spec.__dict__, "batch": args.batch, "lr": args.lr, "ema": args.ema,
+            "seed": args.seed, "shift": SHIFT}
+    log, t0, running = [], time.time(), None
+    for step in range(1, args.steps + 1):
+        x0 = make_latents(args.batch, spec, seed=args.seed * 1_000_003 + step).to(args.device)
+        noise = torch.randn(x0.shape, generator=gen).to(args.device)
+        s = sample_levels(args.batch, gen).to(args.device)
+        sv = s.view(-1, 1, 1, 1, 1)
+        xs = (1 - sv) * x0 + sv * noise
+        pred = model(xs, s * 1000.0, ctx)
+        loss = (pred.float() - (noise - x0)).pow(2).mean()
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        sched.step()
+        decay = min(args.ema, (1 + step) / (10 + step))
+        with torch.no_grad():
+            for pe, pm in zip(ema.parameters(), model.parameters()):
+                pe.lerp_(pm, 1 - decay)
+        running = loss.item() if running is None else 0.98 * running + 0.02 * loss.item()
+        if step % 50 == 0:
+            log.append({"step": step, "loss": round(running, 5), "seconds": round(time.time() - t0, 1)})
+            print(json.dumps(log[-1]), flush=True)
+        if step % args.save_every == 0 or step == args.steps:
+            save(ema, args.out, {**meta, "steps": step, "loss": round(running, 5),
+                                 "train_seconds": round(time.time() - t0, 1)})
+            (args.out.parent / "train_log.json").write_text(json.dumps(log, indent=0))
+
+
+if __name__ == "__main__":
+    main()
