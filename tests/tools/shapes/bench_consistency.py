@@ -150,7 +150,7 @@ def run_queue_method(model, cfg, frames: int, seed: int, callback=None):
     return out, info
 
 
-def generate(model, method: str, frames: int, seed: int, threshold: float = 0.01, metric: str = "pairwise"):
+def generate(model, method: str, frames: int, seed: int, threshold: float = 0.01, metric: str = ""):
     if method == "chunks":
         return run_chunks(model, frames, seed)
     if method == "context_windows":

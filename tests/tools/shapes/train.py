@@ -11,7 +11,7 @@ which is the training-inference gap FIFO / MIGA have to bridge), ``x_s = (1 - s)
 ``timestep = 1000 s`` and predicts the velocity ``e - x0``. Half of the levels are uniform, half follow the
 shift-8 schedule ComfyUI samples Wan with, so both the low-noise detail and the high-noise layout are learned.
 
-Run with the pack's virtualenv (CPU, 2 threads: ~35 min for the committed 6000 steps)::
+Run with the pack's virtualenv (CPU, 2 threads: ~30 min for the committed 5000 steps)::
 
     python tests/tools/shapes/train.py --out tests/models/shapes_wan21/shapes_wan21.safetensors
 """
@@ -34,9 +34,13 @@ sys.path.insert(0, str(HERE.parent.parent.parent))
 
 from shapes.clips import ClipSpec, make_latents  # noqa: E402
 
-# Architecture of the committed model (WanModel keyword arguments).
+# Architecture of the committed model (WanModel keyword arguments). Everything ComfyUI's detection does not read
+# from the weights is fixed to what it assumes (comfy/model_detection.py, Wan 2.1): num_heads = dim // 128,
+# qk_norm, cross_attn_norm, eps 1e-6, freq_dim 256, patch (1, 2, 2); training with anything else would make a
+# file that loads but computes a different function.
 ARCH = dict(model_type="t2v", in_dim=16, out_dim=16, dim=128, ffn_dim=384, freq_dim=256, text_dim=4096,
-            num_heads=2, num_layers=4)
+            num_heads=1, num_layers=4, patch_size=(1, 2, 2), window_size=(-1, -1), qk_norm=True,
+            cross_attn_norm=True, eps=1e-6)
 SHIFT = 8.0  # ComfyUI's WAN21 sampling shift
 
 
@@ -87,10 +91,31 @@ def save(model, path: Path, meta: dict) -> None:
     safetensors.torch.save_file(state, str(path), metadata={k: json.dumps(v) for k, v in meta.items()})
 
 
+def check_loads_as_trained(model, path: Path) -> float:
+    """Load ``path`` the way ``UNETLoader`` does and compare its output with ``model``'s on one input; the largest
+    difference must be fp16 rounding, else the saved file would not be the model that was trained."""
+    import comfy.sd
+
+    loaded = comfy.sd.load_diffusion_model(str(path))
+    if type(loaded.model).__name__ != "WAN21":
+        raise RuntimeError(f"{path} loads as {type(loaded.model).__name__}, not WAN21")
+    gen = torch.Generator("cpu").manual_seed(1)
+    x = torch.randn(1, 16, 9, 16, 16, generator=gen)
+    t, ctx = torch.tensor([500.0]), torch.zeros(1, 1, ARCH["text_dim"])
+    with torch.no_grad():
+        ref = model.float().cpu()(x, t, ctx)
+        got = loaded.model.diffusion_model(x, t, ctx)
+    err = float((ref - got).abs().max())
+    if err > 0.05 * float(ref.abs().max()):
+        raise RuntimeError(f"{path} computes a different function once loaded by ComfyUI (max diff {err:.3g}); "
+                           "the architecture must match comfy/model_detection.py's assumptions")
+    return err
+
+
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--out", type=Path, required=True)
-    ap.add_argument("--steps", type=int, default=6000)
+    ap.add_argument("--steps", type=int, default=5000)
     ap.add_argument("--batch", type=int, default=8)
     ap.add_argument("--lr", type=float, default=5e-4)
     ap.add_argument("--ema", type=float, default=0.999)
@@ -139,6 +164,9 @@ def main(argv=None) -> None:
             save(ema, args.out, {**meta, "steps": step, "loss": round(running, 5),
                                  "train_seconds": round(time.time() - t0, 1)})
             (args.out.parent / "train_log.json").write_text(json.dumps(log, indent=0))
+            if step == args.save_every or step == args.steps:
+                print(f"loaded by ComfyUI: max output difference {check_loads_as_trained(ema, args.out):.2e}",
+                      flush=True)
 
 
 if __name__ == "__main__":
