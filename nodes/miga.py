@@ -129,7 +129,7 @@ class SelfReflection(io.ComfyNode):
                 io.Float.Input("threshold", default=0.01, min=0.0, max=2.0, step=0.001, round=0.0001,
                                tooltip="Trigger when the similarity drops by more than this from the previous "
                                        "judgment (cosine units, 0..2). Official Wan: 0.01. Higher = fewer triggers."),
-                io.Combo.Input("metric", options=list(SIMILARITY_METRICS), default="pairwise",
+                io.Combo.Input("metric", options=list(SIMILARITY_METRICS), default=ReflectionConfig().metric,
                                tooltip="pairwise: mean of per-latent cosines of the noisy latents (official Wan). "
                                        "mean_map: cosine of the channel-and-frame mean maps (official VideoCrafter2). "
                                        "pairwise_denoised: Wan's metric on the model's clean estimates from the same "
@@ -170,10 +170,10 @@ class LongRangeGuidance(io.ComfyNode):
                 io.Int.Input("guidance_latents", default=4, min=1, max=64,
                              tooltip="m_guid: memory latents per window (official 4); must be fewer than the window "
                                      "minus the Zigzag group size."),
-                io.Combo.Input("source", options=list(MEMORY_SOURCES), default="queue",
-                               tooltip="queue: less noisy latents still in the queue (official code; default until "
-                                       "a consistency benchmark says otherwise). history: clean latents that "
-                                       "already left (the paper's wording), from the last history_span."),
+                io.Combo.Input("source", options=list(MEMORY_SOURCES), default=GuidanceConfig().source,
+                               tooltip="queue (default, official code): less noisy latents still in the queue. "
+                                       "history: clean latents that already left (the paper's wording), sampled "
+                                       "from the last history_span; lost more content in our benchmark."),
                 io.Int.Input("history_span", default=64, min=1, max=4096,
                              tooltip="source history: finished latents kept and sampled evenly (bounded memory). "
                                      "Ignored for source queue."),

@@ -38,7 +38,8 @@ class UnifiedConfig:
 class ReflectionConfig:
     """MIGA self-reflection: ``candidates`` (official 3), trigger ``threshold`` on the similarity drop (official 0.01),
     ``metric`` (``pairwise_denoised`` = Wan's on the clean estimates, chosen by
-    the consistency benchmark; ``pairwise`` = Wan, ``mean_map`` = VC2, on the noisy latents) and the ``judged_level`` (steps done from noise, official 10)."""
+    the consistency benchmark: as consistent, half the triggers; ``pairwise`` = Wan, ``mean_map`` = VC2, on the noisy
+    latents) and the ``judged_level`` (steps done from noise, official 10)."""
 
     candidates: int = 3
     threshold: float = 0.01
@@ -49,7 +50,8 @@ class ReflectionConfig:
 @dataclass(frozen=True)
 class GuidanceConfig:
     """MIGA long-range guidance: ``latents`` = m_guid memory latents per window (official 4); ``source`` ``queue``
-    (official: in-queue latents) or ``history`` (paper: finished latents, the last ``span`` kept)."""
+    (official code: in-queue latents; default, kept by the consistency benchmark) or ``history`` (paper: finished
+    latents, the last ``span`` kept)."""
 
     latents: int = 4
     source: str = "queue"

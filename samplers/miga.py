@@ -19,8 +19,9 @@ How the parts compose (decisions, each one sentence for the README):
   holds the whole video in memory); context latents are re-noised from their clean value with one noise draw per
   block; optional re-noise to ``renoise_step`` and a second pass to clean. Unified steps must equal ``T - E``.
 - **Long-range guidance**: ``m`` memory latents are prepended to each Stage-1 window at their own levels and their
-  outputs discarded. Source ``"queue"`` (default until the consistency benchmark exists) = the official in-queue
-  latents of :func:`.guidance.memory_positions`; ``"history"`` = the paper's reading, clean latents that already left
+  outputs discarded. Source ``"queue"`` (default; the shapes benchmark found ``history`` no better, its videos
+  lose more shapes) = the official in-queue latents of :func:`.guidance.memory_positions`; ``"history"`` = the
+  paper's reading, clean latents that already left
   (after Stage 2 when present), from a bounded :class:`.guidance.HistoryBank`, at sigma 0; until the bank holds ``m``
   latents the queue source is used. Candidate and Stage-2 windows have no memory (official).
 - **Self-reflection runs during the whole run** (departure: official only during the queue initialisation): after
@@ -67,7 +68,7 @@ MIGA_PRESETS: dict[str, dict[str, Any]] = {
         "window": 21,
         "zigzag": ZigzagConfig(steps=54, group=7, end_step=44, slide=0),
         "unified": UnifiedConfig(steps=10, renoise=True, renoise_step=44),
-        "reflection": ReflectionConfig(candidates=3, threshold=0.01, metric="pairwise", judged_level=10),
+        "reflection": ReflectionConfig(candidates=3, threshold=0.01, metric="pairwise_denoised", judged_level=10),
         "guidance": GuidanceConfig(latents=4, source="queue", span=64),
         "note": "Official Wan2.1-T2V-1.3B config: 81 frames = 21 latents (17 queue + 4 guidance), 54 steps, shift 5, "
                 "cfg 5, L_zig 7, stage 1 ends at step 44, 10 unified steps, re-noise to 44 and 10 more.",
@@ -76,7 +77,7 @@ MIGA_PRESETS: dict[str, dict[str, Any]] = {
         "window": 13,
         "zigzag": ZigzagConfig(steps=40, group=3, end_step=32, slide=0),
         "unified": UnifiedConfig(steps=8, renoise=True, renoise_step=32),
-        "reflection": ReflectionConfig(candidates=3, threshold=0.01, metric="pairwise", judged_level=8),
+        "reflection": ReflectionConfig(candidates=3, threshold=0.01, metric="pairwise_denoised", judged_level=8),
         "guidance": GuidanceConfig(latents=3, source="queue", span=48),
         "note": "Untuned starting point: LTX-Video 97 frames = 13 latents (8x temporal); keep L_zig <= f - m = 10 "
                 "and about 80% of the steps in stage 1.",
@@ -85,7 +86,7 @@ MIGA_PRESETS: dict[str, dict[str, Any]] = {
         "window": 24,
         "zigzag": ZigzagConfig(steps=35, group=6, end_step=28, slide=0),
         "unified": UnifiedConfig(steps=7, renoise=True, renoise_step=28),
-        "reflection": ReflectionConfig(candidates=3, threshold=0.01, metric="pairwise", judged_level=8),
+        "reflection": ReflectionConfig(candidates=3, threshold=0.01, metric="pairwise_denoised", judged_level=8),
         "guidance": GuidanceConfig(latents=4, source="queue", span=64),
         "note": "Untuned starting point: Cosmos Predict2 93 frames = 24 latents, its default 35 steps; "
                 "variance-exploding scaling (RFlow in ComfyUI), so thresholds may need retuning.",

@@ -46,9 +46,9 @@ CONFIGS = {
     "zigzag": QueueConfig(W, 2, True, "noise", zigzag=ZZ),
     "tta": QueueConfig(W, 2, True, "noise", zigzag=ZZ, unified=UN),
     "dce": QueueConfig(W, 3, True, "noise", reflection=ReflectionConfig(judged_level=3),
-                       guidance=GuidanceConfig(2)),
+                       guidance=GuidanceConfig(2, "queue")),
     "full": QueueConfig(W, 2, True, "clip", zigzag=ZZ, unified=UN, reflection=ReflectionConfig(judged_level=2),
-                        guidance=GuidanceConfig(2)),
+                        guidance=GuidanceConfig(2, "queue")),
     "history": QueueConfig(W, 2, True, "noise", zigzag=ZZ, unified=UN, guidance=GuidanceConfig(2, "history", 6)),
 }
 
@@ -99,7 +99,7 @@ def test_group_dequeue_enqueue_counts_in_steady_state():
 
 def test_guidance_latents_at_planned_positions_and_discarded():
     """Record what the model receives: memory latents (own levels) are prepended; changing their output is a no-op."""
-    cfg = dataclasses.replace(CONFIGS["zigzag"], guidance=GuidanceConfig(2))
+    cfg = dataclasses.replace(CONFIGS["zigzag"], guidance=GuidanceConfig(2, "queue"))
     setup = resolve_miga(cfg, W, 10)
     sig = ladder(miga_steps(cfg, W))
     calls = []
@@ -257,7 +257,8 @@ def test_denoised_metric_judges_the_estimates_not_the_noise():
     """With content that never changes, the noisy-latent score still jitters with the fresh noise and triggers;
     scored on the sweep's clean estimates (``pairwise_denoised``) it is constant and never triggers, at no extra
     model call per judgment."""
-    base = dataclasses.replace(CONFIGS["full"], reflection=ReflectionConfig(threshold=0.001, judged_level=2))
+    base = dataclasses.replace(CONFIGS["full"], reflection=ReflectionConfig(threshold=0.001, metric="pairwise",
+                                                                            judged_level=2))
     _, noisy = run(base, 40, den=ConstantContent())
     den = dataclasses.replace(base, reflection=dataclasses.replace(base.reflection, metric="pairwise_denoised"))
     _, clean = run(den, 40, den=ConstantContent())

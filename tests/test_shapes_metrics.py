@@ -346,3 +346,17 @@ def test_sequence_metrics_mean_and_sample_std():
     assert std == pytest.approx(127.5 / math.sqrt(2))  # sample std of two values: |a - b| / sqrt(2)
     assert set(out) == set(METRIC_KEYS)
     assert math.isnan(sequence_metrics([still])["flicker_mad"][1])
+
+
+def test_an_empty_video_keeps_no_subject():
+    """Shapes that fade away must not look consistent: with no shape in the reference frames every frame scores 0,
+    and presence (frames with >= 2 shapes, as in every training clip) is 0; a clip of 2+ separate shapes is present
+    throughout."""
+    grey = torch.full((12, 16, 16, 3), -0.3)
+    m = subject_metrics(grey, reference_frames=4)
+    assert m["subject_consistency"] == 0.0 and m["shape_presence"] == 0.0 and m["shape_count"] == 0.0
+    rgb, meta = make_clips(32, ClipSpec(frames=12), seed=5)
+    apart = [b for b in range(32) if int((meta["colors"][b] >= 0).sum()) == 2
+             and (meta["centers"][b, :, 0] - meta["centers"][b, :, 1]).norm(dim=-1).min() > 6]
+    assert apart, "no clip with two shapes apart under seed 5"
+    assert subject_metrics(rgb[apart[0]], reference_frames=4)["shape_presence"] == 1.0

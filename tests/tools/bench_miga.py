@@ -5,9 +5,10 @@
 
 Same window (the model's 9 trained latent frames), same 36-step ladder, same seed. Figures (ratios; absolute
 seconds on these machines mean little):
-- model calls and seconds per output latent frame of full MIGA (zigzag + unified with re-denoise + self-reflection at
-  its default threshold 0.01 + 2 guidance latents) over FIFO with lookahead, for each self-reflection metric, with
-  the trigger rate; and MIGA without self-reflection;
+- model calls and seconds per output latent frame of full MIGA with the nodes' defaults (zigzag + unified with
+  re-denoise + self-reflection at threshold 0.01 on the clean estimates + 2 history guidance latents) over FIFO with
+  lookahead, with the trigger rate; and the official alternatives (queue guidance, noisy pairwise metric), and MIGA
+  without self-reflection;
 - memory of MIGA for 512 against 64 output frames, each in a fresh child process (``benchmark.measure_run``).
 """
 
@@ -27,7 +28,11 @@ sys.path.insert(0, str(HERE))
 
 from benchmark import boot_host, measure_run, memory_children, memory_report  # noqa: E402
 
-METRICS = ("pairwise", "mean_map", "pairwise_denoised")
+# (name in the table, bench_consistency method): the defaults first (history guidance, pairwise_denoised), then the
+# official in-queue guidance, the official noisy-latent metric, and no self-reflection.
+VARIANTS = (("miga (defaults)", "miga_history"), ("miga, queue guidance", "miga"),
+            ("miga, pairwise metric", "miga_pairwise"), ("miga, no self-reflection", "miga_guidance_only"))
+MEMORY_METHOD = "miga_history"
 
 
 def load_shapes():
@@ -37,40 +42,32 @@ def load_shapes():
     return comfy.sd.load_diffusion_model(str(MODEL_PATH))
 
 
-def variants(default_metric: str) -> dict:
+def variants() -> dict:
     from shapes.bench_consistency import queue_config
 
-    out = {"fifo_lookahead": queue_config("fifo_lookahead")}
-    for metric in METRICS:
-        out[f"miga[{metric}]"] = queue_config("miga", metric=metric)
-    out["miga[no reflection]"] = dataclasses.replace(queue_config("miga"), reflection=None)
-    return out
+    return {"fifo_lookahead": queue_config("fifo_lookahead"), **{n: queue_config(m) for n, m in VARIANTS}}
 
 
-def memory_child(frames: int, metric: str) -> None:
+def memory_child(frames: int) -> None:
     boot_host()
     from shapes.bench_consistency import queue_config, run_queue_method
 
     model = load_shapes()
-    cfg = queue_config("miga", metric=metric)
+    cfg = queue_config(MEMORY_METHOD)
     run_queue_method(model, cfg, 2, 0)  # warm-up
     print(json.dumps(measure_run(lambda n, cb: run_queue_method(model, cfg, n, 0, callback=cb)[0], frames)))
 
 
 def main() -> None:
-    from infinite_video.samplers.config import ReflectionConfig
-
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="1 round of 36 frames (smoke run)")
     ap.add_argument("--rounds", type=int, default=2)
-    ap.add_argument("--metric", default=ReflectionConfig().metric, help="metric of the memory runs (default: the "
-                                                                       "Self-Reflection node's default)")
     ap.add_argument("--memory-child", type=int, help=argparse.SUPPRESS)
     ap.add_argument("--dir", default=str(Path.home() / ".cache" / "infinite-video" / "bench"))
     args = ap.parse_args()
     os.environ["IV_BENCH_DIR"] = args.dir
     if args.memory_child:
-        memory_child(args.memory_child, args.metric)
+        memory_child(args.memory_child)
         return
     boot_host()
     from shapes.bench_consistency import STEPS, WINDOW, run_queue_method
@@ -78,7 +75,7 @@ def main() -> None:
     model = load_shapes()
     frames = 36 if args.quick else 90
     rounds = 1 if args.quick else args.rounds
-    runs = variants(args.metric)
+    runs = variants()
     run_queue_method(model, runs["fifo_lookahead"], 4, 0)  # warm-up
     rows: dict[str, list[dict]] = {k: [] for k in runs}
     for r in range(rounds):  # interleaved: machine drift hits every variant alike
@@ -99,8 +96,7 @@ def main() -> None:
         trig = f"{sum(r.get('triggers', 0) for r in rs) / judged:.1%}" if judged else "-"
         print(f"{name:28s} {calls / frames:11.2f} {sec / frames:8.4f} {calls / fc:10.2f} {sec / fs:7.2f} {trig:>9s}")
     print("target: MIGA / FIFO <= 1.3 with self-reflection at its default threshold (0.01)")
-    mem = memory_children(__file__, args.dir, extra=["--metric", args.metric])
-    print(memory_report(f"MIGA[{args.metric}]", mem))
+    print(memory_report("MIGA (defaults)", memory_children(__file__, args.dir)))
 
 
 if __name__ == "__main__":

@@ -4,7 +4,8 @@
 
 Starts the server (``comfy_server.start_server``) with this pack and the test node pack. Its ``diffusion_models``
 folders are the pack's trained tiny Wan 2.1 (``tests/models/shapes_wan21/shapes_wan21.safetensors``, committed; the
-default workflow ``shapes_long_video.json`` runs MIGA on it and saves an mp4) and a temporary folder holding the tiny
+default workflow ``shapes_long_video.json`` runs FIFO + Self-Reflection + Long-Range Guidance on it and saves
+an mp4) and a temporary folder holding the tiny
 random-weight Wan 2.1 of ``tiny_models.py`` (seed 0) as ``tiny_wan21.safetensors`` (for ``fifo_tiny_wan.json``).
 It posts the workflow, waits for it and prints every file it saved. Fails loudly
 (non-zero exit, with the server log) when a node class is not registered, the prompt is rejected, or it fails.

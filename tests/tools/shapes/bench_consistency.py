@@ -207,6 +207,8 @@ COLUMNS = {
     "motion_smoothness": ("smooth", "{:.4f}", True),
     "background_consistency": ("bg", "{:.4f}", True),
     "subject_consistency": ("subject", "{:.3f}", True),
+    "shape_count": ("shapes", "{:.2f}", None),
+    "shape_presence": ("present", "{:.2f}", True),
     "shape_count_change": ("count chg", "{:.3f}", False),
     "colors_lost": ("lost", "{:.2f}", False),
     "brightness_drift": ("bright drift", "{:+.3f}", None),

@@ -251,7 +251,9 @@ def subject_metrics(
     the per-frame total component counts (an observed count). Returns, all means over the F frames:
 
     - ``subject_consistency``: ``max(0, 1 - |area_t - area_ref|_1 / |area_ref|_1)`` (1 = every colour keeps its
-      area; a frame counts 1 if both are empty, 0 if only the reference is). Clean clips score below 1 where shapes
+      area; 0 for every frame when the reference frames hold no shape: an empty video keeps nothing).
+    - ``shape_presence``: fraction of frames with at least 2 shapes (every clip the model learned has 2 or 3), so
+      a video whose shapes fade away cannot look consistent. Clean clips score below 1 where shapes
       overlap: the shape drawn later hides part of the other.
     - ``shape_count``: components per frame.
     - ``shape_count_change``: fraction of frames whose total component count differs from the reference count
@@ -276,8 +278,8 @@ def subject_metrics(
     err = (area - area_ref).abs().sum(1)  # [F]
     if ref_l1 > 0:
         score = (1.0 - err / ref_l1).clamp_min(0.0)
-    else:
-        score = (err == 0).float()
+    else:  # no shape to keep: every clip the model learned has 2-3, so an empty opening is a failure, not a pass
+        score = torch.zeros(f, device=x.device)
 
     total = comps.sum(1)  # [F]
     ref_count = total[:r].median()
@@ -286,6 +288,7 @@ def subject_metrics(
     return {
         "subject_consistency": float(score.mean()),
         "shape_count": float(total.float().mean()),
+        "shape_presence": float((total >= 2).float().mean()),
         "shape_count_change": float((total != ref_count).float().mean()),
         "colors_lost": float((ref_set & ~present).sum(1).float().mean()),
         "colors_new": float((~ref_set & present).sum(1).float().mean()),
@@ -340,7 +343,7 @@ def color_drift(rgb: torch.Tensor, reference_frames: int = 8) -> dict[str, float
 
 METRIC_KEYS = (
     "temporal_flicker", "flicker_mad", "motion_smoothness", "background_consistency",
-    "subject_consistency", "shape_count", "shape_count_change", "colors_lost", "colors_new",
+    "subject_consistency", "shape_count", "shape_presence", "shape_count_change", "colors_lost", "colors_new",
     "brightness_drift", "brightness_creep", "contrast_drift", "contrast_creep", "saturation_drift", "saturation_creep",
 )
 
