@@ -298,8 +298,9 @@ class _Run:
         rf = setup.reflection
         self.sim = get_similarity(rf.metric) if rf is not None else None
         self.judge = ReflectionState(float(rf.threshold)) if rf is not None else None
-        # clean estimates of the queue latents from their last sweep, when the reflection metric scores those
-        self.track_x0 = rf is not None and judges_denoised(rf.metric)
+        # clean estimates of the queue latents from their last sweep (set up with the queue), when the reflection
+        # metric scores those; None otherwise
+        self.x0: Optional[Tensor] = None
         # unified-stage stream: raw latents [raw_start, arrived) at level E, finished tail [emitted - k, emitted)
         self.raw = self.like[:, :, :0]
         self.raw_start = self.arrived = self.emitted = 0
@@ -338,7 +339,7 @@ class _Run:
                               eta=self.eta, noise=noise, noise_scaling=self.ns)
 
     def resident(self, extra: int = 0) -> None:
-        n = (3 if self.track_x0 else 2) * self.x.shape[2] + self.raw.shape[2] + self.tail.shape[2] + extra
+        n = (2 if self.x0 is None else 3) * self.x.shape[2] + self.raw.shape[2] + self.tail.shape[2] + extra
         n += len(self.bank) if self.bank is not None else 0
         self.stats.max_resident_latents = max(self.stats.max_resident_latents, n)
 
@@ -365,7 +366,9 @@ class _Run:
             x0 = torch.zeros_like(self.like[:, :, :1]).expand(-1, -1, nb, -1, -1)
         base = self.ns(self.sig[self.lv[:nb]], self.randn(nb), x0)
         self.x = torch.cat([base, self.fresh(g)], dim=2)
-        self.x0 = torch.zeros_like(self.x) if self.track_x0 else None
+        rf = self.s.reflection
+        if rf is not None and judges_denoised(rf.metric):
+            self.x0 = torch.zeros_like(self.x)
         self.ids = list(range(len(self.lv)))
         self.next_id = len(self.lv)
 

@@ -14,7 +14,8 @@ import pytest
 import torch
 
 from comfy_server import PACK_ROOT
-from shapes.clips import ClipSpec, decode, encode, make_clips
+from shapes.bench_consistency import run_native, to_rgb
+from shapes.clips import ClipSpec, encode, make_clips
 from shapes.metrics import palette_coverage, video_metrics
 
 pytestmark = pytest.mark.host
@@ -32,14 +33,7 @@ def shapes(comfy_host):
 
 def native_clip(model, seed: int, steps: int = 24) -> torch.Tensor:
     """One 9-frame clip from stock ComfyUI euler (cfg 1, zero context): RGB ``[F, H, W, 3]`` in [-1, 1]."""
-    import comfy.sample
-
-    cond = [[torch.zeros(1, 1, 4096), {}]]
-    latent = torch.zeros(1, 16, 9, 16, 16)
-    noise = torch.randn(latent.shape, generator=torch.Generator().manual_seed(seed))
-    out = comfy.sample.sample(model, noise, steps, 1.0, "euler", "simple", cond, cond, latent,
-                              disable_pbar=True, seed=seed)
-    return decode(model.get_model_object("latent_format").process_in(out))[0]
+    return to_rgb(model, run_native(model, 9, seed, steps)[0])
 
 
 def test_loads_as_wan21_with_its_card(shapes):

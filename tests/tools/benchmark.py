@@ -63,31 +63,43 @@ def conds():
     return tiny_models.tiny_conditioning(1), tiny_models.tiny_conditioning(2)
 
 
-def run_fifo(model, frames: int, lookahead: bool, init: str = "clip", callback=None, window=WINDOW):
-    """One Infinite Video Sampler run through the real node path; returns (seconds, model calls, samples)."""
+def sample_queue(model, cfg, frames: int, clip, positive, negative, cfg_scale: float, seed: int = 0, callback=None):
+    """One queue run (FIFO or MIGA) through the real adapter path, as Infinite Video Sampler runs it: a
+    ``PerFrameSampler`` run by ``PromptScheduleGuider.sample`` on ``clip [1, C, window, H, W]``, sigmas from the
+    model's "simple" schedule. Returns ``(samples, sampler)`` (``sampler.model_calls``, ``sampler.stats``)."""
     import torch
 
     import comfy.samplers
     from infinite_video.nodes.adapter import PerFrameSampler, PromptScheduleGuider, stamp_prompts
-    from infinite_video.samplers.config import QueueConfig
-    from infinite_video.samplers.run import run_queue
+    from infinite_video.samplers.run import required_steps, run_queue
 
-    cfg = QueueConfig(window, PARTITIONS, lookahead, init)
-    plan = cfg.fifo_plan(window)
-    pos, neg = conds()
-    stamped, _ = stamp_prompts(pos)
+    stamped, _ = stamp_prompts(positive)
     guider = PromptScheduleGuider(model)
-    guider.set_conds(stamped, neg)
-    guider.set_cfg(5.0)
-    sigmas = comfy.samplers.calculate_sigmas(model.get_model_object("model_sampling"), "simple", plan.steps).cpu()
+    guider.set_conds(stamped, negative)
+    guider.set_cfg(cfg_scale)
+    sigmas = comfy.samplers.calculate_sigmas(model.get_model_object("model_sampling"), "simple",
+                                             required_steps(cfg, clip.shape[2])).cpu()
 
     def run(denoiser, latent, sig, ns, cb):
-        return run_queue(cfg, denoiser, latent, sig, frames, seed=0, noise_scaling=ns, callback=cb)
+        return run_queue(cfg, denoiser, latent, sig, frames, seed=seed, noise_scaling=ns, callback=cb)
+
     sampler = PerFrameSampler(run)
+    out = guider.sample(torch.zeros_like(clip), clip, sampler, sigmas, callback=callback, disable_pbar=True, seed=seed)
+    return out, sampler
+
+
+def run_fifo(model, frames: int, lookahead: bool, init: str = "clip", callback=None, window=WINDOW):
+    """One Infinite Video Sampler run through the real node path; returns (seconds, model calls, samples, plan)."""
+    import torch
+
+    from infinite_video.samplers.config import QueueConfig
+
+    cfg = QueueConfig(window, PARTITIONS, lookahead, init)
+    pos, neg = conds()
     clip = torch.randn(1, 16, window, SPATIAL, SPATIAL, generator=torch.Generator().manual_seed(0))
     t0 = time.perf_counter()
-    out = guider.sample(torch.zeros_like(clip), clip, sampler, sigmas, callback=callback, disable_pbar=True, seed=0)
-    return time.perf_counter() - t0, sampler.model_calls, out, plan
+    out, sampler = sample_queue(model, cfg, frames, clip, pos, neg, 5.0, callback=callback)
+    return time.perf_counter() - t0, sampler.model_calls, out, cfg.fifo_plan(window)
 
 
 def run_native(model, steps: int):

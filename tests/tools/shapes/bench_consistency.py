@@ -40,7 +40,6 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
-sys.path.insert(0, str(HERE))
 
 from shapes.clips import decode  # noqa: E402
 
@@ -93,15 +92,15 @@ def empty_cond():
     return [[torch.zeros(1, 1, 4096), {}]]
 
 
-def run_native(model, frames: int, seed: int):
-    """``(latent [1, 16, frames, H, W], stats)`` from stock ComfyUI sampling (model may carry context windows)."""
+def run_native(model, frames: int, seed: int, steps: int = STEPS):
+    """``(latent [1, 16, frames, H, W], stats)`` from stock ComfyUI euler (model may carry context windows)."""
     import torch
 
     import comfy.sample
 
     latent = torch.zeros(1, 16, frames, SPATIAL, SPATIAL)
     noise = torch.randn(latent.shape, generator=torch.Generator().manual_seed(seed))
-    out = comfy.sample.sample(model, noise, STEPS, CFG, "euler", "simple", empty_cond(), empty_cond(), latent,
+    out = comfy.sample.sample(model, noise, steps, CFG, "euler", "simple", empty_cond(), empty_cond(), latent,
                               disable_pbar=True, seed=seed)
     return out, {}
 
@@ -123,26 +122,13 @@ def run_context_windows(model, frames: int, seed: int):
 
 
 def run_queue_method(model, cfg, frames: int, seed: int, callback=None):
-    """Our sampler through the real adapter path (PerFrameSampler + guider), as Infinite Video Sampler runs it."""
+    """Our sampler through the real adapter path (``benchmark.sample_queue``), from a blank window."""
     import torch
 
-    import comfy.samplers
-    from infinite_video.nodes.adapter import PerFrameSampler, PromptScheduleGuider, stamp_prompts
-    from infinite_video.samplers.run import required_steps, run_queue
+    from benchmark import sample_queue
 
-    stamped, _ = stamp_prompts(empty_cond())
-    guider = PromptScheduleGuider(model)
-    guider.set_conds(stamped, empty_cond())
-    guider.set_cfg(CFG)
-    sigmas = comfy.samplers.calculate_sigmas(model.get_model_object("model_sampling"), "simple",
-                                             required_steps(cfg, WINDOW)).cpu()
-
-    def run(denoiser, latent, sig, ns, cb):
-        return run_queue(cfg, denoiser, latent, sig, frames, seed=seed, noise_scaling=ns, callback=cb)
-
-    sampler = PerFrameSampler(run)
     clip = torch.zeros(1, 16, WINDOW, SPATIAL, SPATIAL)
-    out = guider.sample(torch.zeros_like(clip), clip, sampler, sigmas, callback=callback, disable_pbar=True, seed=seed)
+    out, sampler = sample_queue(model, cfg, frames, clip, empty_cond(), empty_cond(), CFG, seed, callback)
     st = sampler.stats
     info = {"model_calls": sampler.model_calls}
     if st is not None:
@@ -260,7 +246,6 @@ def main(argv=None) -> None:
     if unknown:
         sys.exit(f"unknown methods {sorted(unknown)}; choose from {', '.join(METHODS)}")
 
-    sys.path.insert(0, str(HERE.parent))
     from benchmark import boot_host
 
     boot_host()
