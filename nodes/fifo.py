@@ -32,7 +32,9 @@ class FIFOQueueInit(io.ComfyNode):
                 io.Boolean.Input("lookahead", default=True,
                                  tooltip="Lookahead denoising: windows at half stride that update only their later "
                                          "half, so every frame sees cleaner frames ahead of it. Better consistency, "
-                                         "twice the model calls."),
+                                         "twice the model calls. With MIGA nodes it applies to FIFO's queue "
+                                         "(Self-Reflection / Long-Range Guidance without a Zigzag Stage); a Zigzag "
+                                         "Stage's windows follow its slide."),
                 io.Combo.Input("init_mode", options=list(INIT_MODES), default="noise",
                                tooltip="clip: the sampler's latent is a finished clip (e.g. from KSampler), re-noised "
                                        "diagonally into the queue; the output starts with its re-generation. noise: "

@@ -51,7 +51,7 @@ from .config import GuidanceConfig, QueueConfig, ReflectionConfig, UnifiedConfig
 from .fifo import _denoise_grouped, _randn
 from .guidance import MEMORY_SOURCES, HistoryBank
 from .miga_plan import (
-    UnifiedPlan, ZigzagPlan, check_group_width, check_guidance, default_slide, plan_unified, plan_zigzag,
+    UnifiedPlan, ZigzagPlan, check_group_width, check_guidance, plan_unified, plan_zigzag,
     static_partition,
 )
 from .prompts import FrameRange, validate_schedule
@@ -71,7 +71,8 @@ MIGA_PRESETS: dict[str, dict[str, Any]] = {
         "reflection": ReflectionConfig(candidates=3, threshold=0.01, metric="pairwise_denoised", judged_level=10),
         "guidance": GuidanceConfig(latents=4, source="queue", span=64),
         "note": "Official Wan2.1-T2V-1.3B config: 81 frames = 21 latents (17 queue + 4 guidance), 54 steps, shift 5, "
-                "cfg 5, L_zig 7, stage 1 ends at step 44, 10 unified steps, re-noise to 44 and 10 more.",
+                "cfg 5, L_zig 7, stage 1 ends at step 44, 10 unified steps, re-noise to 44 and 10 more. Slide: ours "
+                "(auto = 17, windows write all they read); the official code's is 10.",
     },
     "ltxv": {
         "window": 13,
@@ -177,7 +178,9 @@ def resolve_miga(config: QueueConfig, latent_frames: int, frames: int = 1) -> Mi
         raise ValueError("Unified Stage needs a Zigzag Stage before it: stage 1 must end above clean (Zigzag Stage "
                          "end step < steps) to leave the unified steps; add a Zigzag Stage or remove the Unified Stage")
     if zz is not None:
-        t, group, slide = int(zz.steps), int(zz.group), (int(zz.slide) or None)
+        # auto slide: every window writes all the queue latents it reads (borders still rotate between sweeps); the
+        # official half-window slide (10 for Wan) costs 1.4x more for no measured gain (README, consistency benchmark)
+        t, group, slide = int(zz.steps), int(zz.group), (int(zz.slide) or f - m)
         if t < 2:
             raise ValueError(f"Zigzag Stage steps must be at least 2, got {t}")
         if group < 1:
@@ -198,11 +201,13 @@ def resolve_miga(config: QueueConfig, latent_frames: int, frames: int = 1) -> Mi
             e_lvl = t  # stage 1 runs to clean
             if base + 1 > t:
                 raise ValueError(f"Zigzag Stage steps {t} must be at least window // L_zig + 1 = {base + 1}")
-        if slide is not None and not 1 <= slide <= f - m:
+        if not 1 <= slide <= f - m:
             raise ValueError(f"Zigzag Stage slide must be 0 (auto) or in [1, window - guidance = {f - m}], got {slide}")
     else:
         # "DCE only": FIFO's diagonal queue (one latent per group) on FIFO's ladder, run to clean.
-        t, group, slide = f * int(config.partitions), 1, None
+        # FIFO Queue Init's lookahead keeps its meaning: windows write only their front half (capped by the guidance)
+        t, group = f * int(config.partitions), 1
+        slide = min(f // 2, f - m) if config.lookahead else f - m
         e_lvl = t
         if e_lvl < f + 1:
             raise ValueError(
@@ -219,7 +224,7 @@ def resolve_miga(config: QueueConfig, latent_frames: int, frames: int = 1) -> Mi
         if r is not None and not 0 <= r < t:
             raise ValueError(f"Unified Stage re-noise step {r} must be in [0, steps - 1 = {t - 1}] (official: the "
                              f"stage-1 end step {e_lvl})")
-        uplan = plan_unified(f, e_lvl, t, r)
+        uplan = plan_unified(f, e_lvl, t, r, slide=plan.slide)  # one slide for the run, as the official code
     refs = 0
     if rf is not None:
         check_threshold(rf.threshold)
@@ -450,7 +455,7 @@ class _Run:
             q0 = torch.cat([q0, q.new_zeros(q.shape[:2] + (g,) + q.shape[3:])], dim=2)
             lv += [0] * g
             new = q.clone()
-            for start, cal in static_partition(q.shape[2], f, default_slide(f)):
+            for start, cal in static_partition(q.shape[2], f, self.s.zigzag.slide):
                 lo, hi = max(start, frozen), start + cal
                 if lo >= hi:
                     continue  # the window would write only the frozen references

@@ -23,8 +23,9 @@ model window ``f``, the group width ``L``, the number of steps ``T``, the end-of
 guidance latents ``m``. The base clip's ``f`` latents seed ``f // L`` groups at levels ``f // L, ..., 1`` (the official
 re-noise levels for both backbones, once converted to this ladder), one fresh group sits at level 0, and the queue
 grows by one group per iteration until its front reaches ``E``; from then on it holds ``E`` groups (``E * L``
-latents) between sweeps and dequeues one group per iteration. The default slide is ``f // 2`` (8 for ``f = 16``, 10 for
-``f = 21``, the official values); the memory offset is ``L // 2`` (:func:`.guidance.default_offset`).
+latents) between sweeps and dequeues one group per iteration. The plans' default slide is ``f // 2`` (8 for ``f = 16``,
+10 for ``f = 21``, the official values; the sampler's auto slide is ``f - m``, see :func:`.miga.resolve_miga`); the
+memory offset is ``L // 2`` (:func:`.guidance.default_offset`).
 
 Streaming unified stage (a deliberate departure from the official code, ``docs/miga.md`` §6 and §11 trap 1)
 --------------------------------------------------------------------------------------------------------------------

@@ -180,6 +180,36 @@ def test_reflection_keeps_best_candidate_only_if_better():
     assert st.reflection_calls >= st.triggers * 2 * 3
 
 
+def test_slide_auto_rule_and_one_slide_per_run():
+    """Auto slide: f - m with a Zigzag Stage; FIFO's lookahead decides on FIFO's queue; an explicit slide is honoured."""
+    full = CONFIGS["full"]  # f = 8, m = 2
+    assert resolve_miga(full, W, 10).zigzag.slide == W - 2
+    half = dataclasses.replace(full, zigzag=dataclasses.replace(ZZ, slide=3))
+    setup = resolve_miga(half, W, 10)
+    assert setup.zigzag.slide == 3 and setup.unified.slide == 3  # the unified stage sweeps with the same slide
+    assert resolve_miga(full, W, 10).unified.slide == W - 2
+    dce = CONFIGS["dce"]
+    assert resolve_miga(dce, W, 10).zigzag.slide == W // 2  # lookahead on: windows write their front half
+    assert resolve_miga(dataclasses.replace(dce, lookahead=False), W, 10).zigzag.slide == W - 2
+
+
+@pytest.mark.parametrize("slide", [0, 1])
+def test_regeneration_sweeps_use_the_run_slide(slide):
+    """Every trigger costs candidates x (windows of the static partition at the run's slide that write a new latent)."""
+    from infinite_video.samplers.miga_plan import static_partition
+
+    full = CONFIGS["full"]
+    cfg = dataclasses.replace(full, zigzag=dataclasses.replace(ZZ, slide=slide),
+                              reflection=dataclasses.replace(full.reflection, judged_level=5))
+    setup = resolve_miga(cfg, W, 40)
+    g, frozen, rf = setup.group, setup.references * setup.group, setup.reflection
+    per_candidate = sum(
+        sum(1 for start, cal in static_partition(frozen + r * g, W, setup.zigzag.slide) if start + cal > frozen)
+        for r in range(1, rf.judged_level + 1))
+    _, st = run(cfg, 40, den=Drift(), latent=torch.randn(1, 2, W, 3, 3))
+    assert st.triggers > 0 and st.reflection_calls == st.triggers * rf.candidates * per_candidate
+
+
 @pytest.mark.parametrize("name", list(CONFIGS))
 def test_seeded_bit_identical(name):
     kw = dict(rule="euler_ancestral", eta=0.7, noise_scaling=flow_noise_scaling, latent=torch.randn(1, 2, W, 3, 3))
@@ -205,7 +235,7 @@ def test_preset_defaults_are_valid():
     cfg = QueueConfig(p["window"], 2, True, "noise", p["zigzag"], p["unified"], p["reflection"], p["guidance"])
     setup = resolve_miga(cfg, 21, 100)
     assert miga_steps(cfg, 21) == 54 and setup.end_level == 44 and setup.zigzag.span == 17
-    assert setup.zigzag.slide == 10 and setup.references == 2
+    assert setup.zigzag.slide == 17 and setup.references == 2  # auto: f - m (the official code's is 10)
     for name in ("ltxv", "cosmos"):
         p = MIGA_PRESETS[name]
         resolve_miga(QueueConfig(p["window"], 2, True, "noise", p["zigzag"], p["unified"], p["reflection"],

@@ -18,6 +18,9 @@ Methods (window = the 9 latent frames the model was trained on, 27 ladder steps 
 - ``miga_dce``: Self-Reflection + Long-Range Guidance on FIFO's diagonal queue, no TTA;
 - ``miga``: both (the paper's full method), guidance from the queue (official code);
 - ``miga_history``: both, guidance from the bounded history of finished latents (the paper's description);
+- ``miga_half_slide``: both, with the official code's slide (half the window; the default writes every queue latent a
+  window reads);
+- ``miga_no_redenoise``: both, without the unified stage's re-noise-and-re-denoise pass;
 - ``miga_pairwise`` / ``miga_mean_map``: both, self-reflection with the official metrics on the noisy latents (Wan /
   VideoCrafter2) instead of the default;
 - ``miga_guidance_only``: TTA + Long-Range Guidance, no self-reflection (what self-reflection adds and costs).
@@ -50,7 +53,7 @@ STEPS = WINDOW * PARTITIONS
 CFG = 1.0  # unconditional model: one model call per window
 
 METHODS = ("chunks", "context_windows", "fifo", "fifo_lookahead", "miga_tta", "miga_dce", "miga", "miga_history",
-           "miga_pairwise", "miga_mean_map", "miga_guidance_only")
+           "miga_half_slide", "miga_no_redenoise", "miga_pairwise", "miga_mean_map", "miga_guidance_only")
 DEFAULT_METHODS = METHODS[:-1]  # miga_guidance_only on request
 BASELINE = "fifo_lookahead"
 
@@ -81,6 +84,10 @@ def queue_config(method: str, threshold: float = 0.01, metric: str = ""):
         return replace(cfg, reflection=replace(cfg.reflection, metric=method.split("_", 1)[1]))
     if method == "miga_guidance_only":
         return replace(cfg, reflection=None)
+    if method == "miga_half_slide":  # the official code's slide: windows write their front half (auto: all they read)
+        return replace(cfg, zigzag=replace(cfg.zigzag, slide=WINDOW // 2))
+    if method == "miga_no_redenoise":
+        return replace(cfg, unified=replace(cfg.unified, renoise=False))
     if method == "miga":
         return cfg
     raise ValueError(method)
@@ -132,7 +139,8 @@ def run_queue_method(model, cfg, frames: int, seed: int, callback=None):
     st = sampler.stats
     info = {"model_calls": sampler.model_calls}
     if st is not None:
-        info.update(judgments=st.judgments, triggers=st.triggers, accepted=st.accepted)
+        info.update(judgments=st.judgments, triggers=st.triggers, accepted=st.accepted,
+                    max_resident_latents=st.max_resident_latents)
     return out, info
 
 
