@@ -242,6 +242,21 @@ def test_preset_defaults_are_valid():
                                  p["guidance"]), p["window"], 10)
 
 
+def test_readme_preset_table_matches_the_presets():
+    """The README's per-backbone table is what MIGA_PRESETS holds (one source of truth, checked)."""
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    rows = {line.split("|")[1].split()[0]: [c.strip() for c in line.split("|")[2:-1]]
+            for line in text.splitlines() if line.startswith("| ") and line.split("|")[1].split()[0] in MIGA_PRESETS}
+    assert set(rows) == set(MIGA_PRESETS)
+    for name, p in MIGA_PRESETS.items():
+        zz, un, rf, gd = p["zigzag"], p["unified"], p["reflection"], p["guidance"]
+        expected = [p["window"], zz.steps, zz.group, zz.end_step, un.steps, un.renoise_step, gd.latents,
+                    rf.candidates, rf.threshold, rf.judged_level]
+        assert [float(c) for c in rows[name]] == [float(v) for v in expected], name
+
+
 # ---- bad input ----------------------------------------------------------------------------------------------------
 
 BAD = [
