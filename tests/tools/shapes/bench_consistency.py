@@ -23,7 +23,8 @@ Methods (window = the 9 latent frames the model was trained on, 27 ladder steps 
 - ``miga_no_redenoise``: both, without the unified stage's re-noise-and-re-denoise pass;
 - ``miga_pairwise`` / ``miga_mean_map``: both, self-reflection with the official metrics on the noisy latents (Wan /
   VideoCrafter2) instead of the default;
-- ``miga_guidance_only``: TTA + Long-Range Guidance, no self-reflection (what self-reflection adds and costs).
+- ``miga_guidance_only``: TTA + Long-Range Guidance, no self-reflection (what self-reflection adds and costs);
+- ``miga_dce_no_lookahead``: ``miga_dce`` with FIFO Queue Init's lookahead off (windows write all they read).
 
 Output: one markdown table (mean over seeds; seconds per output frame; ``*`` marks a difference from ``fifo_lookahead``
 beyond seed-to-seed spread: the per-seed differences all have one sign and their mean exceeds twice their standard
@@ -53,8 +54,9 @@ STEPS = WINDOW * PARTITIONS
 CFG = 1.0  # unconditional model: one model call per window
 
 METHODS = ("chunks", "context_windows", "fifo", "fifo_lookahead", "miga_tta", "miga_dce", "miga", "miga_history",
-           "miga_half_slide", "miga_no_redenoise", "miga_pairwise", "miga_mean_map", "miga_guidance_only")
-DEFAULT_METHODS = METHODS[:-1]  # miga_guidance_only on request
+           "miga_half_slide", "miga_no_redenoise", "miga_pairwise", "miga_mean_map", "miga_guidance_only",
+           "miga_dce_no_lookahead")
+DEFAULT_METHODS = METHODS[:-2]  # the last two on request
 BASELINE = "fifo_lookahead"
 
 
@@ -77,6 +79,8 @@ def queue_config(method: str, threshold: float = 0.01, metric: str = ""):
         return replace(base, **tta)
     if method == "miga_dce":
         return replace(base, **dce)
+    if method == "miga_dce_no_lookahead":  # FIFO Queue Init lookahead off: FIFO's windows write all they read
+        return replace(base, lookahead=False, **dce)
     cfg = replace(base, **tta, **dce)
     if method == "miga_history":
         return replace(cfg, guidance=GuidanceConfig(2, "history", 64))
