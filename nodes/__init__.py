@@ -5,10 +5,13 @@ from __future__ import annotations
 from comfy_api.latest import ComfyExtension, io
 
 from . import fifo, kstep, miga, preview, sampler
+from .routes import register_routes
 
 
 class InfiniteVideoExtension(ComfyExtension):
     async def get_node_list(self) -> list[type[io.ComfyNode]]:
+        # ComfyUI 0.3.64 calls get_node_list (not on_load) while loading packs, before the server adds its routes
+        register_routes()
         return [*fifo.NODES, *miga.NODES, *sampler.NODES, *kstep.NODES, *preview.NODES]
 
 

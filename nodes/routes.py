@@ -1,0 +1,64 @@
+"""HTTP routes for the pack's web extension: the queue plan the graph editor draws.
+
+``GET /infinite_video/fifo_plan?window_length=16&partitions=2&lookahead=true&init_mode=noise`` answers
+:meth:`samplers.plan.FifoPlan.to_dict` as JSON (the same plan the sampler runs and the tests check), or status 400
+with ``{"error": ...}`` naming the input and the fix. Registered on ComfyUI's own route table
+(``PromptServer.instance.routes``), the seam custom node packs use for routes; without a running server (tests,
+scripts) registering is a no-op.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any, Mapping
+
+from ..samplers.plan import plan_fifo
+
+PLAN_PATH = "/infinite_video/fifo_plan"
+_registered = False
+
+
+def _int(query: Mapping[str, str], name: str) -> int:
+    raw = query.get(name)
+    if raw is None:
+        raise ValueError(f"missing {name}: pass ?{name}=<integer>")
+    try:
+        return int(raw)
+    except ValueError:
+        raise ValueError(f"{name} must be an integer, got '{raw}'") from None
+
+
+def fifo_plan_json(query: Mapping[str, str]) -> dict[str, Any]:
+    """The plan for FIFO Queue Init's widget values in ``query``; ``ValueError`` names the bad input."""
+    window = _int(query, "window_length")
+    if window == 0:
+        raise ValueError("window_length 0 takes the sampler latent's frame count, unknown until it runs; set "
+                         "window_length to draw the queue")
+    partitions = _int(query, "partitions")
+    lookahead = query.get("lookahead", "true").lower()
+    if lookahead not in ("true", "false"):
+        raise ValueError(f"lookahead must be true or false, got '{lookahead}'")
+    plan = plan_fifo(window, partitions, lookahead == "true", query.get("init_mode", "noise"))
+    return plan.to_dict()
+
+
+def register_routes() -> None:
+    """Add the routes to the running ComfyUI server once (idempotent; no server, nothing to do)."""
+    global _registered
+    if _registered:
+        return
+    # only a running ComfyUI has imported its server module; elsewhere (tests, scripts) do not import it for this
+    module = sys.modules.get("server")
+    server = getattr(getattr(module, "PromptServer", None), "instance", None)
+    if server is None:
+        return
+    from aiohttp import web
+
+    async def fifo_plan(request: "web.Request") -> "web.Response":
+        try:
+            return web.json_response(fifo_plan_json(request.rel_url.query))
+        except ValueError as e:
+            return web.json_response({"error": str(e)}, status=400)
+
+    server.routes.get(PLAN_PATH)(fifo_plan)
+    _registered = True
