@@ -167,3 +167,7 @@ def test_diagram_of_a_loaded_workflow(page):
     assert state["values"] == {"window_length": window, "partitions": partitions, "lookahead": lookahead,
                                "init_mode": init}
     assert state["plan"] == json.loads(json.dumps(plan_fifo(window, partitions, lookahead, init).to_dict()))
+    # the workflow was saved before the diagram existed: the node grows to make room under its widgets
+    assert node["size"][1] < 150
+    room = page.evaluate("window.__ivNode.size[1] - window.__ivNode.computeSize()[1]")
+    assert room >= 150

@@ -90,9 +90,15 @@ async function refresh(node) {
   return node.ivQueue;
 }
 
+/** Keep room for the diagram under the widgets (new nodes, workflows saved before it existed, resizing). */
+function fit(node) {
+  const min = node.computeSize()[1] + HEIGHT;
+  if (node.size[1] < min) node.setSize([Math.max(node.size[0], 340), min]);
+}
+
 function setUp(node) {
-  const base = node.computeSize();
-  node.setSize([Math.max(node.size[0], 340), base[1] + HEIGHT]);
+  node.setSize([Math.max(node.size[0], 340), node.size[1]]);
+  fit(node);
   const redraw = () => {
     node.ivQueueReady = refresh(node);
   };
@@ -108,7 +114,14 @@ function setUp(node) {
   const onConfigure = node.onConfigure;
   node.onConfigure = function (...args) {
     const out = onConfigure?.apply(this, args);
+    fit(this); // the saved size may predate the diagram
     redraw(); // widget values restored from a saved workflow
+    return out;
+  };
+  const onResize = node.onResize;
+  node.onResize = function (size) {
+    const out = onResize?.apply(this, arguments);
+    size[1] = Math.max(size[1], this.computeSize()[1] + HEIGHT);
     return out;
   };
   const onDrawForeground = node.onDrawForeground;
