@@ -18,10 +18,15 @@ PLAN_PATH = "/infinite_video/fifo_plan"
 _registered = False
 
 
-def _int(query: Mapping[str, str], name: str) -> int:
+def _required(query: Mapping[str, str], name: str, kind: str) -> str:
     raw = query.get(name)
     if raw is None:
-        raise ValueError(f"missing {name}: pass ?{name}=<integer>")
+        raise ValueError(f"missing {name}: pass ?{name}=<{kind}>")
+    return raw
+
+
+def _int(query: Mapping[str, str], name: str) -> int:
+    raw = _required(query, name, "integer")
     try:
         return int(raw)
     except ValueError:
@@ -35,10 +40,10 @@ def fifo_plan_json(query: Mapping[str, str]) -> dict[str, Any]:
         raise ValueError("window_length 0 takes the sampler latent's frame count, unknown until it runs; set "
                          "window_length to draw the queue")
     partitions = _int(query, "partitions")
-    lookahead = query.get("lookahead", "true").lower()
+    lookahead = _required(query, "lookahead", "true|false").lower()
     if lookahead not in ("true", "false"):
         raise ValueError(f"lookahead must be true or false, got '{lookahead}'")
-    plan = plan_fifo(window, partitions, lookahead == "true", query.get("init_mode", "noise"))
+    plan = plan_fifo(window, partitions, lookahead == "true", _required(query, "init_mode", "clip|noise"))
     return plan.to_dict()
 
 

@@ -41,7 +41,7 @@ bank and one reflection candidate: constant in the number of output frames (only
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable, Optional, Sequence
 
 import torch
@@ -205,9 +205,10 @@ def resolve_miga(config: QueueConfig, latent_frames: int, frames: int = 1) -> Mi
             raise ValueError(f"Zigzag Stage slide must be 0 (auto) or in [1, window - guidance = {f - m}], got {slide}")
     else:
         # "DCE only": FIFO's diagonal queue (one latent per group) on FIFO's ladder, run to clean.
-        # FIFO Queue Init's lookahead keeps its meaning: windows write only their front half (capped by the guidance)
+        # FIFO Queue Init's lookahead keeps its meaning: on, the plan's default (windows write their front half,
+        # capped by the guidance); off, windows write all they read
         t, group = f * int(config.partitions), 1
-        slide = min(f // 2, f - m) if config.lookahead else f - m
+        slide = None if config.lookahead else f - m
         e_lvl = t
         if e_lvl < f + 1:
             raise ValueError(

@@ -39,6 +39,8 @@ def test_plan_route_answers_the_sampler_plan(comfy_server, window, partitions, l
     ("window_length=four&partitions=2&lookahead=true&init_mode=noise", "window_length must be an integer"),
     ("window_length=4&partitions=2&lookahead=maybe&init_mode=noise", "lookahead must be true or false"),
     ("window_length=4&partitions=2&lookahead=true&init_mode=warp", "Unknown init mode 'warp'"),
+    ("window_length=4&partitions=2&lookahead=true", "missing init_mode"),
+    ("window_length=4&partitions=2&init_mode=noise", "missing lookahead"),
 ])
 def test_plan_route_names_the_bad_input(comfy_server, query, message):
     status, body = comfy_server.request("GET", f"{ROUTE}?{query}")
@@ -47,18 +49,20 @@ def test_plan_route_names_the_bad_input(comfy_server, query, message):
 
 # -- in the browser --------------------------------------------------------------------------------------------------
 
-# Reads the pixels the node's onDrawForeground draws into an offscreen canvas at the diagram's geometry
-# (queue_diagram.js: PAD 10, HEIGHT 150, box from 20 px under the top of the diagram, bars in its upper 55%).
+# Reads the pixels the node's onDrawForeground draws into an offscreen canvas, at the geometry the extension's own
+# layout() gives (imported from the module the frontend loaded: the same instance, nothing registered twice).
 PIXELS_JS = """
-(() => {
+(async () => {
+  const urls = await (await fetch("/api/extensions")).json();  // what the frontend imported, by the same URL
+  const { layout } = await import(urls.find((u) => u.endsWith("/queue_diagram.js")));
+  if (app.extensions.filter((e) => e.name === "infinite_video.QueueDiagram").length !== 1) throw "loaded twice";
   const node = window.__ivNode;
   const [W, H] = [Math.ceil(node.size[0]), Math.ceil(node.size[1])];
   const canvas = new OffscreenCanvas(W, H);
   const ctx = canvas.getContext("2d");
   node.onDrawForeground(ctx);
   const plan = node.ivQueue.plan;
-  const x = 10, w = node.size[0] - 20, y = node.size[1] - 150 + 20, h = 150 - 28;
-  const cw = w / plan.slots, barsH = h * 0.55;
+  const { x, y, cw, barsH, rowsTop, rowH } = layout(node, plan);
   const px = (X, Y) => Array.from(ctx.getImageData(Math.floor(X), Math.floor(Y), 1, 1).data.slice(0, 3));
   const bars = [];
   for (let s = 0; s < plan.slots; s++) {
@@ -67,9 +71,8 @@ PIXELS_JS = """
     while (top < barsH && px(cx, y + barsH - 1 - top).join() !== "27,27,27") top++;
     bars.push({bottom: px(cx, y + barsH - 2), height: top});
   }
-  const rowH = (h - barsH - 4) / plan.windows.length;
   const writes = plan.windows.map((win, k) =>
-    px(x + (win.write_start + win.write_stop) / 2 * cw, y + barsH + 4 + k * rowH + rowH / 2));
+    px(x + (win.write_start + win.write_stop) / 2 * cw, rowsTop + k * rowH + rowH / 2));
   return {bars, writes};
 })()
 """

@@ -16,6 +16,7 @@ const NODE_CLASS = "InfiniteVideo_FIFOQueueInit";
 const WIDGETS = ["window_length", "partitions", "lookahead", "init_mode"];
 const HEIGHT = 150; // px under the widgets
 const PAD = 10;
+const TEXT = 20; // px of the summary line above the drawing
 
 /** One line of text for a plan (FifoPlan.to_dict()). */
 export function summarize(plan) {
@@ -26,11 +27,24 @@ export function summarize(plan) {
   );
 }
 
-/** Draw `plan` into the box (x, y, w, h) of a 2D context. */
-export function drawQueue(ctx, plan, x, y, w, h) {
-  const slots = plan.slots;
-  const cw = w / slots;
+/**
+ * Where the drawing of `plan` sits on `node`, in node-local px: the box (x, y, w, h), the bar area's height `barsH`
+ * (bars stand on its bottom), the column width `cw` of one slot, and the window rows (`rowsTop`, `rowH`).
+ */
+export function layout(node, plan) {
+  const x = PAD;
+  const y = node.size[1] - HEIGHT + TEXT;
+  const w = node.size[0] - 2 * PAD;
+  const h = HEIGHT - TEXT - 8;
   const barsH = h * 0.55;
+  const rowsTop = y + barsH + 4;
+  return { x, y, w, h, barsH, cw: w / plan.slots, rowsTop, rowH: (y + h - rowsTop) / Math.max(plan.windows.length, 1) };
+}
+
+/** Draw `plan` into a 2D context at the box of `layout`. */
+export function drawQueue(ctx, plan, box) {
+  const { x, y, w, h, barsH, cw, rowsTop, rowH } = box;
+  const slots = plan.slots;
   ctx.save();
   ctx.fillStyle = "#1b1b1b";
   ctx.fillRect(x, y, w, h);
@@ -41,10 +55,8 @@ export function drawQueue(ctx, plan, x, y, w, h) {
     ctx.fillStyle = padding ? "#555" : s === plan.head ? "#fff" : `hsl(${210 - 170 * noise}, 70%, 55%)`;
     ctx.fillRect(x + s * cw + 0.5, y + barsH - bh, Math.max(1, cw - 1), bh);
   }
-  const rows = plan.windows.length;
-  const rowH = (h - barsH - 4) / Math.max(rows, 1);
   plan.windows.forEach((win, k) => {
-    const ry = y + barsH + 4 + k * rowH + rowH / 2;
+    const ry = rowsTop + k * rowH + rowH / 2;
     ctx.fillStyle = "#888";
     ctx.fillRect(x + win.start * cw, ry - 0.5, (win.stop - win.start) * cw, 1);
     ctx.fillStyle = k % 2 ? "#ffb74d" : "#ff8a65";
@@ -90,14 +102,16 @@ async function refresh(node) {
   return node.ivQueue;
 }
 
-/** Keep room for the diagram under the widgets (new nodes, workflows saved before it existed, resizing). */
+function minHeight(node) {
+  return node.computeSize()[1] + HEIGHT;
+}
+
+/** Keep room for the diagram under the widgets (new nodes, workflows saved before it existed). */
 function fit(node) {
-  const min = node.computeSize()[1] + HEIGHT;
-  if (node.size[1] < min) node.setSize([Math.max(node.size[0], 340), min]);
+  node.setSize([Math.max(node.size[0], 340), Math.max(node.size[1], minHeight(node))]);
 }
 
 function setUp(node) {
-  node.setSize([Math.max(node.size[0], 340), node.size[1]]);
   fit(node);
   const redraw = () => {
     node.ivQueueReady = refresh(node);
@@ -121,21 +135,20 @@ function setUp(node) {
   const onResize = node.onResize;
   node.onResize = function (size) {
     const out = onResize?.apply(this, arguments);
-    size[1] = Math.max(size[1], this.computeSize()[1] + HEIGHT);
+    size[1] = Math.max(size[1], minHeight(this));
     return out;
   };
   const onDrawForeground = node.onDrawForeground;
   node.onDrawForeground = function (ctx) {
     const out = onDrawForeground?.apply(this, arguments);
     if (this.flags?.collapsed) return out;
-    const top = this.size[1] - HEIGHT;
-    const w = this.size[0] - 2 * PAD;
     const state = this.ivQueue;
     ctx.save();
     ctx.font = "11px sans-serif";
     ctx.fillStyle = state?.error ? "#ff7961" : "#bbb";
-    ctx.fillText(state?.error ?? state?.summary ?? state?.hint ?? "queue: loading...", PAD, top + 12, w);
-    if (state?.plan) drawQueue(ctx, state.plan, PAD, top + 20, w, HEIGHT - 28);
+    const text = state?.error ?? state?.summary ?? state?.hint ?? "queue: loading...";
+    ctx.fillText(text, PAD, this.size[1] - HEIGHT + 12, this.size[0] - 2 * PAD);
+    if (state?.plan) drawQueue(ctx, state.plan, layout(this, state.plan));
     ctx.restore();
     return out;
   };

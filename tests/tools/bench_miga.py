@@ -15,7 +15,6 @@ absolute seconds on these machines mean little):
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import os
 import statistics
@@ -99,10 +98,10 @@ def main() -> None:
     print(f"shapes_wan21 (trained tiny Wan 2.1) on CPU, window {WINDOW}, {STEPS} steps, latent 16x16, cfg 1, "
           f"{frames} frames, {rounds} interleaved round(s), seeds 0..{rounds - 1}; all-in (warm-up included)")
     print(f"{'variant':28s} {'calls/frame':>11s} {'s/frame':>8s} {'calls/FIFO':>10s} {'s/FIFO':>7s} {'triggers':>9s}")
+    fc = statistics.fmean(r["model_calls"] for r in fifo)
     for name, rs in rows.items():
         calls = statistics.fmean(r["model_calls"] for r in rs)
         sec = statistics.median(r["seconds"] for r in rs)
-        fc = statistics.fmean(r["model_calls"] for r in fifo)
         # seconds: the ratio to FIFO in the same round (same seed, side by side), median over rounds
         s_ratio = statistics.median(r["seconds"] / f["seconds"] for r, f in zip(rs, fifo))
         judged = sum(r.get("judgments", 0) for r in rs)

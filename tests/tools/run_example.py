@@ -14,7 +14,6 @@ It posts the workflow, waits for it and prints every file it saved. Fails loudly
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import tempfile
 import time
