@@ -28,7 +28,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from .miga_plan import check_group_width, check_guidance
+from .miga_partition import check_group_width, check_guidance
 
 __all__ = [
     "SIMILARITY_METRICS", "ReflectionState", "check_candidates", "check_group_width", "check_guidance",
