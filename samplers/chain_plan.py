@@ -1,0 +1,116 @@
+"""The plan of a whole queue chain, as data for the queue diagram and the example workflows' notes.
+
+A chain is ``FIFO Queue Init -> [Zigzag Stage] -> [Unified Stage] -> [Self-Reflection] -> [Long-Range Guidance]``;
+its :class:`.config.QueueConfig` decides which sampler runs. This module lays out what that run does, from the same
+functions the samplers use (:func:`.plan.plan_fifo` for FIFO-Diffusion, Kim et al. 2024, arXiv 2405.11473;
+:func:`.miga.resolve_miga` for MIGA, Feng et al., arXiv 2605.18233), so the picture and the run cannot disagree:
+
+- the queue between iterations: one level per latent (``levels``, 0 = fresh noise, ``steps`` = clean) and which
+  latents are finished context (``pad``) or leave next (``head``);
+- the model calls of one steady-state sweep: the range each window reads and writes, and the queue positions of its
+  long-range guidance latents;
+- MIGA's unified stage: the block it finishes at a time (context, emitted latents, look-ahead) and its sweeps;
+- the expected model calls per output latent frame: stage 1 (or FIFO's queue), the unified stage, and
+  self-reflection's worst case (every judgment triggers: ``candidates`` regenerations of ``judged_level`` sweeps);
+- the settings the chain ignores (FIFO's ``partitions`` / ``lookahead`` under a Zigzag Stage, ...), so the editor can
+  say so instead of letting them look effective.
+
+Everything is integers; nothing calls a model. Levels index the descending sigma ladder, i.e. count the steps done
+from fresh noise (0 = pure noise, ``steps`` = clean), for FIFO and MIGA alike; index 0 of ``levels`` is the clean end.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .config import QueueConfig
+from .miga import resolve_miga
+from .miga_plan import simulate_unified, static_partition
+
+
+def ignored_settings(config: QueueConfig) -> list[dict[str, str]]:
+    """Settings in ``config`` that the run will not use, each ``{"node", "input", "why"}``."""
+    out: list[dict[str, str]] = []
+    if config.zigzag is not None:
+        why = "the Zigzag Stage sets the steps and the window stride (slide)"
+        out.append({"node": "InfiniteVideo_FIFOQueueInit", "input": "partitions", "why": why})
+        out.append({"node": "InfiniteVideo_FIFOQueueInit", "input": "lookahead", "why": why})
+        if config.unified is None:
+            out.append({"node": "InfiniteVideo_ZigzagStage", "input": "end_step",
+                        "why": "without a Unified Stage, stage 1 runs to clean"})
+    if config.unified is not None and not config.unified.renoise:
+        out.append({"node": "InfiniteVideo_UnifiedStage", "input": "re_noise_step", "why": "re_denoise is off"})
+    if config.guidance is not None and config.guidance.source == "queue":
+        out.append({"node": "InfiniteVideo_LongRangeGuidance", "input": "history_span", "why": "source is queue"})
+    return out
+
+
+def regeneration_calls(window: int, group: int, references: int, judged_level: int, slide: int) -> int:
+    """Model calls of one self-reflection candidate: ``judged_level`` sweeps over the reference groups (frozen) plus
+    one more fresh group per sweep, static partition at the run's slide, windows that write only references skipped
+    (as :meth:`.miga._Run.regenerate` runs them)."""
+    frozen = references * group
+    return sum(sum(1 for start, cal in static_partition(frozen + r * group, window, slide) if start + cal > frozen)
+               for r in range(1, judged_level + 1))
+
+
+def _fifo_chain(config: QueueConfig, latent_frames: int) -> dict[str, Any]:
+    plan = config.fifo_plan(latent_frames)
+    steps = plan.steps
+    calls = len(plan.windows)
+    return {
+        "kind": "fifo", "window": plan.window, "steps": steps, "warmup": plan.warmup,
+        "queue": plan.queue, "pad": plan.pad, "head": plan.head, "group": 1,
+        "levels": list(plan.levels),
+        "windows": [{"read": [w.start, w.stop], "write": [w.write_start, w.write_stop], "memory": []}
+                    for w in plan.windows],
+        "unified": None,
+        "calls": {"queue": calls, "unified": 0, "reflection_worst": 0, "expected": calls, "worst": calls},
+    }
+
+
+def _miga_chain(config: QueueConfig, latent_frames: int) -> dict[str, Any]:
+    s = resolve_miga(config, latent_frames)
+    zz, g = s.zigzag, s.group
+    # one steady-state sweep; the partition rotates with the sweep index, so the cost is averaged over a full turn
+    sweeps = [zz.windows(it) for it in range(zz.slide)]
+    stage1 = sum(len(w) for w in sweeps) / (len(sweeps) * g)
+    unified = None
+    unified_calls = 0.0
+    if s.unified is not None:
+        up = s.unified
+        total = max(40 * s.window, up.first_block * 4)
+        unified_calls = simulate_unified(up, total, g).model_calls / total
+        unified = {"context": up.context, "chunk": up.chunk, "lookahead": up.lookahead, "sweeps": up.sweeps,
+                   "start_level": up.start_level, "renoise_level": up.renoise_level, "slide": up.slide}
+    reflection = 0.0
+    if s.reflection is not None:
+        per_trigger = s.reflection.candidates * regeneration_calls(
+            s.window, g, s.references, s.reflection.judged_level, zz.slide)
+        reflection = per_trigger / g  # at most one judgment per iteration, one group leaves per iteration
+    expected = stage1 + unified_calls
+    return {
+        "kind": "miga", "window": s.window, "steps": s.steps, "warmup": s.warmup,
+        "queue": zz.capacity, "pad": 0, "head": 0, "group": g, "end_level": zz.end_level,
+        "slide": zz.slide, "guidance": s.guidance, "references": s.references,
+        "judged_level": s.reflection.judged_level if s.reflection is not None else None,
+        "levels": list(zz.levels),
+        "windows": [{"read": [w.read_start, w.read_stop], "write": [w.write_start, w.write_stop],
+                     "memory": list(w.memory)} for w in sweeps[0]],
+        "unified": unified,
+        "calls": {"queue": stage1, "unified": unified_calls, "reflection_worst": reflection,
+                  "expected": expected, "worst": expected + reflection},
+    }
+
+
+def plan_chain(config: QueueConfig, latent_frames: int) -> dict[str, Any]:
+    """The run ``config`` makes with a sampler latent of ``latent_frames`` frames (JSON-able).
+
+    ``ValueError`` (the sampler's own message, naming the input and the fix) when the run would be rejected.
+    """
+    if int(latent_frames) < 1:
+        raise ValueError(f"the sampler's latent must have at least 1 frame, got {latent_frames}")
+    d = _miga_chain(config, latent_frames) if config.is_miga else _fifo_chain(config, latent_frames)
+    d["ignored"] = ignored_settings(config)
+    d["slots"] = len(d["levels"])
+    return d

@@ -1,0 +1,117 @@
+"""The whole chain's plan (what the queue diagram draws) against the samplers' own runs with toy denoisers."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+import torch
+
+from infinite_video.samplers.chain_plan import plan_chain
+from infinite_video.samplers.config import (
+    GuidanceConfig, QueueConfig, ReflectionConfig, UnifiedConfig, ZigzagConfig,
+)
+from infinite_video.samplers.fifo import sample_fifo
+from infinite_video.samplers.miga import MIGA_PRESETS, MigaStats, miga_steps, sample_miga
+
+W = 8
+ZZ = ZigzagConfig(steps=12, group=2, end_step=8)
+UN = UnifiedConfig(steps=4, renoise=True, renoise_step=8)
+
+
+def tanh(x, sigma, prompts=None):
+    return torch.tanh(x) * 0.5
+
+
+class Flip:
+    """Flips its output every few calls, so some self-reflection judgments trigger."""
+
+    def __init__(self):
+        self.k = 0
+
+    def __call__(self, x, sigma, prompts=None):
+        self.k += 1
+        return -torch.tanh(x) if self.k % 7 == 0 else torch.tanh(x)
+
+
+def miga_run(cfg, frames, den=tanh):
+    stats = MigaStats()
+    sig = torch.linspace(1.0, 0.0, miga_steps(cfg, W) + 1)
+    sample_miga(cfg, den, torch.zeros(1, 2, W, 3, 3), sig, frames, generator=torch.Generator().manual_seed(0),
+                stats=stats)
+    return stats
+
+
+def test_fifo_chain_is_fifos_plan():
+    d = plan_chain(QueueConfig(4, 2, True, "noise"), 4)
+    assert d["kind"] == "fifo" and d["steps"] == 8 and d["warmup"] == 8 and d["slots"] == 10
+    assert d["calls"]["expected"] == d["calls"]["worst"] == 4 and d["ignored"] == []
+    assert d["levels"][:d["pad"]] == [8] * d["pad"] and d["levels"][d["head"]] == 7 and d["levels"][-1] == 0
+
+
+def test_fifo_calls_per_frame_match_a_run():
+    calls = []
+
+    def counted(x, sigma, prompts=None):
+        calls.append(1)
+        return tanh(x, sigma)
+
+    cfg = QueueConfig(4, 3, False, "noise")
+    d = plan_chain(cfg, 4)
+    frames = 10
+    sample_fifo(counted, torch.zeros(1, 2, 4, 3, 3), torch.linspace(1, 0, d["steps"] + 1), cfg.fifo_plan(4),
+                frames, generator=torch.Generator().manual_seed(0))
+    assert len(calls) == (frames + d["warmup"]) * d["calls"]["expected"]
+
+
+@pytest.mark.parametrize("parts", [dict(zigzag=ZZ), dict(zigzag=ZZ, unified=UN),
+                                   dict(zigzag=ZZ, unified=UN, guidance=GuidanceConfig(2, "queue"))])
+def test_miga_expected_calls_per_frame_match_a_run(parts):
+    """Stage 1 + unified calls per output frame: the plan's figure against the loop's counters on a long run (the
+    start-up and flush are the difference, which shrinks with length)."""
+    cfg = QueueConfig(W, 2, True, "noise", **parts)
+    d = plan_chain(cfg, W)
+    st = miga_run(cfg, 400)
+    assert st.reflection_calls == 0
+    assert st.stage1_calls / st.output_latents == pytest.approx(d["calls"]["queue"], rel=0.08)
+    assert st.unified_calls / st.output_latents == pytest.approx(d["calls"]["unified"], rel=0.08)
+
+
+def test_reflection_worst_case_is_the_cost_of_triggering_every_judgment():
+    cfg = QueueConfig(W, 2, True, "noise", zigzag=ZZ, unified=UN,
+                      reflection=ReflectionConfig(candidates=2, threshold=0.0, judged_level=3))
+    d = plan_chain(cfg, W)
+    st = miga_run(cfg, 60, den=Flip())
+    assert st.triggers > 0
+    per_trigger = st.reflection_calls / st.triggers
+    assert d["calls"]["reflection_worst"] == pytest.approx(per_trigger / d["group"])
+    assert d["calls"]["worst"] == pytest.approx(d["calls"]["expected"] + d["calls"]["reflection_worst"])
+
+
+def test_official_wan_preset_plan():
+    p = MIGA_PRESETS["wan21"]
+    cfg = QueueConfig(p["window"], 2, True, "noise", p["zigzag"], p["unified"], p["reflection"], p["guidance"])
+    d = plan_chain(cfg, 21)
+    assert (d["kind"], d["steps"], d["group"], d["queue"], d["slide"]) == ("miga", 54, 7, 44 * 7, 17)
+    assert d["unified"]["sweeps"] == 20 and d["calls"]["worst"] > d["calls"]["expected"] > 0
+    assert all(len(w["memory"]) in (0, 4) for w in d["windows"])
+    assert {i["input"] for i in d["ignored"]} == {"partitions", "lookahead", "history_span"}
+
+
+def test_ignored_settings_are_named():
+    base = QueueConfig(W, 2, True, "noise")
+    assert plan_chain(base, W)["ignored"] == []
+    zz_only = plan_chain(dataclasses.replace(base, zigzag=ZZ), W)["ignored"]
+    assert [(i["node"], i["input"]) for i in zz_only] == [
+        ("InfiniteVideo_FIFOQueueInit", "partitions"), ("InfiniteVideo_FIFOQueueInit", "lookahead"),
+        ("InfiniteVideo_ZigzagStage", "end_step")]
+    no_renoise = dataclasses.replace(base, zigzag=ZZ, unified=dataclasses.replace(UN, renoise=False))
+    assert ("InfiniteVideo_UnifiedStage", "re_noise_step") in [(i["node"], i["input"])
+                                                              for i in plan_chain(no_renoise, W)["ignored"]]
+
+
+def test_impossible_chain_raises_the_samplers_error():
+    with pytest.raises(ValueError, match="Unified Stage needs a Zigzag Stage"):
+        plan_chain(QueueConfig(W, 2, True, "noise", unified=UN), W)
+    with pytest.raises(ValueError, match="window_length 9 is longer than the latent's 8 frames"):
+        plan_chain(QueueConfig(9, 2, True, "noise", zigzag=ZZ), 8)
