@@ -5,7 +5,8 @@ Shapes: latents are ``[B, C, F, H, W]`` with frames on axis 2. The denoiser cont
 optional tuple of conditioning indices (see :mod:`.prompts`). Randomness comes only from the injected
 ``torch.Generator`` (CPU noise moved to the latent's device, as ComfyUI does), so a seed reproduces bit for bit.
 
-The queue state is explicit (:class:`FifoQueue`); memory is one queue plus the output frames, whatever the length.
+The queue state is explicit (:class:`FifoQueue`, saved and loaded by :class:`FifoRun`); memory is one queue plus the
+output frames, whatever the length, or one queue plus a bounded tail when the run is streamed (:mod:`.stream`).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from torch import Tensor
 from .plan import FifoPlan
 from .prompts import FrameRange, group_frames, validate_schedule
 from .steps import NoiseScaling, get_step_rule, per_frame_step, ve_noise_scaling
+from .stream import LatentTail, Stream, check_state, drive
 
 Denoiser = Callable[..., Tensor]
 
@@ -103,6 +105,93 @@ def init_queue(
     return FifoQueue(latents, [-1] * plan.pad + list(range(q)), q)
 
 
+class FifoRun:
+    """One FIFO-Diffusion run, an iteration per :meth:`iterate` (a :class:`.stream.QueueRunner`).
+
+    Each iteration (Alg. 1): every window of the plan, noisiest first, is denoised at its slots' own sigmas and
+    its write region takes one step down the ladder; the head slot is now clean and leaves; everything shifts one
+    slot towards the head; the tail gets fresh noise at ``sigmas[0]``. Warm-up frames are not returned.
+    State between iterations: the :class:`FifoQueue`, the iteration count and the generator's state.
+    """
+
+    def __init__(self, denoiser: Denoiser, latent: Tensor, sigmas: Tensor, plan: FifoPlan, frames: int, *,
+                 generator: torch.Generator, rule: str = "euler", eta: float = 1.0,
+                 noise_scaling: NoiseScaling = ve_noise_scaling,
+                 prompt_ranges: Optional[Sequence[FrameRange]] = None):
+        check_fifo_inputs(plan, latent, sigmas, frames)
+        get_step_rule(rule)
+        if prompt_ranges is not None:
+            validate_schedule(prompt_ranges)
+        self.den, self.plan, self.gen, self.rule, self.eta = denoiser, plan, generator, rule, eta
+        self.ns, self.ranges, self.frames = noise_scaling, prompt_ranges, int(frames)
+        self.sigmas = sigmas.to(device=latent.device, dtype=torch.float32)
+        self.queue = init_queue(plan, latent, self.sigmas, generator, noise_scaling)
+        level = torch.tensor(plan.levels, device=latent.device)
+        self.slot_sigma = self.sigmas[level]  # fixed per slot for the whole run
+        self.next_sigma = self.sigmas[torch.clamp(level + 1, max=plan.steps)]
+        self.total = plan.iterations(frames)
+        self.it = 0
+        self.frames_done = 0
+        self._info: dict[str, Any] = {}
+
+    @property
+    def done(self) -> bool:
+        return self.it >= self.total
+
+    def iterate(self) -> list[tuple[int, Tensor]]:
+        plan, gen, x = self.plan, self.gen, self.queue.latents
+        b = x.shape[0]
+        for win in plan.windows:
+            sig = self.slot_sigma[win.start:win.stop].expand(b, -1)
+            xw = x[:, :, win.start:win.stop]
+            out_idx = [e - plan.warmup for e in self.queue.entries[win.start:win.stop]]
+            denoised = _denoise_grouped(self.den, xw, sig, out_idx, self.ranges)
+            lo, hi = win.write_start - win.start, win.write_stop - win.start
+            noise = None
+            if self.rule == "euler_ancestral" and self.eta > 0:
+                noise = _randn((b, x.shape[1], hi - lo, x.shape[3], x.shape[4]), gen, x)
+            x[:, :, win.write_start:win.write_stop] = per_frame_step(
+                self.rule, xw[:, :, lo:hi], denoised[:, :, lo:hi], sig[:, lo:hi],
+                self.next_sigma[win.write_start:win.write_stop].expand(b, -1),
+                eta=self.eta, noise=noise, noise_scaling=self.ns,
+            )
+        head = x[:, :, plan.head:plan.head + 1].clone()
+        out_index = self.queue.entries[plan.head] - plan.warmup
+        # Shift one slot towards the head (the padding keeps the newest finished frames) and refill the tail.
+        tail = self.ns(self.slot_sigma[-1:], _randn((b, x.shape[1], 1, x.shape[3], x.shape[4]), gen, x),
+                       torch.zeros_like(head))
+        x = torch.cat([x[:, :, 1:], tail], dim=2)
+        self.queue = FifoQueue(x, self.queue.entries[1:] + [self.queue.next_entry], self.queue.next_entry + 1)
+        self._info = {"x": x, "i": self.it, "sigma": self.slot_sigma, "sigma_hat": self.slot_sigma,
+                      "denoised": head, "frame": out_index, "entries": list(self.queue.entries), "total": self.total}
+        self.it += 1
+        if out_index < 0:
+            return []
+        self.frames_done += 1
+        return [(out_index, head)]
+
+    def info(self) -> dict[str, Any]:
+        return self._info
+
+    _STATE_KEYS = ("latents", "entries", "next_entry", "it", "frames_done", "rng")
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"kind": "fifo", "latents": self.queue.latents.detach().clone(), "entries": list(self.queue.entries),
+                "next_entry": self.queue.next_entry, "it": self.it, "rng": self.gen.get_state(),
+                "frames_done": self.frames_done}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        check_state(state, "fifo", self._STATE_KEYS)
+        x = state["latents"]
+        if tuple(x.shape) != tuple(self.queue.latents.shape):
+            raise ValueError(f"the resume state's queue is {tuple(x.shape)}, this run's is "
+                             f"{tuple(self.queue.latents.shape)}: resume with the latent size and queue settings it "
+                             f"was saved with")
+        self.queue = FifoQueue(x.to(self.queue.latents).clone(), list(state["entries"]), int(state["next_entry"]))
+        self.it, self.frames_done = int(state["it"]), int(state["frames_done"])
+        self.gen.set_state(state["rng"])
+
+
 def iterate_fifo(
     denoiser: Denoiser,
     latent: Tensor,
@@ -117,53 +206,15 @@ def iterate_fifo(
     prompt_ranges: Optional[Sequence[FrameRange]] = None,
     callback: Optional[Callable[[dict[str, Any]], None]] = None,
 ) -> Iterator[tuple[int, Tensor]]:
-    """Run diagonal denoising and yield ``(output_index, frame[B, C, 1, H, W])`` as frames leave the queue.
-
-    Each iteration (Alg. 1): every window of the plan, noisiest first, is denoised at its slots' own sigmas and
-    its write region takes one step down the ladder; the head slot is now clean and leaves; everything shifts one
-    slot towards the head; the tail gets fresh noise at ``sigmas[0]``. Warm-up frames are not yielded.
-    """
-    check_fifo_inputs(plan, latent, sigmas, frames)
-    get_step_rule(rule)
-    if prompt_ranges is not None:
-        validate_schedule(prompt_ranges)
-    sigmas = sigmas.to(device=latent.device, dtype=torch.float32)
-    b = latent.shape[0]
-    state = init_queue(plan, latent, sigmas, generator, noise_scaling)
-    x = state.latents
-    level = torch.tensor(plan.levels, device=latent.device)
-    slot_sigma = sigmas[level]  # fixed per slot for the whole run
-    next_sigma = sigmas[torch.clamp(level + 1, max=plan.steps)]
-    total = plan.iterations(frames)
-    for it in range(total):
-        for win in plan.windows:
-            sig = slot_sigma[win.start:win.stop].expand(b, -1)
-            xw = x[:, :, win.start:win.stop]
-            out_idx = [e - plan.warmup for e in state.entries[win.start:win.stop]]
-            denoised = _denoise_grouped(denoiser, xw, sig, out_idx, prompt_ranges)
-            lo, hi = win.write_start - win.start, win.write_stop - win.start
-            noise = None
-            if rule == "euler_ancestral" and eta > 0:
-                noise = _randn((b, x.shape[1], hi - lo, x.shape[3], x.shape[4]), generator, x)
-            x[:, :, win.write_start:win.write_stop] = per_frame_step(
-                rule, xw[:, :, lo:hi], denoised[:, :, lo:hi], sig[:, lo:hi],
-                next_sigma[win.write_start:win.write_stop].expand(b, -1),
-                eta=eta, noise=noise, noise_scaling=noise_scaling,
-            )
-        head = x[:, :, plan.head:plan.head + 1].clone()
-        out_index = state.entries[plan.head] - plan.warmup
-        # Shift one slot towards the head (the padding keeps the newest finished frames) and refill the tail.
-        tail = noise_scaling(slot_sigma[-1:], _randn((b, x.shape[1], 1, x.shape[3], x.shape[4]), generator, x),
-                             torch.zeros_like(head))
-        x = torch.cat([x[:, :, 1:], tail], dim=2)
-        state.entries = state.entries[1:] + [state.next_entry]
-        state.next_entry += 1
-        state.latents = x
+    """Run diagonal denoising (:class:`FifoRun`) and yield ``(output_index, frame[B, C, 1, H, W])`` as frames leave
+    the queue. Warm-up frames are not yielded."""
+    run = FifoRun(denoiser, latent, sigmas, plan, frames, generator=generator, rule=rule, eta=eta,
+                  noise_scaling=noise_scaling, prompt_ranges=prompt_ranges)
+    while not run.done:
+        out = run.iterate()
         if callback is not None:
-            callback({"x": x, "i": it, "sigma": slot_sigma, "sigma_hat": slot_sigma, "denoised": head,
-                      "frame": out_index, "entries": list(state.entries), "total": total})
-        if out_index >= 0:
-            yield out_index, head
+            callback(run.info())
+        yield from out
 
 
 def _denoise_grouped(denoiser: Denoiser, x: Tensor, sigma: Tensor, out_idx: list[int],
@@ -189,15 +240,17 @@ def sample_fifo(
     *,
     generator: torch.Generator,
     output_device: Optional[torch.device] = None,
+    callback: Optional[Callable[[dict[str, Any]], None]] = None,
+    stream: Optional[Stream] = None,
     **kwargs: Any,
 ) -> Tensor:
-    """Generate ``frames`` latent frames with FIFO-Diffusion; returns ``[B, C, frames, H, W]`` on ``output_device``.
+    """Generate ``frames`` latent frames with FIFO-Diffusion; returns ``[B, C, frames, H, W]`` on ``output_device``
+    (with ``stream.keep``, only the newest ``keep`` of them; see :mod:`.stream`).
 
     Finished frames are moved to ``output_device`` as they leave the queue, so the working device only ever holds
-    the queue. ``kwargs`` are those of :func:`iterate_fifo`.
+    the queue. ``kwargs`` are those of :class:`FifoRun`.
     """
     b, c, _, h, w = latent.shape
-    out = torch.empty((b, c, frames, h, w), dtype=torch.float32, device=output_device or latent.device)
-    for idx, frame in iterate_fifo(denoiser, latent, sigmas, plan, frames, generator=generator, **kwargs):
-        out[:, :, idx:idx + 1] = frame.to(out.device)
-    return out
+    run = FifoRun(denoiser, latent, sigmas, plan, frames, generator=generator, **kwargs)
+    tail = LatentTail((b, c, h, w), frames, stream.keep if stream else None, output_device or latent.device)
+    return drive(run, tail, stream, callback)

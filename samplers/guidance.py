@@ -99,6 +99,16 @@ class HistoryBank(Generic[T]):
         self.total += 1
         return self.total - 1
 
+    def frames(self) -> list[tuple[int, T]]:
+        """``(index, frame)`` of every frame held, oldest first (for saving a run's state)."""
+        return [(self.oldest + i, f) for i, f in enumerate(self._frames)]
+
+    def restore(self, total: int, frames: list[tuple[int, T]]) -> None:
+        """Load what :meth:`frames` returned and the count ``total`` of frames ever added."""
+        self._frames.clear()
+        self._frames.extend(f for _, f in frames)
+        self.total = int(total)
+
     def __getitem__(self, index: int) -> T:
         if not self.oldest <= index < self.total:
             raise IndexError(f"history frame {index} is not held (held: {self.oldest}..{self.total - 1})")

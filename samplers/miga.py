@@ -40,6 +40,7 @@ bank and one reflection candidate: constant in the number of output frames (only
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 from typing import Any, Callable, Optional, Sequence
@@ -60,6 +61,7 @@ from .reflection import (
     judges_denoised, reference_groups, select_candidate,
 )
 from .steps import NoiseScaling, get_step_rule, per_frame_step, ve_noise_scaling
+from .stream import LatentTail, Stream, check_state, clone_state, drive
 
 Denoiser = Callable[..., Tensor]
 
@@ -285,8 +287,7 @@ class _Run:
 
     def __init__(self, setup: MigaSetup, denoiser: Denoiser, latent: Tensor, sigmas: Tensor, frames: int,
                  generator: torch.Generator, rule: str, eta: float, noise_scaling: NoiseScaling,
-                 prompt_ranges: Optional[Sequence[FrameRange]], output_device: Optional[torch.device],
-                 stats: MigaStats, init: str):
+                 prompt_ranges: Optional[Sequence[FrameRange]], stats: MigaStats, init: str):
         self.s, self.den, self.gen, self.rule, self.eta = setup, denoiser, generator, rule, eta
         self.ns, self.ranges, self.frames, self.stats = noise_scaling, prompt_ranges, frames, stats
         self.sig = sigmas.to(device=latent.device, dtype=torch.float32)
@@ -296,7 +297,7 @@ class _Run:
         self.clip = init == "clip"
         f = setup.window
         self.fresh_x0 = (self.like[:, :, f - 1:f] if self.clip else torch.zeros_like(self.like[:, :, :1]))
-        self.out = torch.empty((b, c, frames, h, w), dtype=torch.float32, device=output_device or latent.device)
+        self.pending: list[tuple[int, Tensor]] = []  # output latents finished in the current iteration
         self.phase = "stage1"
         self.newest: Optional[Tensor] = None
         self.bank: Optional[HistoryBank] = (HistoryBank(setup.span) if setup.source == "history"
@@ -353,7 +354,7 @@ class _Run:
         """A finished (clean) latent with stream id ``sid`` leaves: into the output, and the history bank."""
         k = sid - self.s.warmup
         if 0 <= k < self.frames:
-            self.out[:, :, k:k + 1] = latent.to(self.out.device)
+            self.pending.append((k, latent))
             self.stats.output_latents += 1
         self.newest = latent
         if self.bank is not None:
@@ -512,52 +513,86 @@ class _Run:
             self.raw_start = blk.emit_stop
             self.phase = "stage1"
 
-    # -- driver -------------------------------------------------------------------------------------------------------
+    # -- driver (a :class:`.stream.QueueRunner`) -------------------------------------------------------------------
 
-    def run(self, callback: Optional[Callable[[dict[str, Any]], None]]) -> Tensor:
-        plan, g, s = self.s.zigzag, self.s.group, self.s
+    def start(self) -> None:
         self.init_queue()
-        produced, it = 0, 0
-        total = plan.iterations(s.stage1_latents // g) + (1 if s.unified is not None else 0)
-        while produced < s.stage1_latents:
-            self.sweep(it)
-            if s.reflection is not None:
-                self.reflect()
-            if self.lv[0] >= s.end_level:
-                out, ids = self.x[:, :, :g], self.ids[:g]
-                self.x, self.lv, self.ids = self.x[:, :, g:], self.lv[g:], self.ids[g:]
-                if self.x0 is not None:
-                    self.x0 = self.x0[:, :, g:]
-                produced += g
-                if s.unified is not None:
-                    self.arrive(out.clone(), final=produced >= s.stage1_latents)
-                else:
-                    for p, sid in enumerate(ids):
-                        self.emit(sid, out[:, :, p:p + 1].clone())
-            # one group of fresh seeded noise enters at the tail
-            self.x = torch.cat([self.x, self.fresh(g)], dim=2)
-            if self.x0 is not None:
-                self.x0 = torch.cat([self.x0, torch.zeros_like(self.x0[:, :, :g])], dim=2)
-            self.lv += [0] * g
-            self.ids += list(range(self.next_id, self.next_id + g))
-            self.next_id += g
-            self.stats.iterations = it + 1
-            self._callback(callback, it, total)
-            it += 1
-        if s.unified is not None:
-            self._callback(callback, total - 1, total)
-        if self.stats.output_latents != self.frames:
-            raise RuntimeError(f"MIGA produced {self.stats.output_latents} of {self.frames} latents (a bug)")
-        return self.out
+        self.produced = self.it = 0
+        self.total = self.s.zigzag.iterations(self.s.stage1_latents // self.s.group)
 
-    def _callback(self, callback: Optional[Callable[[dict[str, Any]], None]], i: int, total: int) -> None:
-        if callback is None:
-            return
+    @property
+    def done(self) -> bool:
+        return self.produced >= self.s.stage1_latents
+
+    @property
+    def frames_done(self) -> int:
+        return self.stats.output_latents
+
+    def iterate(self) -> list[tuple[int, Tensor]]:
+        """One iteration: a sweep, self-reflection, the front group leaves (into the unified stage), a group enters."""
+        g, s = self.s.group, self.s
+        self.pending = []
+        self.sweep(self.it)
+        if s.reflection is not None:
+            self.reflect()
+        if self.lv[0] >= s.end_level:
+            out, ids = self.x[:, :, :g], self.ids[:g]
+            self.x, self.lv, self.ids = self.x[:, :, g:], self.lv[g:], self.ids[g:]
+            if self.x0 is not None:
+                self.x0 = self.x0[:, :, g:]
+            self.produced += g
+            if s.unified is not None:
+                self.arrive(out.clone(), final=self.produced >= s.stage1_latents)
+            else:
+                for p, sid in enumerate(ids):
+                    self.emit(sid, out[:, :, p:p + 1].clone())
+        # one group of fresh seeded noise enters at the tail
+        self.x = torch.cat([self.x, self.fresh(g)], dim=2)
+        if self.x0 is not None:
+            self.x0 = torch.cat([self.x0, torch.zeros_like(self.x0[:, :, :g])], dim=2)
+        self.lv += [0] * g
+        self.ids += list(range(self.next_id, self.next_id + g))
+        self.next_id += g
+        self.stats.iterations = self.it + 1
+        self.it += 1
+        if self.done and self.stats.output_latents != self.frames:
+            raise RuntimeError(f"MIGA produced {self.stats.output_latents} of {self.frames} latents (a bug)")
+        return self.pending
+
+    def info(self) -> dict[str, Any]:
         sigma = self.sig[torch.tensor(self.lv, device=self.sig.device)]
         newest = self.newest if self.newest is not None else self.x[:, :, :1]
-        callback({"x": self.x, "i": i, "sigma": sigma, "sigma_hat": sigma, "denoised": newest,
-                  "frame": self.stats.output_latents - 1, "entries": [e - self.s.warmup for e in self.ids],
-                  "total": total, "stats": self.stats})
+        return {"x": self.x, "i": self.it - 1, "sigma": sigma, "sigma_hat": sigma, "denoised": newest,
+                "frame": self.stats.output_latents - 1, "entries": [e - self.s.warmup for e in self.ids],
+                "total": self.total, "stats": self.stats}
+
+    # Everything that changes during a run. A new attribute of the loop state must be added here, or a resumed run
+    # would silently differ (tests/test_stream_engine.py checks resumed runs bit for bit).
+    _STATE = ("x", "lv", "ids", "next_id", "x0", "raw", "raw_start", "arrived", "emitted", "tail", "block",
+              "newest", "produced", "it", "phase")
+
+    def state_dict(self) -> dict[str, Any]:
+        state = {name: clone_state(getattr(self, name)) for name in self._STATE}
+        state.update(kind="miga", rng=self.gen.get_state(), stats=dataclasses.asdict(self.stats),
+                     frames_done=self.frames_done,
+                     judge=None if self.judge is None else list(self.judge.history),
+                     bank=None if self.bank is None else {"total": self.bank.total,
+                                                          "frames": clone_state(list(self.bank.frames()))})
+        return state
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        check_state(state, "miga", self._STATE + ("rng", "stats", "judge", "bank"))
+        if tuple(state["x"].shape[:2]) != tuple(self.x.shape[:2]) or state["x"].shape[3:] != self.x.shape[3:]:
+            raise ValueError(f"the resume state's latents are {tuple(state['x'].shape)}, this run's are "
+                             f"{tuple(self.x.shape)} (frames aside): resume with the latent size it was saved with")
+        for name in self._STATE:
+            setattr(self, name, clone_state(state[name], self.like.device))
+        self.gen.set_state(state["rng"])
+        self.stats = MigaStats(**state["stats"])
+        if self.judge is not None:
+            self.judge = dataclasses.replace(self.judge, history=tuple(state["judge"]))
+        if self.bank is not None:
+            self.bank.restore(state["bank"]["total"], clone_state(state["bank"]["frames"], self.like.device))
 
 
 @torch.no_grad()
@@ -576,11 +611,14 @@ def sample_miga(
     output_device: Optional[torch.device] = None,
     noise_scaling: NoiseScaling = ve_noise_scaling,
     stats: Optional[MigaStats] = None,
+    stream: Optional[Stream] = None,
 ) -> Tensor:
-    """Generate ``frames`` latent frames with MIGA; returns ``[B, C, frames, H, W]`` on ``output_device``.
+    """Generate ``frames`` latent frames with MIGA; returns ``[B, C, frames, H, W]`` on ``output_device`` (with
+    ``stream.keep``, only the newest ``keep``; see :mod:`.stream`).
 
     ``sigmas``: the ladder ``[T + 1]`` (:func:`miga_steps` + 1 entries, ending at 0). ``stats``: an optional
-    :class:`MigaStats` filled in during the run (also passed to ``callback`` as ``"stats"``).
+    :class:`MigaStats` filled in during the run (also passed to ``callback`` as ``"stats"``; on a resumed run it
+    continues the saved counters).
     """
     check_miga_inputs(config, latent, sigmas, frames)
     get_step_rule(rule)
@@ -588,5 +626,12 @@ def sample_miga(
         validate_schedule(prompt_ranges)
     setup = resolve_miga(config, latent.shape[2], frames)
     run = _Run(setup, denoiser, latent, sigmas, int(frames), generator, rule, eta, noise_scaling, prompt_ranges,
-               output_device, stats if stats is not None else MigaStats(), config.init)
-    return run.run(callback)
+               stats if stats is not None else MigaStats(), config.init)
+    run.start()
+    b, c, _, h, w = latent.shape
+    tail = LatentTail((b, c, h, w), frames, stream.keep if stream else None, output_device or latent.device)
+    out = drive(run, tail, stream, callback)
+    if stats is not None and stats is not run.stats:  # a resumed run replaced the counters: hand them back
+        for k, v in dataclasses.asdict(run.stats).items():
+            setattr(stats, k, v)
+    return out

@@ -11,6 +11,7 @@ from .config import QueueConfig
 from .fifo import check_fifo_inputs, check_video_latent, sample_fifo
 from .prompts import FrameRange
 from .steps import NoiseScaling
+from .stream import Stream
 
 
 def check_run_inputs(config: QueueConfig, latent: Tensor, sigmas: Tensor, frames: int) -> None:
@@ -48,11 +49,13 @@ def run_queue(
     prompt_ranges: Optional[Sequence[FrameRange]] = None,
     callback: Optional[Callable[[dict[str, Any]], None]] = None,
     output_device: Optional[torch.device] = None,
+    stream: Optional[Stream] = None,
 ) -> Tensor:
-    """Generate ``frames`` latent frames ``[B, C, frames, H, W]``; noise comes from a CPU generator seeded ``seed``."""
+    """Generate ``frames`` latent frames ``[B, C, frames, H, W]`` (only the newest ``stream.keep`` when streamed, see
+    :mod:`.stream`); noise comes from a CPU generator seeded ``seed``."""
     generator = torch.Generator("cpu").manual_seed(int(seed) & 0xFFFF_FFFF_FFFF_FFFF)
     kwargs: dict[str, Any] = dict(generator=generator, rule=rule, eta=eta, prompt_ranges=prompt_ranges,
-                                  callback=callback, output_device=output_device)
+                                  callback=callback, output_device=output_device, stream=stream)
     if noise_scaling is not None:
         kwargs["noise_scaling"] = noise_scaling
     if config.is_miga:
