@@ -94,7 +94,7 @@ class Cancel(Exception):
 
 @pytest.mark.parametrize("name", ["fifo", "full", "history"])
 def test_exception_mid_iteration_saves_last_boundary(name):
-    cfg, frames = CONFIGS[name], 19
+    cfg, frames = CONFIGS[name], 40
     full = run(cfg, frames)
     saved, emitted = [], []
 
