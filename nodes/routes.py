@@ -66,4 +66,15 @@ def register_routes() -> None:
             return web.json_response({"error": str(e)}, status=400)
 
     server.routes.get(PLAN_PATH)(fifo_plan)
+
+    from .chain_route import CHAIN_PATH, BadRequest, chain_plan_json
+
+    async def chain_plan(request: "web.Request") -> "web.Response":
+        # the whole chain's plan (queue diagram); settings the run rejects answer 200 {"error"}, see chain_route
+        try:
+            return web.json_response(chain_plan_json(await request.json()))
+        except (BadRequest, ValueError) as e:  # ValueError: a body that is not JSON
+            return web.json_response({"error": str(e)}, status=400)
+
+    server.routes.post(CHAIN_PATH)(chain_plan)
     _registered = True

@@ -25,7 +25,10 @@ from typing import Any
 
 from .config import QueueConfig
 from .miga import resolve_miga
-from .miga_plan import simulate_unified, static_partition
+from .miga_plan import static_partition
+
+
+MAX_DRAWN_SLOTS = 4096
 
 
 def ignored_settings(config: QueueConfig) -> list[dict[str, str]]:
@@ -79,8 +82,9 @@ def _miga_chain(config: QueueConfig, latent_frames: int) -> dict[str, Any]:
     unified_calls = 0.0
     if s.unified is not None:
         up = s.unified
-        total = max(40 * s.window, up.first_block * 4)
-        unified_calls = simulate_unified(up, total, g).model_calls / total
+        # steady state: each block re-reads its context, finishes `chunk` latents, and looks ahead
+        length = up.context + up.chunk + up.lookahead
+        unified_calls = sum(len(up.windows(length, up.context, j)) for j in range(up.sweeps)) / up.chunk
         unified = {"context": up.context, "chunk": up.chunk, "lookahead": up.lookahead, "sweeps": up.sweeps,
                    "start_level": up.start_level, "renoise_level": up.renoise_level, "slide": up.slide}
     reflection = 0.0
@@ -113,4 +117,6 @@ def plan_chain(config: QueueConfig, latent_frames: int) -> dict[str, Any]:
     d = _miga_chain(config, latent_frames) if config.is_miga else _fifo_chain(config, latent_frames)
     d["ignored"] = ignored_settings(config)
     d["slots"] = len(d["levels"])
+    if d["slots"] > MAX_DRAWN_SLOTS:  # too many to draw (or send): the figures stay, the picture goes
+        d["levels"], d["windows"], d["too_large"] = [], [], True
     return d

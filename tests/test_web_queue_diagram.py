@@ -1,9 +1,10 @@
-"""The queue diagram on FIFO Queue Init: the plan route on the real server, and the extension in a real browser.
+"""The queue diagram: the plan routes on the real server, and the extension in a real browser.
 
-The route answers ``plan_fifo(...).to_dict()``, so the drawing, the sampler and the tests share one plan. The browser
-test loads ComfyUI's own frontend from a real server in headless Chromium (Debian's ``chromium``; skipped, with the
-reason, where there is none), adds the node, changes its widgets, reads the pixels the extension draws, loads a
-shipped workflow, and checks that nothing the node saves or queues changed.
+``/fifo_plan`` answers ``plan_fifo(...).to_dict()`` and ``/chain_plan`` the whole chain's
+``samplers.chain_plan.plan_chain``, so the drawing, the samplers and the tests share one plan. The browser tests load
+ComfyUI's own frontend from a real server in headless Chromium (Debian's ``chromium``; skipped, with the reason, where
+there is none), build chains as a user would, read the pixels the extension draws, load the shipped workflows, and
+check that nothing the nodes save or queue changed.
 """
 
 from __future__ import annotations
@@ -14,11 +15,15 @@ import pytest
 
 from browser import Browser, find_chromium
 from comfy_server import PACK_ROOT, start_server
+from infinite_video.samplers.chain_plan import plan_chain
+from infinite_video.samplers.config import GuidanceConfig, QueueConfig, ReflectionConfig, UnifiedConfig, ZigzagConfig
 from infinite_video.samplers.plan import plan_fifo
 
 pytestmark = pytest.mark.host
 
 ROUTE = "/api/infinite_video/fifo_plan"
+CHAIN_ROUTE = "/api/infinite_video/chain_plan"
+UI_WORKFLOWS = sorted((PACK_ROOT / "example_workflows").glob("*.json"))
 
 
 def plan_query(window, partitions, lookahead, init="noise") -> str:
@@ -47,41 +52,110 @@ def test_plan_route_names_the_bad_input(comfy_server, query, message):
     assert status == 400 and message in body["error"]
 
 
+def jsonable(d):
+    return json.loads(json.dumps(d))
+
+
+OFFICIAL_WAN = dict(zigzag=ZigzagConfig(54, 7, 44, 0), unified=UnifiedConfig(10, True, 44),
+                    reflection=ReflectionConfig(3, 0.01, "pairwise_denoised", 10), guidance=GuidanceConfig(4, "queue", 64))
+OFFICIAL_WAN_CHAIN = [
+    {"type": "InfiniteVideo_FIFOQueueInit",
+     "inputs": {"window_length": 21, "partitions": 2, "lookahead": True, "init_mode": "noise"}},
+    {"type": "InfiniteVideo_ZigzagStage", "inputs": {"steps": 54, "group_size": 7, "end_step": 44, "slide": 0}},
+    {"type": "InfiniteVideo_UnifiedStage", "inputs": {"steps": 10, "re_denoise": True, "re_noise_step": 44}},
+    {"type": "InfiniteVideo_SelfReflection",
+     "inputs": {"candidates": 3, "threshold": 0.01, "metric": "pairwise_denoised", "judged_level": 10}},
+    {"type": "InfiniteVideo_LongRangeGuidance", "inputs": {"guidance_latents": 4, "source": "queue", "history_span": 64}},
+]
+
+
+def test_chain_route_answers_the_chain_plan(comfy_server):
+    status, body = comfy_server.request("POST", CHAIN_ROUTE, {"chain": OFFICIAL_WAN_CHAIN, "latent_frames": 21})
+    assert status == 200
+    assert body["plan"] == jsonable(plan_chain(QueueConfig(21, 2, True, "noise", **OFFICIAL_WAN), 21))
+    fifo = OFFICIAL_WAN_CHAIN[:1]
+    status, body = comfy_server.request("POST", CHAIN_ROUTE, {"chain": fifo, "latent_frames": None})
+    assert status == 200 and body["plan"] == jsonable(plan_chain(QueueConfig(21, 2, True, "noise"), 21))
+
+
+@pytest.mark.parametrize("chain,frames,message", [
+    # the run's own errors, as 200 answers (the editor asks while the user types)
+    ([OFFICIAL_WAN_CHAIN[0], OFFICIAL_WAN_CHAIN[2]], 21, "Unified Stage needs a Zigzag Stage before it"),
+    (OFFICIAL_WAN_CHAIN, 13, "window_length 21 is longer than the latent's 13 frames"),
+    ([{"type": "InfiniteVideo_FIFOQueueInit",
+       "inputs": {"window_length": 0, "partitions": 2, "lookahead": True, "init_mode": "noise"}}], None,
+     "connect one (or set window_length)"),
+])
+def test_chain_route_answers_the_engines_error(comfy_server, chain, frames, message):
+    status, body = comfy_server.request("POST", CHAIN_ROUTE, {"chain": chain, "latent_frames": frames})
+    assert status == 200 and message in body["error"] and "plan" not in body
+
+
+@pytest.mark.parametrize("body,message", [
+    ({"chain": []}, "expected a JSON object"),
+    ({"chain": [OFFICIAL_WAN_CHAIN[1]]}, "starts with InfiniteVideo_FIFOQueueInit"),
+    ({"chain": [{"type": "KSampler", "inputs": {}}]}, "chain[0] must be"),
+    ({"chain": OFFICIAL_WAN_CHAIN[:1], "latent_frames": "many"}, "latent_frames must be an integer"),
+])
+def test_chain_route_rejects_what_is_not_a_chain(comfy_server, body, message):
+    status, answer = comfy_server.request("POST", CHAIN_ROUTE, body)
+    assert status == 400 and message in answer["error"]
+
+
 # -- in the browser --------------------------------------------------------------------------------------------------
 
-# Reads the pixels the node's onDrawForeground draws into an offscreen canvas, at the geometry the extension's own
-# layout() gives (imported from the module the frontend loaded: the same instance, nothing registered twice).
+# Draws node `window.__ivNode` into an offscreen canvas with its own onDrawForeground and reads the pixels at the
+# geometry the extension's own layout() gives (imported from the module the frontend loaded: the same instance).
 PIXELS_JS = """
 (async () => {
-  const urls = await (await fetch("/api/extensions")).json();  // what the frontend imported, by the same URL
-  const { layout } = await import(urls.find((u) => u.endsWith("/queue_diagram.js")));
+  const urls = await (await fetch("/api/extensions")).json();
+  const { layout, COLORS } = await import(urls.find((u) => u.endsWith("/queue_diagram.js")));
   if (app.extensions.filter((e) => e.name === "infinite_video.QueueDiagram").length !== 1) throw "loaded twice";
   const node = window.__ivNode;
   const [W, H] = [Math.ceil(node.size[0]), Math.ceil(node.size[1])];
   const canvas = new OffscreenCanvas(W, H);
   const ctx = canvas.getContext("2d");
   node.onDrawForeground(ctx);
-  const plan = node.ivQueue.plan;
-  const { x, y, cw, barsH, rowsTop, rowH } = layout(node, plan);
+  const view = node.ivQueue;
+  const box = layout(node, view, ctx);
   const px = (X, Y) => Array.from(ctx.getImageData(Math.floor(X), Math.floor(Y), 1, 1).data.slice(0, 3));
-  const bars = [];
-  for (let s = 0; s < plan.slots; s++) {
-    const cx = x + (s + 0.5) * cw;
-    let top = 0;  // drawn bar height: rows from the bottom of the bar area up to the background
-    while (top < barsH && px(cx, y + barsH - 1 - top).join() !== "27,27,27") top++;
-    bars.push({bottom: px(cx, y + barsH - 2), height: top});
+  const hex = (c) => [1, 3, 5].map((i) => parseInt(c.slice(i, i + 2), 16));
+  const panel = hex(COLORS.panel);
+  // text: the brightest pixel of each text row against the panel
+  const text = box.text.map((_, k) => {
+    let best = 0;
+    for (let X = box.x + 8; X < box.x + box.w - 8; X += 1) {
+      for (let Y = box.textTop + k * 18 + 2; Y < box.textTop + (k + 1) * 18 - 2; Y += 2) {
+        const [r, g, b] = px(X, Y);
+        best = Math.max(best, (r + g + b) / 3);
+      }
+    }
+    return best;
+  });
+  const out = { panel: px(box.x + 2, box.y + box.h / 2), panelColor: panel, text, lines: box.text.map((t) => t[0]) };
+  const plan = box.plan;
+  if (plan) {
+    const x0 = box.x + 8, cw = box.cw, barsTop = box.y + box.bars.y, BARS = box.bars.h;
+    out.bars = [];
+    for (let s = 0; s < plan.slots; s++) {
+      const cx = x0 + (s + 0.5) * cw;
+      let top = 0;  // drawn bar height: rows from the bottom of the bar area up to the panel
+      while (top < BARS && px(cx, barsTop + BARS - 1 - top).join() !== panel.join()) top++;
+      out.bars.push({ bottom: px(cx, barsTop + BARS - 2), height: top });
+    }
+    out.writes = plan.windows.map((win, k) =>
+      px(x0 + (win.write[0] + win.write[1]) / 2 * cw, box.y + box.rows.y + (k % 2) * box.rows.h + box.rows.h / 2));
+    out.writeColors = COLORS.write.map(hex);
   }
-  const writes = plan.windows.map((win, k) =>
-    px(x + (win.write_start + win.write_stop) / 2 * cw, rowsTop + k * rowH + rowH / 2));
-  return {bars, writes};
+  return out;
 })()
 """
 
 
-def set_widgets(page, values: dict) -> dict:
-    """Set FIFO Queue Init's widgets as a user would (value + callback); returns the diagram's state."""
+def set_widgets(page, values: dict, node: str = "window.__ivNode") -> dict:
+    """Set a node's widgets as a user would (value + callback); returns the diagram's state once it is answered."""
     return page.evaluate(f"""(async () => {{
-        const node = window.__ivNode;
+        const node = {node};
         for (const [name, value] of Object.entries({json.dumps(values)})) {{
             const w = node.widgets.find((w) => w.name === name);
             w.value = value;
@@ -103,39 +177,44 @@ def page(comfy_host):
             browser.wait_for("!!(window.app?.graph && window.LiteGraph?.registered_node_types"
                              "?.InfiniteVideo_FIFOQueueInit && app.extensions.some("
                              "(e) => e.name === 'infinite_video.QueueDiagram'))")
+            browser.server = server
             yield browser
-            ours = [e for e in browser.errors if "queue_diagram" in e]
+            ours = [e for e in browser.errors if "queue_diagram" in e or "chain_plan" in e]
             assert not ours, ours
 
 
-def test_diagram_follows_the_widgets_and_draws_the_plan(page, tmp_path):
-    page.evaluate("""(() => {
+def add_fifo(page) -> int:
+    return page.evaluate("""(() => {
+        app.graph.clear();
         const node = LiteGraph.createNode("InfiniteVideo_FIFOQueueInit");
         node.pos = [60, 60];
         app.graph.add(node);
         window.__ivNode = node;
         return node.id;
     })()""")
+
+
+def test_diagram_follows_the_widgets_and_draws_the_plan(page, tmp_path):
+    add_fifo(page)
     state = set_widgets(page, {"window_length": 4, "partitions": 2, "lookahead": True, "init_mode": "noise"})
     plan = plan_fifo(4, 2, True, "noise")
-    assert state["plan"] == json.loads(json.dumps(plan.to_dict()))
-    assert state["summary"] == "8 frames in the queue, 8 steps each, 4 model calls per output frame, 8 warm-up frames"
-
+    assert state["plan"] == jsonable(plan_chain(QueueConfig(4, 2, True, "noise"), 4))
     drawn = page.evaluate(PIXELS_JS)
+    assert drawn["lines"][:2] == ["FIFO: 8 latents in the queue, 8 steps, window 4",
+                                  "4 model calls per output frame, 8 warm-up frames discarded"]
     bars = drawn["bars"]
-    assert [b["bottom"] for b in bars[:plan.pad]] == [[85, 85, 85]] * plan.pad  # padding: finished context, grey
+    assert [b["bottom"] for b in bars[:plan.pad]] == [[138, 138, 138]] * plan.pad  # finished context, grey
     assert bars[plan.head]["bottom"] == [255, 255, 255]  # the head (leaves next): white
     heights = [b["height"] for b in bars]
     assert heights[plan.head] < heights[-1] and heights[plan.head:] == sorted(heights[plan.head:])  # noise grows
     assert len(set(heights[plan.head:])) == plan.queue  # one level per frame
-    for rgb in drawn["writes"]:  # every window's write region is drawn on its row
-        assert rgb in ([255, 138, 101], [255, 183, 77])
+    assert all(rgb in drawn["writeColors"] for rgb in drawn["writes"])  # every window's write region is drawn
 
-    # a bad value shows the route's error, naming the input; fixing it brings the diagram back
+    # a bad value shows the engine's error, naming the input; fixing it brings the diagram back
     state = set_widgets(page, {"partitions": 0})
     assert "partitions must be at least 1" in state["error"] and "plan" not in state
     state = set_widgets(page, {"partitions": 3, "lookahead": False})
-    assert state["plan"] == json.loads(json.dumps(plan_fifo(4, 3, False, "noise").to_dict()))
+    assert state["plan"] == jsonable(plan_chain(QueueConfig(4, 3, False, "noise"), 4))
     assert len(page.evaluate(PIXELS_JS)["writes"]) == 3
 
     # what the node saves and queues is unchanged: four widget values, four inputs
@@ -146,31 +225,156 @@ def test_diagram_follows_the_widgets_and_draws_the_plan(page, tmp_path):
     page.screenshot(tmp_path / "queue_diagram.png")
 
 
+def test_typing_does_not_spam_the_server(page):
+    """Intermediate values while typing (1, 12, 120 on the way to 12) make one request, and no 400 reaches the
+    console: the debounce keeps the last value only, and impossible settings are answers, not failed requests."""
+    add_fifo(page)
+    set_widgets(page, {"window_length": 4})
+    page.evaluate("performance.setResourceTimingBufferSize(100000), performance.clearResourceTimings()")
+    count = "performance.getEntriesByType('resource').filter((e) => e.name.includes('chain_plan'))"
+    before = page.evaluate(f"{count}.length")
+    state = page.evaluate("""(async () => {
+        const node = window.__ivNode, w = node.widgets.find((w) => w.name === "window_length");
+        for (const v of [1, 12, 120, 12]) { w.value = v; w.callback?.(v); }
+        return await node.ivQueueReady;
+    })()""")
+    assert state["plan"]["window"] == 12
+    assert page.evaluate(f"{count}.length") - before == 1
+    assert page.evaluate(f"{count}.every((e) => e.responseStatus === 200)")
+    state = set_widgets(page, {"partitions": 0})  # impossible: the error is shown, the request still succeeded
+    assert "partitions must be at least 1" in state["error"]
+    assert page.evaluate(f"{count}.every((e) => e.responseStatus === 200)")
+
+
+BUILD_MIGA_JS = """(() => {
+    app.graph.clear();
+    const add = (type, x, y) => { const n = LiteGraph.createNode(type); n.pos = [x, y]; app.graph.add(n); return n; };
+    const fifo = add("InfiniteVideo_FIFOQueueInit", 40, 40);
+    const parts = ["InfiniteVideo_ZigzagStage", "InfiniteVideo_UnifiedStage", "InfiniteVideo_SelfReflection",
+                   "InfiniteVideo_LongRangeGuidance"].map((t, k) => add(t, 560 + 480 * (k % 2), 40 + 420 * (k >> 1)));
+    const latent = add("EmptyHunyuanLatentVideo", 40, 700);
+    const sampler = add("InfiniteVideo_Sampler", 1560, 40);
+    [fifo, ...parts].reduce((a, b) => (a.connect(0, b, "queue"), b));
+    parts[3].connect(0, sampler, "queue");
+    latent.connect(0, sampler, "latent_image");
+    latent.widgets.find((w) => w.name === "length").value = 81;  // 21 latent frames
+    fifo.widgets.find((w) => w.name === "window_length").value = 0;  // the latent's length
+    window.__ivNode = fifo;
+    window.__ivEnd = parts[3];
+    window.__ivMiddle = parts[1];
+    return [fifo.id, parts[3].id];
+})()"""
+
+
+def test_miga_chain_draws_the_whole_plan_on_both_ends(page, tmp_path):
+    """FIFO Queue Init -> Zigzag -> Unified -> Self-Reflection -> Long-Range Guidance -> sampler, window 0 read from
+    the wired 81-frame latent: both ends of the chain draw MIGA's plan (not FIFO's), the ignored FIFO settings are
+    named, and the figures are the sampler's."""
+    page.evaluate(BUILD_MIGA_JS)
+    state = page.evaluate("(async () => { window.__ivNode.widgets[0].callback?.(0); "
+                          "return await window.__ivNode.ivQueueReady; })()")
+    want = jsonable(plan_chain(QueueConfig(0, 2, True, "noise", **OFFICIAL_WAN), 21))
+    assert state["plan"] == want and state["latentFrom"]
+    assert page.evaluate("window.__ivEnd.ivQueue.plan") == want
+    drawn = page.evaluate(PIXELS_JS)
+    calls = want["calls"]
+    text = " ".join(drawn["lines"])
+    assert text.startswith("MIGA: 308 latents (44 groups of 7), 54 steps, slide 17, window 21 (from")
+    assert f" {calls['expected']:.1f} model calls per output frame (stage 1 {calls['queue']:.1f} + unified " in text
+    assert f"self-reflection: up to {calls['worst']:.1f} if every judgment triggers" in text
+    assert "ignored: partitions, lookahead (the Zigzag Stage sets the steps" in text
+    memory = page.evaluate("window.__ivNode.ivQueue.plan.windows.filter((w) => w.memory.length).length")
+    assert memory > 0  # guidance latents are part of the drawing
+
+    # the end of the chain draws too, the nodes in between do not
+    page.evaluate("(async () => { app.canvas.ds.offset = [0, 0]; app.canvas.ds.scale = 0.5; "
+                  "app.graph.setDirtyCanvas(true, true); await new Promise((r) => setTimeout(r, 500)); })()")
+    draws = page.evaluate("[window.__ivNode.ivDraws ?? 0, window.__ivEnd.ivDraws ?? 0, window.__ivMiddle.ivDraws ?? 0]")
+    assert draws[0] > 0 and draws[1] > 0 and draws[2] == 0
+
+    # changing a MIGA widget redraws both ends with the new plan
+    state = set_widgets(page, {"slide": 10}, node="app.graph.nodes.find((n) => n.comfyClass === "
+                                                   "'InfiniteVideo_ZigzagStage')")
+    assert state["plan"]["slide"] == 10 and page.evaluate("window.__ivEnd.ivQueue.plan.slide") == 10
+    # an impossible chain shows the sampler's error on both ends
+    state = set_widgets(page, {"end_step": 60}, node="app.graph.nodes.find((n) => n.comfyClass === "
+                                                     "'InfiniteVideo_ZigzagStage')")
+    assert "end_step 60 is past the last step 54" in state["error"]
+    page.screenshot(tmp_path / "miga_chain.png")
+
+
+def test_window_zero_says_which_latent_it_waits_for(page):
+    add_fifo(page)
+    state = set_widgets(page, {"window_length": 0})
+    assert "connect the chain to Infinite Video Sampler" in state["hint"]
+    state = page.evaluate("""(async () => {
+        const fifo = window.__ivNode;
+        const sampler = LiteGraph.createNode("InfiniteVideo_Sampler"); sampler.pos = [600, 60]; app.graph.add(sampler);
+        fifo.connect(0, sampler, "queue");
+        const custom = LiteGraph.createNode("EmptyLatentImage"); custom.pos = [60, 400]; app.graph.add(custom);
+        custom.title = "My latent";
+        custom.connect(0, sampler, "latent_image");
+        fifo.widgets[0].callback?.(0);
+        return await fifo.ivQueueReady;
+    })()""")
+    assert 'waiting for the latent from "My latent"' in state["hint"]
+
+
+def test_legible_at_60_percent_zoom_and_in_the_light_theme(page, tmp_path):
+    """The panel's text is at least the editor's readability threshold at 60% zoom (the frontend's own
+    min_font_size_for_lod, below which it stops drawing text), the node still draws at that zoom, and in the light
+    palette the text keeps its contrast on the diagram's own panel."""
+    page.evaluate(BUILD_MIGA_JS)
+    page.evaluate("(async () => { window.__ivNode.widgets[0].callback?.(0); await window.__ivNode.ivQueueReady; })()")
+    font = page.evaluate("""(async () => {
+        const urls = await (await fetch("/api/extensions")).json();
+        return (await import(urls.find((u) => u.endsWith("/queue_diagram.js")))).FONT_PX;
+    })()""")
+    assert font * 0.6 >= page.evaluate("app.canvas.min_font_size_for_lod")
+    before = page.evaluate("window.__ivNode.ivDraws ?? 0")
+    page.evaluate("(async () => { app.canvas.ds.offset = [20, 20]; app.canvas.ds.scale = 0.6; "
+                  "app.canvas.ds.onChanged?.(0.6, app.canvas.ds.offset); app.graph.setDirtyCanvas(true, true); "
+                  "await new Promise((r) => setTimeout(r, 500)); })()")
+    assert page.evaluate("app.canvas.low_quality") is False
+    assert page.evaluate("window.__ivNode.ivDraws ?? 0") > before
+    page.screenshot(tmp_path / "zoom_60.png")
+
+    page.evaluate("(async () => { await app.extensionManager.setting.set('Comfy.ColorPalette', 'light'); "
+                  "app.graph.setDirtyCanvas(true, true); await new Promise((r) => setTimeout(r, 500)); })()")
+    assert page.evaluate("app.extensionManager.setting.get('Comfy.ColorPalette')") == "light"
+    drawn = page.evaluate(PIXELS_JS)
+    assert drawn["panel"] == drawn["panelColor"]
+    assert min(drawn["text"]) > 150  # light text on the dark panel, whatever the palette's node colours
+    page.screenshot(tmp_path / "light_theme.png")
+    page.evaluate("app.extensionManager.setting.set('Comfy.ColorPalette', 'dark')")
+
+
 def load_workflow(page, workflow: dict) -> dict:
     return page.evaluate(f"""(async () => {{
         await app.loadGraphData({json.dumps(workflow)});
         const node = app.graph.nodes.find((n) => n.comfyClass === "InfiniteVideo_FIFOQueueInit");
         window.__ivNode = node;
-        return await node.ivQueueReady;
+        return node ? await node.ivQueueReady : null;
     }})()""")
 
 
-def test_diagram_of_a_loaded_workflow(page):
-    """A shipped workflow keeps the default window_length 0 (the latent's length): a hint, no request; the same
-    workflow saved with a window draws that window's plan as soon as it is loaded."""
-    workflow = json.loads((PACK_ROOT / "example_workflows" / "fifo_wan21_t2v.json").read_text())
-    (node,) = [n for n in workflow["nodes"] if n["type"] == "InfiniteVideo_FIFOQueueInit"]
-    assert node["widgets_values"][0] == 0
-    state = load_workflow(page, workflow)
-    assert "set it to draw the queue" in state["hint"] and "plan" not in state and "error" not in state
+RECTS_JS = """(() => app.graph.nodes.map((n) => {
+    const [w, h] = [Math.max(n.size[0], n.computeSize()[0]), Math.max(n.size[1], n.computeSize()[1])];
+    return {id: n.id, title: n.title, x: n.pos[0], y: n.pos[1] - LiteGraph.NODE_TITLE_HEIGHT, w,
+            h: h + LiteGraph.NODE_TITLE_HEIGHT};
+}))()"""
 
-    node["widgets_values"][0] = 9
-    window, partitions, lookahead, init = node["widgets_values"]
+
+@pytest.mark.parametrize("path", UI_WORKFLOWS, ids=lambda p: p.stem)
+def test_shipped_workflow_loads_draws_its_plan_and_no_nodes_overlap(page, path):
+    """Every UI workflow opens with its queue diagram drawn (no hint, no error) and no node covering another, at the
+    sizes the editor gives the nodes (the saved size, or larger where the widgets or the diagram need it)."""
+    workflow = json.loads(path.read_text())
     state = load_workflow(page, workflow)
-    assert state["values"] == {"window_length": window, "partitions": partitions, "lookahead": lookahead,
-                               "init_mode": init}
-    assert state["plan"] == json.loads(json.dumps(plan_fifo(window, partitions, lookahead, init).to_dict()))
-    # the workflow was saved before the diagram existed: the node grows to make room under its widgets
-    assert node["size"][1] < 150
-    room = page.evaluate("window.__ivNode.size[1] - window.__ivNode.computeSize()[1]")
-    assert room >= 150
+    if state is not None:
+        assert "plan" in state, state
+    rects = page.evaluate(RECTS_JS)
+    overlaps = [(a["title"], b["title"]) for i, a in enumerate(rects) for b in rects[i + 1:]
+                if a["x"] < b["x"] + b["w"] and b["x"] < a["x"] + a["w"] and a["y"] < b["y"] + b["h"]
+                and b["y"] < a["y"] + a["h"]]
+    assert not overlaps, overlaps

@@ -1,163 +1,382 @@
-// Queue diagram on "FIFO Queue Init": the FIFO-Diffusion queue its widgets describe, drawn under the widgets.
+// Queue diagram: the plan of the whole queue chain (FIFO Queue Init -> [Zigzag Stage] -> [Unified Stage] ->
+// [Self-Reflection] -> [Long-Range Guidance] -> sampler), drawn under the widgets of FIFO Queue Init and of the
+// node at the end of the chain.
 //
-// The plan comes from the server (GET /api/infinite_video/fifo_plan, nodes/routes.py), which answers
-// samplers/plan.py's FifoPlan.to_dict(): the same plan the sampler runs and the tests check, so nothing here
-// re-derives the schedule. Left is the clean end: grey slots are finished context (lookahead padding), the white
-// one is the head (it leaves next), the tail on the right is fresh noise; each bar's height is the slot's noise level. Under the bars, one row per model call of an iteration, in processing order:
-// the thin line is what the window reads, the thick bar what it writes back.
+// The plan comes from the server (POST /api/infinite_video/chain_plan, nodes/chain_route.py), which builds the chain
+// with the nodes' own execute() and lays it out with samplers/chain_plan.py, from the functions the samplers run: the
+// picture, the figures and the run cannot disagree, and an impossible setting shows the engine's own error text.
+// With window_length 0 the window is the frame count of the latent wired to the sampler: read from that latent's
+// node when it is a known empty/image-to-video latent, otherwise the diagram says which latent it waits for.
 //
-// Drawn with onDrawForeground, not a widget: nothing is added to the node's widgets_values, so saved workflows and
-// API prompts are unchanged.
+// Requests are debounced and the server answers impossible settings with 200 {"error"}: typing does not spam the
+// console. Drawn with onDrawForeground on a dark panel of its own (legible in the light and dark palettes; text at
+// 14 px stays above the editor's 8 px readability threshold at 60% zoom); nothing is added to widgets_values, so
+// saved workflows and API prompts are unchanged.
 
 import { app } from "../../scripts/app.js";
 import { api } from "../../scripts/api.js";
 
-const NODE_CLASS = "InfiniteVideo_FIFOQueueInit";
-const WIDGETS = ["window_length", "partitions", "lookahead", "init_mode"];
-const HEIGHT = 150; // px under the widgets
-const PAD = 10;
-const TEXT = 20; // px of the summary line above the drawing
+export const START = "InfiniteVideo_FIFOQueueInit";
+export const PARTS = ["InfiniteVideo_ZigzagStage", "InfiniteVideo_UnifiedStage", "InfiniteVideo_SelfReflection",
+                      "InfiniteVideo_LongRangeGuidance"];
+const SAMPLERS = ["InfiniteVideo_Sampler"]; // takes the queue and the latent
+// latent nodes whose frame count is known from their widgets: temporal compression of the model family
+const LATENTS = { EmptyHunyuanLatentVideo: 4, Wan22ImageToVideoLatent: 4, WanImageToVideo: 4,
+                  EmptyLTXVLatentVideo: 8, LTXVImgToVideo: 8, EmptyCosmosLatentVideo: 8,
+                  CosmosPredict2ImageToVideoLatent: 4, EmptyMochiLatentVideo: 6 };
+export const FONT_PX = 14;
+const LINE = 18;
+const PAD = 8;
+const WIDTH = 460;
+const DEBOUNCE_MS = 250;
+export const COLORS = { panel: "#1b1b1b", text: "#e8e8e8", error: "#ff8a80", ignored: "#ffd54f", clean: "#8a8a8a",
+                        head: "#ffffff", read: "#9e9e9e", write: ["#ff8a65", "#ffb74d"], memory: "#80deea",
+                        context: "#8a8a8a", emit: "#4fc3f7", lookahead: "#37474f" };
 
-/** One line of text for a plan (FifoPlan.to_dict()). */
-export function summarize(plan) {
-  const calls = plan.windows.length;
-  return (
-    `${plan.queue} frames in the queue, ${plan.steps} steps each, ${calls} model call${calls === 1 ? "" : "s"} ` +
-    `per output frame, ${plan.warmup} warm-up frames`
-  );
+// -- the chain in the graph ------------------------------------------------------------------------------------------
+
+const isPart = (node) => node && (node.comfyClass === START || PARTS.includes(node.comfyClass));
+
+function upstream(node, name) {
+  const input = node.inputs?.find((i) => i.name === name);
+  const link = input?.link != null ? app.graph.links[input.link] ?? app.graph.links.get?.(input.link) : null;
+  return link ? app.graph.getNodeById(link.origin_id) : null;
 }
 
-/**
- * Where the drawing of `plan` sits on `node`, in node-local px: the box (x, y, w, h), the bar area's height `barsH`
- * (bars stand on its bottom), the column width `cw` of one slot, and the window rows (`rowsTop`, `rowH`).
- */
-export function layout(node, plan) {
-  const x = PAD;
-  const y = node.size[1] - HEIGHT + TEXT;
-  const w = node.size[0] - 2 * PAD;
-  const h = HEIGHT - TEXT - 8;
-  const barsH = h * 0.55;
-  const rowsTop = y + barsH + 4;
-  return { x, y, w, h, barsH, cw: w / plan.slots, rowsTop, rowH: (y + h - rowsTop) / Math.max(plan.windows.length, 1) };
+function downstream(node) {
+  const ids = node.outputs?.[0]?.links ?? [];
+  return ids.map((id) => app.graph.links[id] ?? app.graph.links.get?.(id)).filter(Boolean)
+    .map((l) => app.graph.getNodeById(l.target_id)).filter(Boolean);
 }
 
-/** Draw `plan` into a 2D context at the box of `layout`. */
-export function drawQueue(ctx, plan, box) {
-  const { x, y, w, h, barsH, cw, rowsTop, rowH } = box;
-  const slots = plan.slots;
-  ctx.save();
-  ctx.fillStyle = "#1b1b1b";
-  ctx.fillRect(x, y, w, h);
-  for (let s = 0; s < slots; s++) {
-    const noise = 1 - plan.levels[s] / plan.steps; // 0 = clean, 1 = pure noise
-    const bh = Math.max(3, noise * barsH); // clean slots still show
-    const padding = s < plan.pad;
-    ctx.fillStyle = padding ? "#555" : s === plan.head ? "#fff" : `hsl(${210 - 170 * noise}, 70%, 55%)`;
-    ctx.fillRect(x + s * cw + 0.5, y + barsH - bh, Math.max(1, cw - 1), bh);
+/** {start, parts: [nodes in wire order], end, sampler} for the chain `node` belongs to, or null. */
+export function findChain(node) {
+  let start = node;
+  for (let guard = 0; start && start.comfyClass !== START && guard < 32; guard++) start = upstream(start, "queue");
+  if (!start || start.comfyClass !== START) return null;
+  const parts = [start];
+  let sampler = null;
+  for (let guard = 0; guard < 32; guard++) {
+    const next = downstream(parts[parts.length - 1]);
+    sampler ??= next.find((n) => SAMPLERS.includes(n.comfyClass)) ?? null;
+    const part = next.find((n) => PARTS.includes(n.comfyClass));
+    if (!part || parts.includes(part)) break;
+    parts.push(part);
   }
-  plan.windows.forEach((win, k) => {
-    const ry = rowsTop + k * rowH + rowH / 2;
-    ctx.fillStyle = "#888";
-    ctx.fillRect(x + win.start * cw, ry - 0.5, (win.stop - win.start) * cw, 1);
-    ctx.fillStyle = k % 2 ? "#ffb74d" : "#ff8a65";
-    ctx.fillRect(x + win.write_start * cw, ry - Math.max(1, rowH * 0.3), (win.write_stop - win.write_start) * cw,
-                 Math.max(2, rowH * 0.6));
-  });
-  ctx.restore();
+  return { start, parts, end: parts[parts.length - 1], sampler };
 }
 
 function widgetValues(node) {
   const values = {};
-  for (const name of WIDGETS) {
-    const widget = node.widgets?.find((w) => w.name === name);
-    if (widget) values[name] = widget.value;
+  for (const w of node.widgets ?? []) {
+    if (w.name && w.type !== "button" && !w.name.startsWith("control_after")) values[w.name] = w.value;
   }
   return values;
 }
 
-/** Fetch the plan for the node's current widget values; keeps only the newest answer. */
-async function refresh(node) {
-  const token = (node.ivQueueToken = (node.ivQueueToken ?? 0) + 1);
-  const values = widgetValues(node);
-  if (values.window_length === 0) {
-    // the default: the window is the sampler latent's frame count, unknown here
-    node.ivQueue = { hint: "window_length 0 = the sampler latent's frame count; set it to draw the queue", values };
-    node.setDirtyCanvas(true, true);
-    return node.ivQueue;
+/** The latent wired to the sampler: {frames} when its node tells, else {waiting: text}. */
+function latentFrames(chain) {
+  if (!chain.sampler) return { waiting: "connect the chain to Infinite Video Sampler's queue input" };
+  const latent = upstream(chain.sampler, "latent_image");
+  if (!latent) return { waiting: "connect a latent to Infinite Video Sampler's latent_image" };
+  const stride = LATENTS[latent.comfyClass];
+  const length = latent.widgets?.find((w) => w.name === "length")?.value;
+  if (!stride || typeof length !== "number") {
+    return { waiting: `waiting for the latent from "${latent.title}": its frame count is known only when it runs` };
   }
-  const query = new URLSearchParams(
-    Object.entries(values).map(([k, v]) => [k, String(v)])
-  ).toString();
-  let state;
+  return { frames: Math.floor((length - 1) / stride) + 1, from: latent.title };
+}
+
+/** The request for a chain: {body} for the server, or {hint} when the window cannot be known yet. */
+export function chainRequest(chain) {
+  const body = { chain: chain.parts.map((n) => ({ type: n.comfyClass, inputs: widgetValues(n) })),
+                 latent_frames: null };
+  const latent = latentFrames(chain);
+  if (latent.frames) body.latent_frames = latent.frames;
+  if (body.chain[0].inputs.window_length === 0 && !latent.frames) {
+    return { hint: `window_length 0 = the frame count of the latent wired to the sampler: ${latent.waiting}` };
+  }
+  return { body, latentFrom: latent.from };
+}
+
+// -- fetching, debounced, shared by the nodes of one chain -----------------------------------------------------------
+
+const chains = new WeakMap(); // start node -> {sig, view, viewSig, timer, waiters}
+
+async function fetchPlan(req) {
+  if (req.hint) return { hint: req.hint };
   try {
-    const res = await api.fetchApi(`/infinite_video/fifo_plan?${query}`);
+    const res = await api.fetchApi("/infinite_video/chain_plan", {
+      method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(req.body) });
     const body = await res.json();
-    state = res.ok ? { plan: body, summary: summarize(body) } : { error: body.error ?? `HTTP ${res.status}` };
+    return body.plan ? { plan: body.plan, latentFrom: req.latentFrom } : { error: body.error ?? `HTTP ${res.status}` };
   } catch (e) {
-    state = { error: `queue diagram unavailable: ${e}` };
+    return { error: `queue diagram unavailable: ${e}` };
   }
-  if (token !== node.ivQueueToken) return node.ivQueue; // a newer refresh is on its way
-  node.ivQueue = { ...state, values };
-  node.setDirtyCanvas(true, true);
-  return node.ivQueue;
 }
 
-function minHeight(node) {
-  return node.computeSize()[1] + HEIGHT;
+/** Ask for the plan of `node`'s chain if its settings changed (debounced); resolves with the chain's view. */
+export function schedule(node, delay = DEBOUNCE_MS) {
+  const chain = findChain(node);
+  if (!chain) return Promise.resolve(null);
+  const req = chainRequest(chain);
+  const sig = JSON.stringify(req);
+  const st = chains.get(chain.start) ?? { waiters: [] };
+  chains.set(chain.start, st);
+  const ready = new Promise((resolve) => st.waiters.push(resolve));
+  for (const n of chain.parts) n.ivQueueReady = ready;
+  if (st.sig === sig) {
+    if (st.viewSig === sig) st.waiters.splice(0).forEach((r) => r(st.view));
+    return ready; // else: the request for these settings is on its way and resolves `ready`
+  }
+  st.sig = sig;
+  clearTimeout(st.timer);
+  st.timer = setTimeout(async () => {
+    // the graph as it is now (a workflow being loaded wires its links after creating the nodes)
+    const now = findChain(chain.start) ?? chain;
+    const nowReq = chainRequest(now);
+    const nowSig = JSON.stringify(nowReq);
+    st.sig = nowSig;
+    const view = { ...(await fetchPlan(nowReq)), end: now.end.id };
+    if (st.sig !== nowSig) return; // a newer request is on its way; its answer resolves the waiters
+    st.view = view;
+    st.viewSig = nowSig;
+    for (const n of now.parts) n.ivQueue = view;
+    fit(now.start);
+    if (now.end !== now.start) fit(now.end);
+    app.graph.setDirtyCanvas(true, true);
+    st.waiters.splice(0).forEach((r) => r(view));
+  }, delay);
+  return ready;
 }
 
-/** Keep room for the diagram under the widgets (new nodes, workflows saved before it existed). */
+// -- drawing ---------------------------------------------------------------------------------------------------------
+
+function lines(view) {
+  const out = []; // [text, color]
+  if (view.error) return [[view.error, COLORS.error]];
+  if (view.hint) return [[view.hint, COLORS.text]];
+  const p = view.plan;
+  const c = p.calls;
+  const f1 = (x) => (Number.isInteger(x) ? String(x) : x.toFixed(1));
+  const window = `window ${p.window}${view.latentFrom ? ` (from "${view.latentFrom}")` : ""}`;
+  if (p.kind === "fifo") {
+    out.push([`FIFO: ${p.queue} latents in the queue, ${p.steps} steps, ${window}`, COLORS.text]);
+    out.push([`${f1(c.expected)} model calls per output frame, ${p.warmup} warm-up frames discarded`, COLORS.text]);
+  } else {
+    out.push([`MIGA: ${p.queue} latents (${p.queue / p.group} groups of ${p.group}), ${p.steps} steps, slide ` +
+              `${p.slide}, ${window}`, COLORS.text]);
+    const parts = [`stage 1 ${f1(c.queue)}`];
+    if (p.unified) parts.push(`unified ${f1(c.unified)}`);
+    out.push([`${f1(c.expected)} model calls per output frame (${parts.join(" + ")}), ${p.warmup} warm-up`,
+              COLORS.text]);
+    if (c.reflection_worst > 0) {
+      out.push([`self-reflection: up to ${f1(c.worst)} if every judgment triggers`, COLORS.text]);
+    }
+  }
+  const ignored = p.ignored ?? [];
+  if (ignored.length) {
+    const byWhy = new Map();
+    for (const i of ignored) byWhy.set(i.why, [...(byWhy.get(i.why) ?? []), i.input]);
+    for (const [why, names] of byWhy) out.push([`ignored: ${names.join(", ")} (${why})`, COLORS.ignored]);
+  }
+  if (p.too_large) out.push([`${p.slots} latents: too many to draw`, COLORS.text]);
+  return out;
+}
+
+function wrap(ctx, text, width) {
+  const words = text.split(" ");
+  const out = [];
+  let line = "";
+  for (const w of words) {
+    const next = line ? `${line} ${w}` : w;
+    if (line && ctx.measureText(next).width > width) {
+      out.push(line);
+      line = w;
+    } else line = next;
+  }
+  if (line) out.push(line);
+  return out;
+}
+
+const LEGEND = [
+  [[COLORS.clean, "finished"], [COLORS.head, "leaves next"], ["noise", "noise level (bar height)"]],
+  [[COLORS.write[0], "written by a call"], [COLORS.read, "read"], [COLORS.memory, "guidance latent"]],
+];
+
+/** Text rows of the panel (measured with the panel's font), for the height and for drawing. */
+function textRows(ctx, view, width) {
+  ctx.font = `${FONT_PX}px sans-serif`;
+  return lines(view).flatMap(([t, color]) => wrap(ctx, t, width).map((s) => [s, color]));
+}
+
+const BARS = 56;
+const ROWS = 26;
+const UNIFIED = 22;
+
+/**
+ * Where the drawing of `view` sits on `node`, in node-local px: the panel, the text rows' baselines, the bar area
+ * (bars stand on its bottom, one column of width `cw` per latent), the two rows of model calls, the unified block
+ * strip and the legend.
+ */
+export function layout(node, view, ctx) {
+  const w = node.size[0] - 2 * PAD;
+  const text = textRows(ctx, view, w - 2 * PAD);
+  const plan = view.plan && !view.plan.too_large ? view.plan : null;
+  let h = PAD + text.length * LINE;
+  const box = { x: PAD, w, text, textTop: 0, plan };
+  if (plan) {
+    box.bars = { y: h + 4, h: BARS };
+    box.cw = (w - 2 * PAD) / plan.slots;
+    h += 4 + BARS + 4;
+    box.rows = { y: h, h: ROWS / 2 };
+    h += ROWS + 2;
+    if (plan.unified) {
+      box.unified = { y: h + 2, h: UNIFIED };
+      h += UNIFIED + LINE + 4;
+    }
+    box.legend = { y: h + 2 };
+    h += 2 * LINE + 2;
+  }
+  box.h = h + PAD;
+  box.y = node.size[1] - box.h - 4;
+  box.textTop = box.y + PAD;
+  return box;
+}
+
+function draw(ctx, node, view) {
+  const box = layout(node, view, ctx);
+  const x0 = box.x + PAD;
+  ctx.save();
+  ctx.fillStyle = COLORS.panel;
+  ctx.beginPath();
+  ctx.roundRect ? ctx.roundRect(box.x, box.y, box.w, box.h, 6) : ctx.rect(box.x, box.y, box.w, box.h);
+  ctx.fill();
+  ctx.font = `${FONT_PX}px sans-serif`;
+  ctx.textBaseline = "alphabetic";
+  box.text.forEach(([t, color], k) => {
+    ctx.fillStyle = color;
+    ctx.fillText(t, x0, box.textTop + (k + 1) * LINE - 5);
+  });
+  const plan = box.plan;
+  if (plan) {
+    const cw = box.cw;
+    const barsTop = box.y + box.bars.y;
+    for (let s = 0; s < plan.slots; s++) {
+      const noise = 1 - plan.levels[s] / plan.steps; // 0 = clean, 1 = fresh noise
+      const bh = Math.max(3, noise * BARS);
+      const finished = s < plan.pad || plan.levels[s] >= plan.steps;
+      ctx.fillStyle = finished ? COLORS.clean : plan.kind === "fifo" && s === plan.head ? COLORS.head
+        : `hsl(${210 - 170 * noise}, 75%, 58%)`;
+      ctx.fillRect(x0 + s * cw + (cw > 3 ? 0.5 : 0), barsTop + BARS - bh, Math.max(1, cw - (cw > 3 ? 1 : 0)), bh);
+    }
+    const rowH = box.rows.h;
+    plan.windows.forEach((win, k) => {
+      const ry = box.y + box.rows.y + (k % 2) * rowH + rowH / 2;
+      ctx.fillStyle = COLORS.read;
+      ctx.fillRect(x0 + win.read[0] * cw, ry - 1, (win.read[1] - win.read[0]) * cw, 2);
+      ctx.fillStyle = COLORS.write[k % 2];
+      ctx.fillRect(x0 + win.write[0] * cw, ry - rowH * 0.35, Math.max(1, (win.write[1] - win.write[0]) * cw),
+                   rowH * 0.7);
+      ctx.fillStyle = COLORS.memory;
+      for (const m of win.memory) {
+        ctx.beginPath();
+        ctx.arc(x0 + (m + 0.5) * cw, ry, 3, 0, 2 * Math.PI);
+        ctx.fill();
+      }
+    });
+    if (plan.unified) {
+      const u = plan.unified;
+      const total = u.context + u.chunk + u.lookahead;
+      const uw = box.w - 2 * PAD;
+      const uy = box.y + box.unified.y;
+      let ux = x0;
+      for (const [n, color] of [[u.context, COLORS.context], [u.chunk, COLORS.emit], [u.lookahead, COLORS.lookahead]]) {
+        ctx.fillStyle = color;
+        ctx.fillRect(ux, uy, (n / total) * uw - 1, UNIFIED - 6);
+        ux += (n / total) * uw;
+      }
+      ctx.fillStyle = COLORS.text;
+      ctx.fillText(`unified block: ${u.context} context + ${u.chunk} finished + ${u.lookahead} look-ahead, ` +
+                   `${u.sweeps} sweeps`, x0, uy + UNIFIED + LINE - 6, uw);
+    }
+    LEGEND.forEach((row, r) => {
+      let lx = x0;
+      const ly = box.y + box.legend.y + r * LINE;
+      for (const [color, label] of row) {
+        if (color === "noise") {
+          const grad = ctx.createLinearGradient(lx, 0, lx + 14, 0);
+          grad.addColorStop(0, "hsl(210, 75%, 58%)");
+          grad.addColorStop(1, "hsl(40, 75%, 58%)");
+          ctx.fillStyle = grad;
+        } else ctx.fillStyle = color;
+        ctx.fillRect(lx, ly + 4, 14, 10);
+        ctx.fillStyle = COLORS.text;
+        ctx.fillText(label, lx + 18, ly + 14);
+        lx += 18 + ctx.measureText(label).width + 14;
+      }
+    });
+  }
+  ctx.restore();
+  return box;
+}
+
+function measureHeight(node, view) {
+  const ctx = document.createElement("canvas").getContext("2d");
+  return layout(node, view, ctx).h + 8;
+}
+
+/** Keep room for the diagram under the widgets (new nodes, saved workflows, a plan that grew). */
 function fit(node) {
-  node.setSize([Math.max(node.size[0], 340), Math.max(node.size[1], minHeight(node))]);
+  const view = node.ivQueue;
+  const room = view ? measureHeight(node, view) : 2 * LINE + 2 * PAD;
+  node.ivRoom = room;
+  const base = node.computeSize()[1];
+  node.setSize([Math.max(node.size[0], WIDTH), Math.max(node.size[1], base + room)]);
+}
+
+function drawsHere(node) {
+  const view = node.ivQueue;
+  return view && (node.comfyClass === START || view.end === node.id);
 }
 
 function setUp(node) {
-  fit(node);
-  const redraw = () => {
-    node.ivQueueReady = refresh(node);
-  };
+  if (node.comfyClass === START) fit(node);
   for (const widget of node.widgets ?? []) {
-    if (!WIDGETS.includes(widget.name)) continue;
     const callback = widget.callback;
     widget.callback = function (...args) {
       const out = callback?.apply(this, args);
-      redraw();
+      schedule(node);
       return out;
     };
   }
   const onConfigure = node.onConfigure;
   node.onConfigure = function (...args) {
     const out = onConfigure?.apply(this, args);
-    fit(this); // the saved size may predate the diagram
-    redraw(); // widget values restored from a saved workflow
+    if (this.comfyClass === START) fit(this); // the saved size may predate the diagram
     return out;
   };
   const onResize = node.onResize;
   node.onResize = function (size) {
     const out = onResize?.apply(this, arguments);
-    size[1] = Math.max(size[1], minHeight(this));
+    if (drawsHere(this)) size[1] = Math.max(size[1], this.computeSize()[1] + (this.ivRoom ?? 0));
     return out;
   };
   const onDrawForeground = node.onDrawForeground;
   node.onDrawForeground = function (ctx) {
     const out = onDrawForeground?.apply(this, arguments);
-    if (this.flags?.collapsed) return out;
-    const state = this.ivQueue;
-    ctx.save();
-    ctx.font = "11px sans-serif";
-    ctx.fillStyle = state?.error ? "#ff7961" : "#bbb";
-    const text = state?.error ?? state?.summary ?? state?.hint ?? "queue: loading...";
-    ctx.fillText(text, PAD, this.size[1] - HEIGHT + 12, this.size[0] - 2 * PAD);
-    if (state?.plan) drawQueue(ctx, state.plan, layout(this, state.plan));
-    ctx.restore();
+    schedule(this); // links, the latent and other chain nodes change without telling this node; cheap when unchanged
+    if (this.flags?.collapsed || !drawsHere(this)) return out;
+    this.ivDraws = (this.ivDraws ?? 0) + 1;
+    draw(ctx, this, this.ivQueue);
     return out;
   };
-  redraw();
+  schedule(node, 0);
 }
 
 app.registerExtension({
   name: "infinite_video.QueueDiagram",
   nodeCreated(node) {
-    if (node.comfyClass === NODE_CLASS) setUp(node);
+    if (isPart(node)) setUp(node);
   },
 });

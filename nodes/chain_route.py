@@ -1,0 +1,82 @@
+"""The queue diagram's plan for a whole chain: ``POST /infinite_video/chain_plan``.
+
+Body: ``{"chain": [{"type": "InfiniteVideo_FIFOQueueInit", "inputs": {...widget values}}, <MIGA nodes in wire
+order>...], "latent_frames": <frames of the latent wired to the sampler, or null when unknown>}``. The chain is built
+by the nodes' own ``execute`` (the same checks and the same ``QueueConfig`` as a run) and laid out by
+:func:`samplers.chain_plan.plan_chain`. Answer: ``{"plan": {...}}``, or ``{"error": "<the engine's message>"}`` with
+status 200 for settings the run would reject (the editor asks while the user types; an impossible value is an answer,
+not a failed request, so the browser console stays quiet). Status 400 only for a request that is not a chain.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any
+
+from comfy_api.latest import io
+
+from ..samplers.chain_plan import plan_chain
+from ..samplers.config import QueueConfig
+from . import fifo, miga
+
+CHAIN_PATH = "/infinite_video/chain_plan"
+MAX_CHAIN = 16
+
+
+class BadRequest(ValueError):
+    """The request is not a chain description (status 400)."""
+
+
+@lru_cache(maxsize=None)
+def _node_classes() -> dict[str, type[io.ComfyNode]]:
+    return {cls.define_schema().node_id: cls for cls in (*fifo.NODES, *miga.NODES)}
+
+
+def _build(chain: list[dict[str, Any]]) -> QueueConfig:
+    classes = _node_classes()
+    queue = None
+    for k, link in enumerate(chain):
+        cls = classes.get(link.get("type")) if isinstance(link, dict) else None
+        inputs = link.get("inputs") if isinstance(link, dict) else None
+        if cls is None or not isinstance(inputs, dict):
+            raise BadRequest(f"chain[{k}] must be {{'type': one of {sorted(classes)}, 'inputs': {{...}}}}")
+        if (k == 0) != (cls is fifo.FIFOQueueInit):
+            raise BadRequest("the chain starts with InfiniteVideo_FIFOQueueInit, and only there")
+        name = cls.define_schema().display_name
+        try:
+            verdict = cls.validate_inputs(**inputs)  # the node's own check, where it has one
+        except NotImplementedError:  # comfy_api's default: no check
+            verdict = True
+        except TypeError as e:
+            raise BadRequest(f"{name}: {e}") from None
+        if verdict is not True:
+            raise ValueError(f"{name}: {verdict}")
+        try:
+            out = cls.execute(**inputs) if queue is None else cls.execute(queue, **inputs)
+        except TypeError as e:  # a missing or unknown input name
+            raise BadRequest(f"{name}: {e}") from None
+        queue = out.result[0]
+    return queue
+
+
+def chain_plan_json(body: Any) -> dict[str, Any]:
+    """``{"plan": ...}`` or ``{"error": ...}`` for a request body; :class:`BadRequest` if it is not a chain."""
+    if not isinstance(body, dict) or not isinstance(body.get("chain"), list) or not body["chain"]:
+        raise BadRequest("expected a JSON object {'chain': [...], 'latent_frames': int or null}")
+    if len(body["chain"]) > MAX_CHAIN:
+        raise BadRequest(f"a chain has at most {MAX_CHAIN} nodes")
+    frames = body.get("latent_frames")
+    if frames is not None and (isinstance(frames, bool) or not isinstance(frames, int)):
+        raise BadRequest(f"latent_frames must be an integer or null, got {frames!r}")
+    try:
+        config = _build(body["chain"])
+        if frames is None:
+            if config.window == 0:
+                raise ValueError("window_length 0 takes the frame count of the latent wired to Infinite Video "
+                                 "Sampler's latent_image; connect one (or set window_length) to draw the plan")
+            frames = config.window
+        return {"plan": plan_chain(config, frames)}
+    except BadRequest:
+        raise
+    except ValueError as e:
+        return {"error": str(e)}
