@@ -1,49 +1,280 @@
-"""The UI-format example workflows open in the editor: node types exist, widget values fit, links are consistent."""
+"""The UI-format example workflows, as a user meets them: listed in the template browser with a thumbnail, valid
+against the live server's node definitions, model loaders offering the official downloads, and run where the tiny
+models can stand in for the real ones.
+
+The server here is started with *stand-in files* named like the real models (empty files in their ComfyUI folders,
+and a start image in ``input/``), so its ``/object_info`` lists them as a user's server with the downloads would, and
+*without* the shapes model in any model folder: the pack must make it visible itself (``nodes/model_paths.py``).
+Each workflow is converted to the API form the way the frontend does (widget values in input order, links as
+``[node id, slot]``, Note nodes left out) and checked against ``/object_info``: node types, widget values (combo
+options, numeric bounds) and link types. The workflows whose parts have tiny stand-ins then run on the real server,
+with their model loader pointed at the tiny random-weight model, text encoders replaced by seeded random
+conditioning and the VAE decode by the latent preview decode (no tiny text encoder or VAE exists).
+"""
 
 from __future__ import annotations
 
 import json
+import struct
+import zlib
+from pathlib import Path
 
 import pytest
 
-from comfy_server import PACK_ROOT
+from comfy_server import PACK_ROOT, start_server
 
 pytestmark = pytest.mark.host
 
 WIDGET_TYPES = {"INT", "FLOAT", "STRING", "BOOLEAN", "COMBO"}
 UI_FILES = sorted((PACK_ROOT / "example_workflows").glob("*.json"))
+FRONTEND_ONLY = {"Note", "MarkdownNote"}  # drawn by the editor, never sent to the server
+LOADERS = {"UNETLoader": ("unet_name", "diffusion_models"), "CLIPLoader": ("clip_name", "text_encoders"),
+           "VAELoader": ("vae_name", "vae"), "CheckpointLoaderSimple": ("ckpt_name", "checkpoints"),
+           "CLIPVisionLoader": ("clip_name", "clip_vision")}
+STARTER = "Shapes long video, starter (CPU, no download)"
+# real model file -> the tiny random-weight model of the same family (tests/tools/tiny_models.py)
+TINY = {"wan2.1_t2v_1.3B_fp16.safetensors": "tiny_wan21.safetensors",
+        "shapes_wan21.safetensors": "shapes_wan21.safetensors"}
 
 
-def _widgets(spec: dict) -> int:
-    count = 0
+def ui_workflows() -> dict[str, dict]:
+    return {p.stem: json.loads(p.read_text()) for p in UI_FILES}
+
+
+def _spec(info: dict, node_type: str) -> list[tuple[str, object, dict]]:
+    """``(name, type, options)`` of every input in the order the frontend lays out widgets."""
+    spec = info[node_type]["input"]
+    order = info[node_type].get("input_order") or {s: list(spec.get(s, {})) for s in ("required", "optional")}
+    out = []
     for section in ("required", "optional"):
-        for name, entry in spec["input"].get(section, {}).items():
-            typ, opts = entry[0], (entry[1] if len(entry) > 1 else {})
-            if isinstance(typ, list) or typ in WIDGET_TYPES:
-                count += 1 + bool(opts.get("control_after_generate"))
-    return count
+        for name in order.get(section, []):
+            entry = spec[section][name]
+            out.append((name, entry[0], entry[1] if len(entry) > 1 else {}))
+    return out
+
+
+def _is_widget(typ) -> bool:
+    return isinstance(typ, list) or typ in WIDGET_TYPES
+
+
+def ui_to_api(workflow: dict, info: dict) -> dict:
+    """The API prompt the frontend would queue for a UI workflow (``graphToPrompt`` for plain graphs)."""
+    prompt = {}
+    links = {l[0]: l for l in workflow["links"]}
+    for node in workflow["nodes"]:
+        if node["type"] in FRONTEND_ONLY or node.get("mode", 0) != 0:
+            continue
+        values = list(node["widgets_values"])
+        inputs: dict = {}
+        linked = {i["name"]: links[i["link"]] for i in node["inputs"] if i.get("link") is not None}
+        for name, typ, opts in _spec(info, node["type"]):
+            if name in linked:
+                link = linked[name]
+                inputs[name] = [str(link[1]), link[2]]
+                if _is_widget(typ):
+                    values.pop(0)  # a widget converted to an input keeps its value slot
+                continue
+            if _is_widget(typ):
+                assert values, f"{node['title']}: no widget value left for {name}"
+                inputs[name] = values.pop(0)
+                if opts.get("control_after_generate") or opts.get("image_upload"):
+                    values.pop(0)  # the frontend's extra widget (seed control, upload button)
+        assert not values, f"{node['title']} ({node['type']}): widget values left over: {values}"
+        prompt[str(node["id"])] = {"class_type": node["type"], "inputs": inputs}
+    return prompt
+
+
+def check_against_object_info(prompt: dict, info: dict) -> list[str]:
+    """What the server's definitions reject in an API prompt: types, options, bounds, link types."""
+    problems = []
+    for nid, node in prompt.items():
+        where = f"node {nid} ({node['class_type']})"
+        if node["class_type"] not in info:
+            problems.append(f"{where}: unknown node type")
+            continue
+        spec = {name: (typ, opts) for name, typ, opts in _spec(info, node["class_type"])}
+        required = info[node["class_type"]]["input"].get("required", {})
+        for name in required:
+            if name not in node["inputs"]:
+                problems.append(f"{where}: required input {name} missing")
+        for name, value in node["inputs"].items():
+            if name not in spec:
+                problems.append(f"{where}: no input {name}")
+                continue
+            typ, opts = spec[name]
+            if isinstance(value, list):  # a link
+                src = prompt.get(value[0])
+                if src is None:
+                    problems.append(f"{where}.{name}: links to missing node {value[0]}")
+                    continue
+                out_type = info[src["class_type"]]["output"][value[1]]
+                want = "COMBO" if isinstance(typ, list) else typ
+                if out_type != want and "*" not in (out_type, want):
+                    problems.append(f"{where}.{name}: {out_type} wired into a {want} input")
+                continue
+            options = typ if isinstance(typ, list) else opts.get("options")
+            if options is not None and value not in options:
+                problems.append(f"{where}.{name}: {value!r} is not one of the server's options")
+            if typ in ("INT", "FLOAT"):
+                if not isinstance(value, (int, float)) or isinstance(value, bool):
+                    problems.append(f"{where}.{name}: {value!r} is not a number")
+                elif not opts.get("min", value) <= value <= opts.get("max", value):
+                    problems.append(f"{where}.{name}: {value} outside [{opts.get('min')}, {opts.get('max')}]")
+            if typ == "BOOLEAN" and not isinstance(value, bool):
+                problems.append(f"{where}.{name}: {value!r} is not a boolean")
+    return problems
+
+
+def _png(path: Path, w: int = 64, h: int = 64) -> None:
+    """A tiny valid RGB PNG (the stand-in start image), written without extra packages."""
+    row = b"\x00" + bytes([120, 160, 200]) * w
+    chunk = lambda kind, data: struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0))
+                     + chunk(b"IDAT", zlib.compress(row * h)) + chunk(b"IEND", b""))
+
+
+@pytest.fixture(scope="module")
+def server(comfy_host, tiny_model_files, tmp_path_factory):
+    """A server with stand-in files for every model the workflows name, the tiny models, and no shapes folder."""
+    standins = tmp_path_factory.mktemp("standins")
+    folders: dict[str, list[Path]] = {}
+    for wf in ui_workflows().values():
+        for node in wf["nodes"]:
+            for model in node.get("properties", {}).get("models", []):
+                folder = standins / model["directory"]
+                folder.mkdir(exist_ok=True)
+                (folder / model["name"]).write_bytes(b"")  # listed by the server, never loaded
+                folders.setdefault(model["directory"], [folder])
+    folders.setdefault("diffusion_models", []).append(tiny_model_files)
+    with start_server(comfy_host, model_folders=folders) as srv:
+        _png(srv.root / "input" / "example.png")
+        yield srv
+
+
+@pytest.fixture(scope="module")
+def info(server):
+    return server.object_info()
 
 
 def test_example_workflows_exist():
-    assert UI_FILES, "example_workflows/ must hold at least one UI-format workflow"
+    names = {p.stem for p in UI_FILES}
+    assert STARTER in names and len(names) >= 8, names
 
 
-@pytest.mark.parametrize("path", UI_FILES, ids=lambda p: p.name)
-def test_ui_workflow_matches_the_live_node_definitions(comfy_server, path):
+@pytest.mark.parametrize("path", UI_FILES, ids=lambda p: p.stem)
+def test_ui_workflow_is_valid_against_the_live_node_definitions(info, path):
     wf = json.loads(path.read_text())
-    info = comfy_server.object_info()
+    prompt = ui_to_api(wf, info)
+    assert check_against_object_info(prompt, info) == []
     ids = {n["id"] for n in wf["nodes"]}
-    for node in wf["nodes"]:
-        assert node["type"] in info, f"{path.name}: unknown node type {node['type']}"
-        spec = info[node["type"]]
-        assert len(node["widgets_values"]) == _widgets(spec), f"{path.name}: widgets of {node['type']}"
-        sockets = {n for s in ("required", "optional") for n, e in spec["input"].get(s, {}).items()}
-        assert {i["name"] for i in node["inputs"]} <= sockets
     for link_id, src, _, dst, _, _ in wf["links"]:
         assert src in ids and dst in ids, f"link {link_id} dangles"
+    notes = [n for n in wf["nodes"] if n["type"] == "Note"]
+    assert len(notes) == 1 and "Output:" in notes[0]["widgets_values"][0]
 
 
-def test_server_lists_the_example_workflows(comfy_server):
-    listing = comfy_server.get("/workflow_templates")
-    names = {n for pack, files in listing.items() if pack.startswith("infinite") for n in files}
-    assert {p.stem for p in UI_FILES} <= names
+def test_the_checker_catches_what_the_server_would_reject(info):
+    """A wrong option, an out-of-range number and a mistyped link are each reported (the check can fail)."""
+    wf = ui_workflows()["Wan 2.1 T2V 1.3B, FIFO long video"]
+    prompt = ui_to_api(wf, info)
+    loader = next(k for k, n in prompt.items() if n["class_type"] == "UNETLoader")
+    sampler = next(k for k, n in prompt.items() if n["class_type"] == "InfiniteVideo_Sampler")
+    queue = next(k for k, n in prompt.items() if n["class_type"] == "InfiniteVideo_FIFOQueueInit")
+    prompt[loader]["inputs"]["unet_name"] = "not_downloaded.safetensors"
+    prompt[queue]["inputs"]["partitions"] = 0
+    prompt[sampler]["inputs"]["latent_image"] = [loader, 0]
+    problems = " | ".join(check_against_object_info(prompt, info))
+    assert "'not_downloaded.safetensors' is not one of the server's options" in problems
+    assert "partitions: 0 outside [1, 64]" in problems
+    assert "MODEL wired into a LATENT input" in problems
+
+
+@pytest.mark.parametrize("path", UI_FILES, ids=lambda p: p.stem)
+def test_model_loaders_offer_the_official_downloads(path):
+    """Every model a loader names (except the pack's own) has a ``models`` entry the frontend's missing-models
+    dialog accepts: same name, https://huggingface.co/ URL ending in that file, the loader's models/ folder."""
+    wf = json.loads(path.read_text())
+    for node in wf["nodes"]:
+        if node["type"] not in LOADERS:
+            continue
+        name = node["widgets_values"][0]
+        if name == "shapes_wan21.safetensors":
+            continue
+        (entry,) = [m for m in node["properties"].get("models", []) if m["name"] == name]
+        assert entry["url"].startswith("https://huggingface.co/") and entry["url"].endswith("/" + name)
+        assert entry["directory"] == LOADERS[node["type"]][1]
+        assert name.endswith(".safetensors")
+
+
+def test_server_lists_the_workflows_with_thumbnails(server):
+    """The template browser lists a pack's ``example_workflows/*.json`` by name and shows ``<name>.jpg``."""
+    listing = server.get("/workflow_templates")
+    assert set(listing["infinite-video"]) == {p.stem for p in UI_FILES}
+    import urllib.parse
+    import urllib.request
+
+    for p in UI_FILES:
+        url = f"{server.url}/api/workflow_templates/infinite-video/{urllib.parse.quote(p.stem)}.jpg"
+        with urllib.request.urlopen(url) as r:
+            assert r.status == 200 and r.read(3) == b"\xff\xd8\xff", p.stem  # a JPEG
+
+
+def test_shapes_model_is_visible_without_copying(server, info):
+    """The pack adds its shapes model's folder to diffusion_models on load: listed although no model folder of this
+    server holds it, and nothing was written into the server's own models/ folder."""
+    assert "shapes_wan21.safetensors" in info["UNETLoader"]["input"]["required"]["unet_name"][0]
+    written = [p for p in (server.root / "base").rglob("*") if p.is_file() and "models" in p.parts]
+    assert written == []
+
+
+def tiny_variant(prompt: dict, frames: int) -> dict:
+    """The prompt with tiny stand-ins: loader -> tiny model, text encoder -> seeded random conditioning, VAE decode
+    -> latent preview decode, a small latent, ``frames`` output latent frames (frame ranges scaled with them)."""
+    prompt = json.loads(json.dumps(prompt))
+    sampler = next(n for n in prompt.values() if n["class_type"] == "InfiniteVideo_Sampler")
+    old_frames = sampler["inputs"]["frames"]
+    sampler["inputs"]["frames"] = frames
+    for nid, node in list(prompt.items()):
+        t, inputs = node["class_type"], node["inputs"]
+        if t == "UNETLoader":
+            inputs["unet_name"] = TINY[inputs["unet_name"]]
+        elif t == "CLIPTextEncode":
+            prompt[nid] = {"class_type": "IVTest_RandomConditioning",
+                           "inputs": {"seed": int(nid), "tokens": 8, "dim": 4096}}
+        elif t in ("VAEDecode", "VAEDecodeTiled"):
+            prompt[nid] = {"class_type": "InfiniteVideo_LatentPreviewDecode",
+                           "inputs": {"model": sampler["inputs"]["model"], "samples": inputs["samples"],
+                                      "upscale": 1}}
+        elif t == "EmptyHunyuanLatentVideo":
+            inputs.update(width=min(inputs["width"], 64), height=min(inputs["height"], 64))
+        elif t == "InfiniteVideo_ConditioningFrameRange":
+            for k in ("start_frame", "end_frame"):
+                inputs[k] = inputs[k] * frames // old_frames
+    for nid in [k for k, n in prompt.items() if n["class_type"] in ("CLIPLoader", "VAELoader")]:
+        del prompt[nid]  # nothing uses them any more
+    return prompt
+
+
+RUNNABLE = {STARTER: 6, "Wan 2.1 T2V 1.3B, FIFO long video": 4, "Wan 2.1 T2V 1.3B, MIGA long video (official "
+            "config)": 4, "Wan 2.1 T2V 1.3B, prompt switching over time": 6}
+
+
+@pytest.mark.parametrize("name", sorted(RUNNABLE))
+def test_workflow_runs_on_the_tiny_models(server, info, name):
+    """The workflow's own graph (chain, sampler settings, windows, decode to video) runs end to end; the starter
+    runs with its own model, found through the pack's folder registration."""
+    prompt = tiny_variant(ui_to_api(ui_workflows()[name], info), RUNNABLE[name])
+    assert check_against_object_info(prompt, info) == []
+    entry = server.run(prompt, timeout=900)
+    videos = [p for kind in ("images", "videos", "gifs") for p in server.saved_files(entry, kind)]
+    videos = [p for p in videos if p.suffix == ".mp4"]
+    assert videos and all(p.stat().st_size > 0 for p in videos), entry["outputs"]
+
+
+def test_workflows_without_tiny_parts_are_named():
+    """The rest need a VAE (image-to-video latents, K-step's image encoding) or a checkpoint's VAE, which have no
+    tiny stand-in: they are checked against the node definitions above, not run."""
+    rest = {p.stem for p in UI_FILES} - set(RUNNABLE)
+    for name in rest:
+        types = {n["type"] for n in ui_workflows()[name]["nodes"]}
+        assert types & {"Wan22ImageToVideoLatent", "InfiniteVideo_KStepNoiseSearch", "CheckpointLoaderSimple"}, name

@@ -1,98 +1,561 @@
-"""Writes the UI-format example workflow(s) in example_workflows/ (what the graph editor opens).
+"""Writes the UI-format example workflows in example_workflows/ (what the graph editor's template browser opens).
 
-ComfyUI's server only executes API-format graphs and has no converter, so the UI JSON is generated from one compact
-description here and checked against the live server's /object_info by tests/test_example_workflows.py.
-Run: python tests/tools/make_ui_workflow.py
+ComfyUI's server only executes API-format graphs and has no converter, so the UI JSON is generated here from one
+compact description per workflow and checked against the live server's /object_info (and run where the tiny models
+allow) by tests/test_example_workflows.py; tests/test_web_queue_diagram.py opens each in the real editor and checks
+that no node covers another.
+
+The template browser of ComfyUI's frontend (1.27, shipped with 0.3.64) shows a pack's template by its file name (title
+and description) and ``<name>.jpg`` next to it (thumbnail), so the file names are the readable titles. Model loaders
+carry ``properties.models`` (name, url, directory): the frontend's missing-models dialog offers those downloads when a
+file is not installed. The URLs are ComfyUI's official repackaged files (the ones its own templates use).
+Every workflow has a Note saying what to download, where, what to expect and what it costs; the figures in the notes
+(model calls per output frame, warm-up frames, steps) come from samplers/chain_plan.py, the plan the samplers run.
+
+Run: python tests/tools/make_ui_workflow.py  (thumbnails: python tests/tools/make_thumbnails.py)
 """
 
 from __future__ import annotations
 
 import json
+import sys
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, Optional
 
 ROOT = Path(__file__).resolve().parents[2]
+OUT = ROOT / "example_workflows"
 
-# (id, type, title, pos, inputs {name: (src id, src slot, type)}, outputs [(name, type)], widgets_values)
-FIFO_WAN21 = [
-    (1, "UNETLoader", "Load Wan 2.1 T2V 1.3B", (40, 40), {}, [("MODEL", "MODEL")],
-     ["wan2.1_t2v_1.3B_fp16.safetensors", "default"]),
-    (2, "CLIPLoader", "Load umT5", (40, 200), {}, [("CLIP", "CLIP")],
-     ["umt5_xxl_fp8_e4m3fn_scaled.safetensors", "wan", "default"]),
-    (3, "VAELoader", "Load Wan VAE", (40, 360), {}, [("VAE", "VAE")], ["wan_2.1_vae.safetensors"]),
-    (4, "CLIPTextEncode", "Positive", (360, 40), {"clip": (2, 0, "CLIP")}, [("CONDITIONING", "CONDITIONING")],
-     ["A red fox trotting through fresh snow in a pine forest, tracking shot, soft morning light"]),
-    (5, "CLIPTextEncode", "Negative", (360, 260), {"clip": (2, 0, "CLIP")}, [("CONDITIONING", "CONDITIONING")],
-     ["blurry, low quality, static, watermark, text"]),
-    (6, "EmptyHunyuanLatentVideo", "Window: 81 frames = 21 latent frames", (360, 480), {},
-     [("LATENT", "LATENT")], [832, 480, 81, 1]),
-    (7, "InfiniteVideo_FIFOQueueInit", "FIFO Queue Init", (360, 680), {}, [("queue", "IV_QUEUE")],
-     [0, 2, True, "noise"]),
-    (8, "InfiniteVideo_Sampler", "Infinite Video Sampler", (760, 40),
-     {"model": (1, 0, "MODEL"), "positive": (4, 0, "CONDITIONING"), "negative": (5, 0, "CONDITIONING"),
-      "latent_image": (6, 0, "LATENT"), "queue": (7, 0, "IV_QUEUE")},
-     [("LATENT", "LATENT")], [0, "fixed", 60, 5.0, "euler", 1.0, "simple"]),
-    (9, "VAEDecode", "Decode", (1120, 40), {"samples": (8, 0, "LATENT"), "vae": (3, 0, "VAE")},
-     [("IMAGE", "IMAGE")], []),
-    (10, "CreateVideo", "Video at 16 fps", (1120, 200), {"images": (9, 0, "IMAGE")}, [("VIDEO", "VIDEO")], [16.0]),
-    (11, "SaveVideo", "Save", (1120, 360), {"video": (10, 0, "VIDEO")}, [],
-     ["infinite-video/fifo_wan21", "auto", "auto"]),
-]
+HF_WAN21 = "https://huggingface.co/Comfy-Org/Wan_2.1_ComfyUI_repackaged/resolve/main/split_files"
+HF_WAN22 = "https://huggingface.co/Comfy-Org/Wan_2.2_ComfyUI_Repackaged/resolve/main/split_files"
+# name -> (url, ComfyUI models/ folder)
+MODELS = {
+    "wan2.1_t2v_1.3B_fp16.safetensors": (f"{HF_WAN21}/diffusion_models/wan2.1_t2v_1.3B_fp16.safetensors",
+                                         "diffusion_models"),
+    "wan2.1_i2v_480p_14B_fp16.safetensors": (f"{HF_WAN21}/diffusion_models/wan2.1_i2v_480p_14B_fp16.safetensors",
+                                             "diffusion_models"),
+    "umt5_xxl_fp8_e4m3fn_scaled.safetensors": (f"{HF_WAN21}/text_encoders/umt5_xxl_fp8_e4m3fn_scaled.safetensors",
+                                               "text_encoders"),
+    "wan_2.1_vae.safetensors": (f"{HF_WAN21}/vae/wan_2.1_vae.safetensors", "vae"),
+    "clip_vision_h.safetensors": (f"{HF_WAN21}/clip_vision/clip_vision_h.safetensors", "clip_vision"),
+    "wan2.2_ti2v_5B_fp16.safetensors": (f"{HF_WAN22}/diffusion_models/wan2.2_ti2v_5B_fp16.safetensors",
+                                        "diffusion_models"),
+    "wan2.2_vae.safetensors": (f"{HF_WAN22}/vae/wan2.2_vae.safetensors", "vae"),
+    "ltx-video-2b-v0.9.5.safetensors": ("https://huggingface.co/Lightricks/LTX-Video/resolve/main/"
+                                        "ltx-video-2b-v0.9.5.safetensors", "checkpoints"),
+    "t5xxl_fp16.safetensors": ("https://huggingface.co/comfyanonymous/flux_text_encoders/resolve/main/"
+                               "t5xxl_fp16.safetensors", "text_encoders"),
+}
+
+TITLE_H = 30  # LiteGraph's title bar, drawn above a node's pos
+# FIFO Queue Init and the node at the end of its chain draw the queue diagram under their widgets (web/)
+DIAGRAM_FIFO = (460, 160 + 230)
+DIAGRAM_MIGA = (460, 180 + 350)
+GAP_X, GAP_Y = 60, 50
+
+
+@dataclass
+class Node:
+    id: int
+    type: str
+    title: str
+    widgets: list
+    inputs: dict = field(default_factory=dict)  # name -> (source id, source slot, type)
+    outputs: list = field(default_factory=list)  # [(name, type)]
+    size: tuple = (340, 0)  # height 0: estimated from sockets and widgets
+    models: tuple = ()
+
+
+class Workflow:
+    """Nodes placed in columns, top to bottom, far enough apart that none covers another."""
+
+    def __init__(self) -> None:
+        self.columns: list[list[Node]] = []
+        self.next_id = 1
+
+    def column(self) -> None:
+        self.columns.append([])
+
+    def add(self, type_: str, title: str, widgets: list, inputs: Optional[dict] = None,
+            outputs: Optional[list] = None, size: tuple = (340, 0), models: tuple = ()) -> Node:
+        node = Node(self.next_id, type_, title, widgets, inputs or {}, outputs or [], size, models)
+        self.next_id += 1
+        self.columns[-1].append(node)
+        return node
+
+    def note(self, text: str, height: int, width: int = 420) -> Node:
+        return self.add("Note", "Read me", [text], size=(width, height))
+
+
+def _height(node: Node) -> int:
+    if node.size[1]:
+        return node.size[1]
+    rows = max(len(node.inputs), len(node.outputs))
+    widgets = sum(2 if isinstance(w, str) and w in ("fixed", "randomize") else 1 for w in node.widgets)
+    text = sum(1 for w in node.widgets if isinstance(w, str) and len(w) > 40)  # a multiline prompt box
+    return 26 + 22 * rows + 26 * widgets + 110 * text
+
+
+def ui_workflow(wf: Workflow) -> dict:
+    nodes_in_order = [n for col in wf.columns for n in col]
+    links, out_links = [], {}
+    for node in nodes_in_order:
+        for slot, (_, (src, src_slot, typ)) in enumerate(node.inputs.items()):
+            link_id = len(links) + 1
+            links.append([link_id, src, src_slot, node.id, slot, typ])
+            out_links.setdefault((src, src_slot), []).append(link_id)
+    link_of = {(l[3], l[4]): l[0] for l in links}
+    nodes, x = [], 40
+    for col in wf.columns:
+        y = 40 + TITLE_H
+        width = max(n.size[0] for n in col)
+        for order, node in enumerate(col):
+            h = _height(node)
+            props: dict[str, Any] = {} if node.type == "Note" else {"Node name for S&R": node.type}
+            if node.models:
+                props["models"] = [{"name": m, "url": MODELS[m][0], "directory": MODELS[m][1]} for m in node.models]
+            entry = {
+                "id": node.id, "type": node.type, "title": node.title, "pos": [x, y], "size": [node.size[0], h],
+                "flags": {}, "order": len(nodes), "mode": 0,
+                "inputs": [{"name": n, "type": t, "link": link_of[(node.id, i)]}
+                           for i, (n, (_, _, t)) in enumerate(node.inputs.items())],
+                "outputs": [{"name": n, "type": t, "links": out_links.get((node.id, i), []), "slot_index": i}
+                            for i, (n, t) in enumerate(node.outputs)],
+                "properties": props, "widgets_values": node.widgets,
+            }
+            if node.type == "Note":
+                entry.update(color="#432", bgcolor="#653")
+            nodes.append(entry)
+            y += h + TITLE_H + GAP_Y
+        x += width + GAP_X
+    return {"last_node_id": max(n["id"] for n in nodes), "last_link_id": len(links), "nodes": nodes,
+            "links": links, "groups": [], "config": {},
+            "extra": {"ds": {"scale": 0.6, "offset": [20, 20]}}, "version": 0.4}
+
+
+# -- the figures in the notes come from the plan the samplers run ----------------------------------------------------
+
+def _plan(chain: dict, latent_frames: int) -> dict:
+    sys.path.insert(0, str(ROOT.parent))
+    import importlib.util
+
+    if "infinite_video" not in sys.modules:  # the pack under a fixed name, as tests/conftest.py loads it
+        spec = importlib.util.spec_from_file_location("infinite_video", ROOT / "__init__.py",
+                                                      submodule_search_locations=[str(ROOT)])
+        module = importlib.util.module_from_spec(spec)
+        sys.modules["infinite_video"] = module
+        spec.loader.exec_module(module)
+    from infinite_video.samplers.chain_plan import plan_chain
+    from infinite_video.samplers.config import (
+        GuidanceConfig, QueueConfig, ReflectionConfig, UnifiedConfig, ZigzagConfig,
+    )
+
+    parts = {}
+    if "zigzag" in chain:
+        parts["zigzag"] = ZigzagConfig(*chain["zigzag"])
+    if "unified" in chain:
+        parts["unified"] = UnifiedConfig(*chain["unified"])
+    if "reflection" in chain:
+        parts["reflection"] = ReflectionConfig(*chain["reflection"])
+    if "guidance" in chain:
+        parts["guidance"] = GuidanceConfig(*chain["guidance"])
+    return plan_chain(QueueConfig(*chain["fifo"], **parts), latent_frames)
+
+
+def _num(x: float) -> str:
+    return str(int(x)) if float(x).is_integer() else f"{x:.1f}"
+
+
+def _expect(plan: dict, frames: int, stride: int, fps: float) -> str:
+    video = stride * (frames - 1) + 1
+    calls = plan["calls"]
+    total = (frames + plan["warmup"]) * calls["expected"] if plan["kind"] == "fifo" else None
+    lines = [f"Output: {frames} latent frames = {video} video frames = {video / fps:.0f} s at {_num(fps)} fps, after "
+             f"{plan['warmup']} warm-up latent frames that are discarded.",
+             f"Cost: {_num(calls['expected'])} model calls per output latent frame ({plan['steps']} steps per frame)"]
+    if calls["reflection_worst"]:
+        lines[-1] += (f", up to {_num(calls['worst'])} when every self-reflection judgment triggers (about a third "
+                      f"do on the pack's benchmark)")
+    lines[-1] += "."
+    if total is not None:
+        lines.append(f"That is {total:.0f} window calls for the whole video.")
+    lines.append("One call denoises one window of the model's native length, so it costs about what one step of a "
+                 "native run of that length costs (double with cfg > 1), and memory stays that of one native run "
+                 "whatever the length. The queue diagram under FIFO Queue Init shows the plan.")
+    return " ".join(lines)
+
+
+DOWNLOAD = "Download into ComfyUI/models/ (the editor offers these when a file is missing):\n"
+PREVIEW = "Start ComfyUI with --preview-method auto to watch each frame as it leaves the queue."
+
+
+def _files(*names: str) -> str:
+    return DOWNLOAD + "\n".join(f"- {MODELS[n][1]}/{n}" for n in names) + "\n"
+
+
+# -- the workflows ---------------------------------------------------------------------------------------------------
+
+def wan_text(wf: Workflow, clip: int, positive: str, negative: str = "blurry, low quality, static, watermark, text,"
+             " distorted") -> tuple[Node, Node]:
+    pos = wf.add("CLIPTextEncode", "Prompt", [positive], {"clip": (clip, 0, "CLIP")},
+                 [("CONDITIONING", "CONDITIONING")], size=(400, 0))
+    neg = wf.add("CLIPTextEncode", "Negative prompt", [negative], {"clip": (clip, 0, "CLIP")},
+                 [("CONDITIONING", "CONDITIONING")], size=(400, 0))
+    return pos, neg
+
+
+def decode_and_save(wf: Workflow, latent: Node, vae: int, fps: float, prefix: str, vae_slot: int = 0) -> None:
+    dec = wf.add("VAEDecodeTiled", "Decode (tiled: long videos fit in memory)", [512, 64, 64, 8],
+                 {"samples": (latent.id, 0, "LATENT"), "vae": (vae, vae_slot, "VAE")}, [("IMAGE", "IMAGE")])
+    vid = wf.add("CreateVideo", f"Video at {_num(fps)} fps", [fps], {"images": (dec.id, 0, "IMAGE")},
+                 [("VIDEO", "VIDEO")])
+    wf.add("SaveVideo", "Save", [f"infinite-video/{prefix}", "mp4", "h264"], {"video": (vid.id, 0, "VIDEO")})
+
+
+def wan21_loaders(wf: Workflow, model: str = "wan2.1_t2v_1.3B_fp16.safetensors", dtype: str = "default"):
+    unet = wf.add("UNETLoader", "Load Wan 2.1 model", [model, dtype], outputs=[("MODEL", "MODEL")], models=(model,))
+    clip = wf.add("CLIPLoader", "Load umT5 text encoder", ["umt5_xxl_fp8_e4m3fn_scaled.safetensors", "wan", "default"],
+                  outputs=[("CLIP", "CLIP")], models=("umt5_xxl_fp8_e4m3fn_scaled.safetensors",))
+    vae = wf.add("VAELoader", "Load Wan 2.1 VAE", ["wan_2.1_vae.safetensors"], outputs=[("VAE", "VAE")],
+                 models=("wan_2.1_vae.safetensors",))
+    return unet, clip, vae
+
+
+def fifo_sampler(wf: Workflow, model: int, pos: tuple, neg: tuple, latent: int, queue: int, frames: int,
+                 cfg: float) -> Node:
+    return wf.add("InfiniteVideo_Sampler", "Infinite Video Sampler", [0, "fixed", frames, cfg, "euler", 1.0, "simple"],
+                  {"model": (model, 0, "MODEL"), "positive": pos, "negative": neg,
+                   "latent_image": (latent, 0, "LATENT"), "queue": (queue, 0, "IV_QUEUE")}, [("LATENT", "LATENT")])
+
+
+def fifo_wan21() -> Workflow:
+    frames, fifo = 120, (21, 2, True, "noise")
+    plan = _plan({"fifo": fifo}, 21)
+    wf = Workflow()
+    wf.column()
+    wf.note("FIFO-Diffusion text-to-video on Wan 2.1 T2V 1.3B (fits in 8-12 GB of VRAM at 480p).\n\n"
+            + _files("wan2.1_t2v_1.3B_fp16.safetensors", "umt5_xxl_fp8_e4m3fn_scaled.safetensors",
+                     "wan_2.1_vae.safetensors")
+            + "\nSettings: the model's native window is 81 frames = 21 latent frames (window_length 21); "
+              "partitions 2 = 42 steps; lookahead on (better consistency, twice the calls); 832x480.\n\n"
+            + _expect(plan, frames, 4, 16) + "\n\n" + PREVIEW, 520)
+    unet, clip, vae = wan21_loaders(wf)
+    wf.column()
+    pos, neg = wan_text(wf, clip.id, "A red fox trotting through fresh snow in a pine forest, tracking shot, soft "
+                                     "morning light, cinematic")
+    latent = wf.add("EmptyHunyuanLatentVideo", "Window: 81 frames = 21 latent frames", [832, 480, 81, 1],
+                    outputs=[("LATENT", "LATENT")])
+    queue = wf.add("InfiniteVideo_FIFOQueueInit", "FIFO Queue Init", list(fifo), outputs=[("queue", "IV_QUEUE")],
+                   size=DIAGRAM_FIFO)
+    wf.column()
+    s = fifo_sampler(wf, unet.id, (pos.id, 0, "CONDITIONING"), (neg.id, 0, "CONDITIONING"), latent.id, queue.id,
+                     frames, 6.0)
+    decode_and_save(wf, s, vae.id, 16.0, "fifo_wan21")
+    return wf
+
+
+def prompt_switch_wan21() -> Workflow:
+    frames, fifo = 120, (21, 2, True, "noise")
+    plan = _plan({"fifo": fifo}, 21)
+    spans = [(0, 40, "A sailboat on a calm turquoise sea at noon, aerial tracking shot"),
+             (40, 80, "A sailboat on a calm sea at golden sunset, aerial tracking shot"),
+             (80, 0, "A sailboat on a calm sea under a starry night sky, aerial tracking shot")]
+    wf = Workflow()
+    wf.column()
+    wf.note("Prompt switching over time on Wan 2.1 T2V 1.3B: three prompts, each over a span of output latent "
+            "frames (Conditioning Frame Range; end 0 = to the end), combined with Conditioning (Combine). Each frame "
+            "keeps the prompt of its own output index, so a switch travels through the queue with the frames and "
+            "the change is gradual (about one window).\n\n"
+            + _files("wan2.1_t2v_1.3B_fp16.safetensors", "umt5_xxl_fp8_e4m3fn_scaled.safetensors",
+                     "wan_2.1_vae.safetensors")
+            + "\nLatent frame n is video frames 4n-3..4n: the switches at latent frames 40 and 80 come about 10 s "
+              "and 20 s in.\n\n"
+            + _expect(plan, frames, 4, 16) + " Windows that straddle a switch make one call per prompt.\n\n"
+            + PREVIEW, 560)
+    unet, clip, vae = wan21_loaders(wf)
+    wf.column()
+    ranged = []
+    for start, end, text in spans:
+        enc = wf.add("CLIPTextEncode", f"Prompt for frames {start}-{end or 'end'}", [text],
+                     {"clip": (clip.id, 0, "CLIP")}, [("CONDITIONING", "CONDITIONING")], size=(400, 0))
+        ranged.append(enc)
+    neg = wf.add("CLIPTextEncode", "Negative prompt", ["blurry, low quality, static, watermark, text, distorted"],
+                 {"clip": (clip.id, 0, "CLIP")}, [("CONDITIONING", "CONDITIONING")], size=(400, 0))
+    wf.column()
+    frs = [wf.add("InfiniteVideo_ConditioningFrameRange", f"Frames {start}-{end or 'end'}", [start, end],
+                  {"conditioning": (enc.id, 0, "CONDITIONING")}, [("CONDITIONING", "CONDITIONING")])
+           for enc, (start, end, _) in zip(ranged, spans)]
+    c1 = wf.add("ConditioningCombine", "Combine", [], {"conditioning_1": (frs[0].id, 0, "CONDITIONING"),
+                                                        "conditioning_2": (frs[1].id, 0, "CONDITIONING")},
+                [("CONDITIONING", "CONDITIONING")])
+    c2 = wf.add("ConditioningCombine", "Combine", [], {"conditioning_1": (c1.id, 0, "CONDITIONING"),
+                                                        "conditioning_2": (frs[2].id, 0, "CONDITIONING")},
+                [("CONDITIONING", "CONDITIONING")])
+    latent = wf.add("EmptyHunyuanLatentVideo", "Window: 81 frames = 21 latent frames", [832, 480, 81, 1],
+                    outputs=[("LATENT", "LATENT")])
+    queue = wf.add("InfiniteVideo_FIFOQueueInit", "FIFO Queue Init", list(fifo), outputs=[("queue", "IV_QUEUE")],
+                   size=DIAGRAM_FIFO)
+    wf.column()
+    s = fifo_sampler(wf, unet.id, (c2.id, 0, "CONDITIONING"), (neg.id, 0, "CONDITIONING"), latent.id, queue.id,
+                     frames, 6.0)
+    decode_and_save(wf, s, vae.id, 16.0, "prompt_switch_wan21")
+    return wf
+
+
+MIGA_WAN = {"fifo": (21, 2, True, "noise"), "zigzag": (54, 7, 44, 0), "unified": (10, True, 44),
+            "reflection": (3, 0.01, "pairwise_denoised", 10), "guidance": (4, "queue", 64)}
+
+
+def miga_wan21() -> Workflow:
+    frames = 120
+    plan = _plan(MIGA_WAN, 21)
+    half = _plan({**MIGA_WAN, "zigzag": (54, 7, 44, 10)}, 21)
+    wf = Workflow()
+    wf.column()
+    wf.note("MIGA on Wan 2.1 T2V 1.3B with the paper's official Wan config: 81 frames = 21 latents per window "
+            "(17 queue latents + 4 long-range guidance latents), 54 steps, shift 5, cfg 5, groups of 7, stage 1 "
+            "ends at step 44, 10 unified steps, re-noise to 44 and 10 more, self-reflection with 3 candidates at "
+            "threshold 0.01. One departure: the Zigzag Stage's slide is 0 = auto (17: windows write every latent they "
+            f"read; as consistent on the pack's benchmark, fewer calls). Set slide 10 for the official recipe "
+            f"({_num(half['calls']['expected'])} calls per frame instead of {_num(plan['calls']['expected'])}).\n\n"
+            + _files("wan2.1_t2v_1.3B_fp16.safetensors", "umt5_xxl_fp8_e4m3fn_scaled.safetensors",
+                     "wan_2.1_vae.safetensors")
+            + "\nFIFO Queue Init's partitions and lookahead are ignored under a Zigzag Stage (its diagram says so).\n\n"
+            + _expect(plan, frames, 4, 16) + "\n\n" + PREVIEW, 700)
+    unet, clip, vae = wan21_loaders(wf)
+    shift = wf.add("ModelSamplingSD3", "Shift 5 (official MIGA config)", [5.0], {"model": (unet.id, 0, "MODEL")},
+                   [("MODEL", "MODEL")])
+    wf.column()
+    pos, neg = wan_text(wf, clip.id, "A hot air balloon drifting over green valleys and a winding river, aerial "
+                                     "shot, clear summer day")
+    latent = wf.add("EmptyHunyuanLatentVideo", "Window: 81 frames = 21 latent frames", [832, 480, 81, 1],
+                    outputs=[("LATENT", "LATENT")])
+    queue = wf.add("InfiniteVideo_FIFOQueueInit", "FIFO Queue Init", list(MIGA_WAN["fifo"]),
+                   outputs=[("queue", "IV_QUEUE")], size=DIAGRAM_MIGA)
+    wf.column()
+    zz = wf.add("InfiniteVideo_ZigzagStage", "Zigzag Stage", list(MIGA_WAN["zigzag"]),
+                {"queue": (queue.id, 0, "IV_QUEUE")}, [("queue", "IV_QUEUE")])
+    un = wf.add("InfiniteVideo_UnifiedStage", "Unified Stage", list(MIGA_WAN["unified"]),
+                {"queue": (zz.id, 0, "IV_QUEUE")}, [("queue", "IV_QUEUE")])
+    rf = wf.add("InfiniteVideo_SelfReflection", "Self-Reflection", list(MIGA_WAN["reflection"]),
+                {"queue": (un.id, 0, "IV_QUEUE")}, [("queue", "IV_QUEUE")])
+    gd = wf.add("InfiniteVideo_LongRangeGuidance", "Long-Range Guidance", list(MIGA_WAN["guidance"]),
+                {"queue": (rf.id, 0, "IV_QUEUE")}, [("queue", "IV_QUEUE")], size=DIAGRAM_MIGA)
+    wf.column()
+    s = fifo_sampler(wf, shift.id, (pos.id, 0, "CONDITIONING"), (neg.id, 0, "CONDITIONING"), latent.id, gd.id,
+                     frames, 5.0)
+    decode_and_save(wf, s, vae.id, 16.0, "miga_wan21")
+    return wf
+
+
+def fifo_wan22() -> Workflow:
+    frames, fifo = 96, (31, 2, True, "noise")
+    plan = _plan({"fifo": fifo}, 31)
+    wf = Workflow()
+    wf.column()
+    wf.note("FIFO-Diffusion text-to-video on Wan 2.2 TI2V 5B at 1280x704, 24 fps (about 16-24 GB of VRAM; use "
+            "weight_dtype fp8_e4m3fn on smaller cards).\n\n"
+            + _files("wan2.2_ti2v_5B_fp16.safetensors", "umt5_xxl_fp8_e4m3fn_scaled.safetensors",
+                     "wan2.2_vae.safetensors")
+            + "\nSettings: native 121 frames = 31 latent frames (window_length 31), partitions 2 = 62 steps, "
+              "lookahead on, shift 8, cfg 5. The 5B model's VAE compresses 16x in space, so sizes are multiples "
+              "of 32.\n\n" + _expect(plan, frames, 4, 24) + "\n\n" + PREVIEW, 560)
+    unet = wf.add("UNETLoader", "Load Wan 2.2 TI2V 5B", ["wan2.2_ti2v_5B_fp16.safetensors", "default"],
+                  outputs=[("MODEL", "MODEL")], models=("wan2.2_ti2v_5B_fp16.safetensors",))
+    clip = wf.add("CLIPLoader", "Load umT5 text encoder", ["umt5_xxl_fp8_e4m3fn_scaled.safetensors", "wan", "default"],
+                  outputs=[("CLIP", "CLIP")], models=("umt5_xxl_fp8_e4m3fn_scaled.safetensors",))
+    vae = wf.add("VAELoader", "Load Wan 2.2 VAE", ["wan2.2_vae.safetensors"], outputs=[("VAE", "VAE")],
+                 models=("wan2.2_vae.safetensors",))
+    shift = wf.add("ModelSamplingSD3", "Shift 8", [8.0], {"model": (unet.id, 0, "MODEL")}, [("MODEL", "MODEL")])
+    wf.column()
+    pos, neg = wan_text(wf, clip.id, "A paper boat floating down a rain-soaked city street gutter, low angle, "
+                                     "reflections, cinematic")
+    latent = wf.add("Wan22ImageToVideoLatent", "Window: 121 frames = 31 latent frames", [1280, 704, 121, 1],
+                    {"vae": (vae.id, 0, "VAE")}, [("LATENT", "LATENT")])
+    queue = wf.add("InfiniteVideo_FIFOQueueInit", "FIFO Queue Init", list(fifo), outputs=[("queue", "IV_QUEUE")],
+                   size=DIAGRAM_FIFO)
+    wf.column()
+    s = fifo_sampler(wf, shift.id, (pos.id, 0, "CONDITIONING"), (neg.id, 0, "CONDITIONING"), latent.id, queue.id,
+                     frames, 5.0)
+    decode_and_save(wf, s, vae.id, 24.0, "fifo_wan22")
+    return wf
+
+
+def fifo_ltxv() -> Workflow:
+    frames, fifo = 60, (13, 3, True, "noise")
+    plan = _plan({"fifo": fifo}, 13)
+    wf = Workflow()
+    wf.column()
+    wf.note("FIFO-Diffusion text-to-video on LTX-Video 2B v0.9.5 at 768x512, 25 fps (fast; about 8-12 GB of "
+            "VRAM).\n\n"
+            + _files("ltx-video-2b-v0.9.5.safetensors", "t5xxl_fp16.safetensors")
+            + "\nSettings: native 97 frames = 13 latent frames (8x temporal compression; window_length 13), "
+              "partitions 3 = 39 steps, lookahead on, cfg 3. Sizes are multiples of 32.\n\n"
+            + _expect(plan, frames, 8, 25) + "\n\n" + PREVIEW, 520)
+    ckpt = wf.add("CheckpointLoaderSimple", "Load LTX-Video 2B (model + VAE)", ["ltx-video-2b-v0.9.5.safetensors"],
+                  outputs=[("MODEL", "MODEL"), ("CLIP", "CLIP"), ("VAE", "VAE")],
+                  models=("ltx-video-2b-v0.9.5.safetensors",))
+    clip = wf.add("CLIPLoader", "Load T5-XXL text encoder", ["t5xxl_fp16.safetensors", "ltxv", "default"],
+                  outputs=[("CLIP", "CLIP")], models=("t5xxl_fp16.safetensors",))
+    wf.column()
+    pos, neg = wan_text(wf, clip.id, "A steam locomotive crossing a stone viaduct in the mountains, drone shot "
+                                     "following the train, autumn colours, detailed",
+                        "low quality, worst quality, deformed, distorted, blurry, static, watermark")
+    cond = wf.add("LTXVConditioning", "Frame rate 25", [25.0], {"positive": (pos.id, 0, "CONDITIONING"),
+                                                                 "negative": (neg.id, 0, "CONDITIONING")},
+                  [("positive", "CONDITIONING"), ("negative", "CONDITIONING")])
+    latent = wf.add("EmptyLTXVLatentVideo", "Window: 97 frames = 13 latent frames", [768, 512, 97, 1],
+                    outputs=[("LATENT", "LATENT")])
+    queue = wf.add("InfiniteVideo_FIFOQueueInit", "FIFO Queue Init", list(fifo), outputs=[("queue", "IV_QUEUE")],
+                   size=DIAGRAM_FIFO)
+    wf.column()
+    s = fifo_sampler(wf, ckpt.id, (cond.id, 0, "CONDITIONING"), (cond.id, 1, "CONDITIONING"), latent.id, queue.id,
+                     frames, 3.0)
+    decode_and_save(wf, s, ckpt.id, 25.0, "fifo_ltxv", vae_slot=2)  # the checkpoint's VAE is its third output
+    return wf
+
+
+def _kstep_note(model: str, chunk: int, chunks: int, m: int, k: int, full: int, fps: float) -> str:
+    frames = chunk + (chunks - 1) * (chunk - 1)
+    return (f"Output: {chunks} chunks of {chunk} frames; each starts from the last frame of the one before, which "
+            f"appears once: {frames} frames = {frames / fps:.0f} s at {_num(fps)} fps. Cost per chunk: {m} candidate "
+            f"previews of {k} steps + {full} steps for the winner = {m * k + full} model runs' steps "
+            f"({(m * k + full) / full:.1f}x a plain run of {full} steps; brute force would be {m}x). The report output "
+            f"lists every candidate's score.")
+
+
+def kstep_wan21() -> Workflow:
+    chunk, chunks, m, k, full = 33, 4, 5, 3, 30
+    wf = Workflow()
+    wf.column()
+    wf.note("K-Step Noise Search image-to-video on Wan 2.1 I2V 14B 480p: a long video chunk by chunk from a start "
+            "image, trying 5 noises with a cheap 3-step preview before each chunk and finishing only the best. The "
+            "14B model needs about 24 GB of VRAM with weight_dtype fp8_e4m3fn (set on the loader).\n\n"
+            + _files("wan2.1_i2v_480p_14B_fp16.safetensors", "umt5_xxl_fp8_e4m3fn_scaled.safetensors",
+                     "wan_2.1_vae.safetensors", "clip_vision_h.safetensors")
+            + "\nPut your start image in ComfyUI/input (any size: it is scaled and cropped to 832x480, a multiple of "
+              "16). CLIP vision is required by Wan 2.1 I2V and also scores the candidates.\n\n"
+            + _kstep_note("wan21", chunk, chunks, m, k, full, 16) + "\n\n" + PREVIEW, 560)
+    unet, clip, vae = wan21_loaders(wf, "wan2.1_i2v_480p_14B_fp16.safetensors", "fp8_e4m3fn")
+    cv = wf.add("CLIPVisionLoader", "Load CLIP vision H", ["clip_vision_h.safetensors"],
+                outputs=[("CLIP_VISION", "CLIP_VISION")], models=("clip_vision_h.safetensors",))
+    wf.column()
+    pos, neg = wan_text(wf, clip.id, "The camera slowly pushes in while the scene comes to life, gentle natural "
+                                     "motion, consistent lighting")
+    img = wf.add("LoadImage", "Start image", ["example.png", "image"], outputs=[("IMAGE", "IMAGE"), ("MASK", "MASK")],
+                 size=(340, 360))
+    scale = wf.add("ImageScale", "Scale to 832x480", ["lanczos", 832, 480, "center"],
+                   {"image": (img.id, 0, "IMAGE")}, [("IMAGE", "IMAGE")])
+    wf.column()
+    ks = wf.add("InfiniteVideo_KStepNoiseSearch", "K-Step Noise Search",
+                [chunk, chunks, m, k, full, "euler", "simple", 5.0, 0, "fixed"],
+                {"model": (unet.id, 0, "MODEL"), "positive": (pos.id, 0, "CONDITIONING"),
+                 "negative": (neg.id, 0, "CONDITIONING"), "vae": (vae.id, 0, "VAE"),
+                 "start_image": (scale.id, 0, "IMAGE"), "clip_vision": (cv.id, 0, "CLIP_VISION")},
+                [("IMAGE", "IMAGE"), ("LATENT", "LATENT"), ("report", "STRING")])
+    vid = wf.add("CreateVideo", "Video at 16 fps", [16.0], {"images": (ks.id, 0, "IMAGE")}, [("VIDEO", "VIDEO")])
+    wf.add("SaveVideo", "Save", ["infinite-video/kstep_wan21_i2v", "mp4", "h264"], {"video": (vid.id, 0, "VIDEO")})
+    return wf
+
+
+def kstep_wan22() -> Workflow:
+    chunk, chunks, m, k, full = 49, 4, 5, 3, 30
+    wf = Workflow()
+    wf.column()
+    wf.note("K-Step Noise Search image-to-video on Wan 2.2 TI2V 5B at 1280x704, 24 fps (about 16-24 GB of VRAM): "
+            "a long video chunk by chunk from a start image, 5 noises tried with a 3-step preview per chunk, only "
+            "the best finished. No CLIP vision needed (candidates are scored on VAE latents).\n\n"
+            + _files("wan2.2_ti2v_5B_fp16.safetensors", "umt5_xxl_fp8_e4m3fn_scaled.safetensors",
+                     "wan2.2_vae.safetensors")
+            + "\nPut your start image in ComfyUI/input; it is scaled and cropped to 1280x704 (multiples of 32).\n\n"
+            + _kstep_note("wan22", chunk, chunks, m, k, full, 24) + "\n\n" + PREVIEW, 560)
+    unet = wf.add("UNETLoader", "Load Wan 2.2 TI2V 5B", ["wan2.2_ti2v_5B_fp16.safetensors", "default"],
+                  outputs=[("MODEL", "MODEL")], models=("wan2.2_ti2v_5B_fp16.safetensors",))
+    clip = wf.add("CLIPLoader", "Load umT5 text encoder", ["umt5_xxl_fp8_e4m3fn_scaled.safetensors", "wan", "default"],
+                  outputs=[("CLIP", "CLIP")], models=("umt5_xxl_fp8_e4m3fn_scaled.safetensors",))
+    vae = wf.add("VAELoader", "Load Wan 2.2 VAE", ["wan2.2_vae.safetensors"], outputs=[("VAE", "VAE")],
+                 models=("wan2.2_vae.safetensors",))
+    wf.column()
+    pos, neg = wan_text(wf, clip.id, "The camera slowly pushes in while the scene comes to life, gentle natural "
+                                     "motion, consistent lighting")
+    img = wf.add("LoadImage", "Start image", ["example.png", "image"], outputs=[("IMAGE", "IMAGE"), ("MASK", "MASK")],
+                 size=(340, 360))
+    scale = wf.add("ImageScale", "Scale to 1280x704", ["lanczos", 1280, 704, "center"],
+                   {"image": (img.id, 0, "IMAGE")}, [("IMAGE", "IMAGE")])
+    wf.column()
+    ks = wf.add("InfiniteVideo_KStepNoiseSearch", "K-Step Noise Search",
+                [chunk, chunks, m, k, full, "euler", "simple", 5.0, 0, "fixed"],
+                {"model": (unet.id, 0, "MODEL"), "positive": (pos.id, 0, "CONDITIONING"),
+                 "negative": (neg.id, 0, "CONDITIONING"), "vae": (vae.id, 0, "VAE"),
+                 "start_image": (scale.id, 0, "IMAGE")},
+                [("IMAGE", "IMAGE"), ("LATENT", "LATENT"), ("report", "STRING")])
+    vid = wf.add("CreateVideo", "Video at 24 fps", [24.0], {"images": (ks.id, 0, "IMAGE")}, [("VIDEO", "VIDEO")])
+    wf.add("SaveVideo", "Save", ["infinite-video/kstep_wan22_i2v", "mp4", "h264"], {"video": (vid.id, 0, "VIDEO")})
+    return wf
 
 
 # The main job's graph (example_workflows/api/shapes_long_video.json) for the editor: MIGA's consistency parts
 # (Self-Reflection + Long-Range Guidance) on FIFO's queue, the best-measured chain on the pack's trained tiny Wan 2.1
-# (README, consistency benchmark), decoded with the preview factors, saved as mp4. A minute or two on a CPU.
-MIGA_SHAPES = [
-    (1, "UNETLoader", "Load the pack's shapes model (tests/models/shapes_wan21)", (40, 40), {}, [("MODEL", "MODEL")],
-     ["shapes_wan21.safetensors", "default"]),
-    (2, "InfiniteVideo_EmptyConditioning", "Empty Conditioning (trained unconditionally)", (40, 200), {},
-     [("CONDITIONING", "CONDITIONING")], [4096, 1]),
-    (3, "EmptyHunyuanLatentVideo", "Window: 33 frames = 9 latent frames of 16x16", (40, 360), {},
-     [("LATENT", "LATENT")], [128, 128, 33, 1]),
-    (4, "InfiniteVideo_FIFOQueueInit", "FIFO Queue Init", (40, 560), {}, [("queue", "IV_QUEUE")], [0, 3, True, "noise"]),
-    (7, "InfiniteVideo_SelfReflection", "Self-Reflection", (400, 40), {"queue": (4, 0, "IV_QUEUE")},
-     [("queue", "IV_QUEUE")], [3, 0.01, "pairwise_denoised", 5]),
-    (8, "InfiniteVideo_LongRangeGuidance", "Long-Range Guidance", (400, 220), {"queue": (7, 0, "IV_QUEUE")},
-     [("queue", "IV_QUEUE")], [2, "queue", 64]),
-    (9, "InfiniteVideo_Sampler", "Infinite Video Sampler", (760, 40),
-     {"model": (1, 0, "MODEL"), "positive": (2, 0, "CONDITIONING"), "negative": (2, 0, "CONDITIONING"),
-      "latent_image": (3, 0, "LATENT"), "queue": (8, 0, "IV_QUEUE")},
-     [("LATENT", "LATENT")], [0, "fixed", 240, 1.0, "euler", 1.0, "simple"]),
-    (10, "InfiniteVideo_LatentPreviewDecode", "Latent Preview Decode", (1120, 40),
-     {"model": (1, 0, "MODEL"), "samples": (9, 0, "LATENT")}, [("IMAGE", "IMAGE")], [8]),
-    (11, "CreateVideo", "Video at 8 fps", (1120, 220), {"images": (10, 0, "IMAGE")}, [("VIDEO", "VIDEO")], [8.0]),
-    (12, "SaveVideo", "Save", (1120, 380), {"video": (11, 0, "VIDEO")}, [],
-     ["infinite-video/shapes_long_video", "mp4", "h264"]),
-]
+# (README, consistency benchmark), decoded with the preview factors, saved as mp4. A few minutes on a CPU.
+SHAPES = {"fifo": (0, 3, True, "noise"), "reflection": (3, 0.01, "pairwise_denoised", 5), "guidance": (2, "queue", 64)}
 
 
-def ui_workflow(spec) -> dict:
-    nodes, links = [], []
-    out_links: dict[tuple[int, int], list[int]] = {}
-    for nid, _, _, _, inputs, _, _ in spec:
-        for slot_name, (src, src_slot, typ) in inputs.items():
-            link_id = len(links) + 1
-            dst_slot = list(inputs).index(slot_name)
-            links.append([link_id, src, src_slot, nid, dst_slot, typ])
-            out_links.setdefault((src, src_slot), []).append(link_id)
-    link_of = {(l[3], l[4]): l[0] for l in links}
-    for order, (nid, typ, title, pos, inputs, outputs, widgets) in enumerate(spec):
-        nodes.append({
-            "id": nid, "type": typ, "title": title, "pos": list(pos), "size": [320, 120], "flags": {},
-            "order": order, "mode": 0,
-            "inputs": [{"name": n, "type": t, "link": link_of[(nid, i)]} for i, (n, (_, _, t)) in enumerate(inputs.items())],
-            "outputs": [{"name": n, "type": t, "links": out_links.get((nid, i), []), "slot_index": i}
-                        for i, (n, t) in enumerate(outputs)],
-            "properties": {"Node name for S&R": typ}, "widgets_values": widgets,
-        })
-    return {"last_node_id": max(n["id"] for n in nodes), "last_link_id": len(links), "nodes": nodes,
-            "links": links, "groups": [], "config": {}, "extra": {}, "version": 0.4}
+def shapes_starter() -> Workflow:
+    frames = 240
+    plan = _plan(SHAPES, 9)
+    wf = Workflow()
+    wf.column()
+    wf.note("Start here: runs right after install, on a CPU, with nothing to download. The model is the pack's own "
+            "tiny Wan 2.1 (3.3 MB), trained on coloured shapes moving over a panning background; the pack makes it "
+            "visible in diffusion_models when ComfyUI loads it. It has no text encoder: Empty Conditioning, cfg 1.\n\n"
+            "Chain: FIFO Queue Init (window 0 = the latent's 9 frames, 3 partitions, lookahead) -> Self-Reflection "
+            "-> Long-Range Guidance -> Infinite Video Sampler: the best-measured chain on this model (README, "
+            "consistency benchmark). Latent Preview Decode is exact for this model (no VAE).\n\n"
+            + _expect(plan, frames, 1, 8) + " (Latent Preview Decode makes one image per latent frame.) A few "
+            "minutes on a laptop CPU.\n\n"
+            "Then try the real-model templates of this pack (Wan 2.1, Wan 2.2, LTX-Video).", 560)
+    unet = wf.add("UNETLoader", "Load the pack's shapes model", ["shapes_wan21.safetensors", "default"],
+                  outputs=[("MODEL", "MODEL")])
+    cond = wf.add("InfiniteVideo_EmptyConditioning", "Empty Conditioning (trained unconditionally)", [4096, 1],
+                  outputs=[("CONDITIONING", "CONDITIONING")])
+    wf.column()
+    latent = wf.add("EmptyHunyuanLatentVideo", "Window: 33 frames = 9 latent frames of 16x16", [128, 128, 33, 1],
+                    outputs=[("LATENT", "LATENT")])
+    queue = wf.add("InfiniteVideo_FIFOQueueInit", "FIFO Queue Init", list(SHAPES["fifo"]),
+                   outputs=[("queue", "IV_QUEUE")], size=DIAGRAM_MIGA)
+    rf = wf.add("InfiniteVideo_SelfReflection", "Self-Reflection", list(SHAPES["reflection"]),
+                {"queue": (queue.id, 0, "IV_QUEUE")}, [("queue", "IV_QUEUE")])
+    gd = wf.add("InfiniteVideo_LongRangeGuidance", "Long-Range Guidance", list(SHAPES["guidance"]),
+                {"queue": (rf.id, 0, "IV_QUEUE")}, [("queue", "IV_QUEUE")], size=DIAGRAM_MIGA)
+    wf.column()
+    s = wf.add("InfiniteVideo_Sampler", "Infinite Video Sampler", [0, "fixed", frames, 1.0, "euler", 1.0, "simple"],
+               {"model": (unet.id, 0, "MODEL"), "positive": (cond.id, 0, "CONDITIONING"),
+                "negative": (cond.id, 0, "CONDITIONING"), "latent_image": (latent.id, 0, "LATENT"),
+                "queue": (gd.id, 0, "IV_QUEUE")}, [("LATENT", "LATENT")])
+    dec = wf.add("InfiniteVideo_LatentPreviewDecode", "Latent Preview Decode", [8],
+                 {"model": (unet.id, 0, "MODEL"), "samples": (s.id, 0, "LATENT")}, [("IMAGE", "IMAGE")])
+    vid = wf.add("CreateVideo", "Video at 8 fps", [8.0], {"images": (dec.id, 0, "IMAGE")}, [("VIDEO", "VIDEO")])
+    wf.add("SaveVideo", "Save", ["infinite-video/shapes_long_video", "mp4", "h264"], {"video": (vid.id, 0, "VIDEO")})
+    return wf
+
+
+# file name (the template browser's title) -> workflow
+WORKFLOWS = {
+    "Shapes long video, starter (CPU, no download)": shapes_starter,
+    "Wan 2.1 T2V 1.3B, FIFO long video": fifo_wan21,
+    "Wan 2.1 T2V 1.3B, MIGA long video (official config)": miga_wan21,
+    "Wan 2.1 T2V 1.3B, prompt switching over time": prompt_switch_wan21,
+    "Wan 2.2 TI2V 5B, FIFO long video": fifo_wan22,
+    "LTX-Video 2B, FIFO long video": fifo_ltxv,
+    "Wan 2.1 I2V 14B, K-Step noise search image to video": kstep_wan21,
+    "Wan 2.2 TI2V 5B, K-Step noise search image to video": kstep_wan22,
+}
 
 
 def main() -> None:
-    for name, spec in (("fifo_wan21_t2v.json", FIFO_WAN21), ("shapes_long_video.json", MIGA_SHAPES)):
-        path = ROOT / "example_workflows" / name
-        path.write_text(json.dumps(ui_workflow(spec), indent=1) + "\n")
+    for name, build in WORKFLOWS.items():
+        path = OUT / f"{name}.json"
+        path.write_text(json.dumps(ui_workflow(build()), indent=1) + "\n")
         print(path)
 
 
