@@ -82,11 +82,17 @@ def _miga_chain(config: QueueConfig, latent_frames: int) -> dict[str, Any]:
     unified_calls = 0.0
     if s.unified is not None:
         up = s.unified
-        # steady state: each block re-reads its context, finishes `chunk` latents, and looks ahead
-        length = up.context + up.chunk + up.lookahead
-        unified_calls = sum(len(up.windows(length, up.context, j)) for j in range(up.sweeps)) / up.chunk
-        unified = {"context": up.context, "chunk": up.chunk, "lookahead": up.lookahead, "sweeps": up.sweeps,
-                   "start_level": up.start_level, "renoise_level": up.renoise_level, "slide": up.slide}
+        unified = {"sweeps": up.sweeps, "start_level": up.start_level, "renoise_level": up.renoise_level,
+                   "slide": up.slide}
+        if hasattr(up, "chunk"):
+            # finished in blocks: each re-reads its context, finishes `chunk` latents and looks ahead
+            length = up.context + up.chunk + up.lookahead
+            unified_calls = sum(len(up.windows(length, up.context, j)) for j in range(up.sweeps)) / up.chunk
+            unified.update(context=up.context, chunk=up.chunk, lookahead=up.lookahead)
+        else:
+            # streamed as whole-video sweeps: in the steady state every sweep writes each latent once, `slide` at
+            # a time
+            unified_calls = up.sweeps / up.slide
     reflection = 0.0
     if s.reflection is not None:
         per_trigger = s.reflection.candidates * regeneration_calls(

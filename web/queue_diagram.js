@@ -170,6 +170,10 @@ function lines(view) {
     if (p.unified) parts.push(`unified ${f1(c.unified)}`);
     out.push([`${f1(c.expected)} model calls per output frame (${parts.join(" + ")}), ${p.warmup} warm-up`,
               COLORS.text]);
+    if (p.unified && !p.unified.chunk) {
+      out.push([`unified stage: ${p.unified.sweeps} sweeps over the whole video, ${p.unified.slide} latents ` +
+                `written per window`, COLORS.text]);
+    }
     if (c.reflection_worst > 0) {
       out.push([`self-reflection: up to ${f1(c.worst)} if every judgment triggers`, COLORS.text]);
     }
@@ -231,7 +235,7 @@ export function layout(node, view, ctx) {
     h += 4 + BARS + 4;
     box.rows = { y: h, h: ROWS / 2 };
     h += ROWS + 2;
-    if (plan.unified) {
+    if (plan.unified?.chunk) {
       box.unified = { y: h + 2, h: UNIFIED };
       h += UNIFIED + LINE + 4;
     }
@@ -285,7 +289,7 @@ function draw(ctx, node, view) {
         ctx.fill();
       }
     });
-    if (plan.unified) {
+    if (plan.unified?.chunk) {
       const u = plan.unified;
       const total = u.context + u.chunk + u.lookahead;
       const uw = box.w - 2 * PAD;
