@@ -72,6 +72,52 @@ def per_frame_family(base_model: Any) -> str:
     )
 
 
+def context_width(base_model: Any) -> Optional[int]:
+    """Width of the text embedding the diffusion model takes (4096 for Wan / LTX-Video umT5 or T5, 1024 for Cosmos
+    Predict2), read from its first layer that consumes the context; ``None`` when the layout is unknown."""
+    net = getattr(base_model, "diffusion_model", None)
+    layer = None
+    if hasattr(net, "text_embedding"):  # WanModel: text_embedding = Sequential(Linear(text_dim, dim), ...)
+        layer = net.text_embedding[0]
+    elif getattr(net, "caption_projection", None) is not None:  # LTXVModel: PixArtAlphaTextProjection
+        layer = net.caption_projection.linear_1
+    elif hasattr(net, "blocks") and hasattr(net.blocks[0], "cross_attn"):  # Cosmos Predict2: context straight in
+        layer = getattr(net.blocks[0].cross_attn, "k_proj", None)
+    return getattr(layer, "in_features", None)
+
+
+def check_latent_channels(model: Any, latent: Tensor, node: str) -> None:
+    """Raise before any model call when ``latent[B, C, F, H, W]`` (after ``fix_empty_latent_channels``) has other
+    channels than ``model``'s latent format; otherwise it surfaces as a raw torch error inside the model."""
+    expected = getattr(model.get_model_object("latent_format"), "latent_channels", None)
+    if expected is not None and latent.ndim == 5 and latent.shape[1] != expected:
+        raise ValueError(
+            f"{node}: latent_image has {latent.shape[1]} channels but this {type(model.model).__name__} model works "
+            f"on {expected}-channel latents; connect a latent made for this model (an empty video latent for it, or "
+            f"VAE Encode with the model's own VAE)")
+
+
+def check_conditioning_width(model: Any, conds: dict[str, list], node: str) -> None:
+    """Raise before any model call when a conditioning's width does not fit ``model``'s text embedding.
+
+    ``conds``: input name -> ComfyUI CONDITIONING (``[[tensor[B, tokens, width], extras], ...]``); ``node`` is the
+    display name the message starts with. Otherwise the mismatch surfaces as a raw torch error inside the model.
+    """
+    kind = type(model.model).__name__
+    width = context_width(model.model)
+    if width is None:
+        return
+    for name, cond in conds.items():
+        for i, entry in enumerate(cond or []):
+            tensor = entry[0] if isinstance(entry, (list, tuple)) and entry else None
+            if isinstance(tensor, Tensor) and tensor.ndim == 3 and tensor.shape[-1] != width:
+                raise ValueError(
+                    f"{node}: {name} conditioning {i} is {tensor.shape[-1]} wide but this {kind} model reads "
+                    f"{width}-wide text embeddings; encode the prompt with the model's own text encoder (umT5-XXL for "
+                    f"Wan, T5-XXL for LTX-Video, oldt5_xxl for Cosmos Predict2), or set Empty Conditioning's width "
+                    f"to {width}")
+
+
 def _fold(x: Tensor) -> Tensor:
     """``[B, C, F, H, W] -> [B*F, C, 1, H, W]``: frames onto the batch axis, where ComfyUI expects one sigma each."""
     b, c, f, h, w = x.shape

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Optional
+
 from comfy_api.latest import io
 
 from ..samplers.config import QueueConfig
 from ..samplers.plan import INIT_MODES, plan_fifo
 from .types import CATEGORY, QueueType
+from .validation import check_widgets, require_widgets
 
 
 class FIFOQueueInit(io.ComfyNode):
@@ -45,7 +48,13 @@ class FIFOQueueInit(io.ComfyNode):
         )
 
     @classmethod
+    def validate_inputs(cls, init_mode: Optional[str] = None) -> bool | str:
+        return check_widgets(cls, init_mode=init_mode)
+
+    @classmethod
     def execute(cls, window_length: int, partitions: int, lookahead: bool, init_mode: str) -> io.NodeOutput:
+        require_widgets(cls, window_length=window_length, partitions=partitions, lookahead=lookahead,
+                        init_mode=init_mode)  # linked values skip validation
         if window_length > 0:
             plan_fifo(window_length, partitions, lookahead, init_mode)  # fail here, not at sampling time
         return io.NodeOutput(QueueConfig(window_length, partitions, lookahead, init_mode))

@@ -32,7 +32,9 @@ from ..samplers.noise_search import (
     runs_per_chunk,
     search_chunks,
 )
+from .adapter import check_conditioning_width
 from .i2v import I2VFamily, build_chunk_conditioning, check_image_size, check_vae, detect_family
+from .validation import check_widgets, require_widgets, shown
 
 log = logging.getLogger("infinite_video")
 
@@ -131,10 +133,12 @@ def validate(model: Any, vae: Any, start_image: torch.Tensor, chunk_length: int,
              clip_vision: Any = None) -> tuple[I2VFamily, Any]:
     """Check every input before any model call; returns the family and the first guide's CLIP output (or None)."""
     check_search_params(num_chunks, candidates, preview_steps, full_steps)
+    # validate_inputs checks these too; a linked value reaches execute unchecked (and is shown escaped)
     if sampler_name not in comfy.samplers.KSampler.SAMPLERS:
-        raise ValueError(f"sampler_name '{sampler_name}' is unknown; pick one of {comfy.samplers.KSampler.SAMPLERS}")
+        raise ValueError(f"sampler_name {shown(sampler_name)} is unknown; pick one of "
+                         f"{comfy.samplers.KSampler.SAMPLERS}")
     if scheduler not in comfy.samplers.KSampler.SCHEDULERS:
-        raise ValueError(f"scheduler '{scheduler}' is unknown; pick one of {comfy.samplers.KSampler.SCHEDULERS}")
+        raise ValueError(f"scheduler {shown(scheduler)} is unknown; pick one of {comfy.samplers.KSampler.SCHEDULERS}")
     family = detect_family(model)
     check_vae(family, vae)
     check_image_size(family, start_image)
@@ -234,11 +238,18 @@ class KStepNoiseSearch(io.ComfyNode):
         )
 
     @classmethod
+    def validate_inputs(cls, sampler_name: Optional[str] = None, scheduler: Optional[str] = None,
+                        cfg: Optional[float] = None) -> bool | str:
+        return check_widgets(cls, sampler_name=sampler_name, scheduler=scheduler, cfg=cfg)
+
+    @classmethod
     def execute(cls, model, positive, negative, vae, start_image, chunk_length: int, num_chunks: int,
                 candidates: int, preview_steps: int, full_steps: int, sampler_name: str, scheduler: str,
                 cfg: float, seed: int, clip_vision: Optional[Any] = None) -> io.NodeOutput:
+        require_widgets(cls, cfg=cfg, seed=seed)
         family, clip_out = validate(model, vae, start_image, chunk_length, num_chunks, candidates, preview_steps,
                                     full_steps, sampler_name, scheduler, clip_vision)
+        check_conditioning_width(model, {"positive": positive, "negative": negative}, "K-Step Noise Search")
         guide = start_image[-1:, :, :, :3].to(comfy.model_management.intermediate_device())
         backend = _ComfyChunkBackend(
             model=model, family=family, positive=positive, negative=negative, vae=vae, clip_vision=clip_vision,

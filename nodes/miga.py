@@ -8,13 +8,17 @@ diagonal queue; Zigzag + Unified = "TTA only"). Defaults are the official Wan 2.
 from __future__ import annotations
 
 import dataclasses
+from typing import Optional
 
 from comfy_api.latest import io
 
 from ..samplers.config import GuidanceConfig, QueueConfig, ReflectionConfig, UnifiedConfig, ZigzagConfig
 from ..samplers.guidance import MEMORY_SOURCES
-from ..samplers.reflection import SIMILARITY_METRICS, check_candidates, check_threshold
+from ..samplers.miga import resolve_miga
+from ..samplers.miga_partition import check_guidance
+from ..samplers.reflection import SIMILARITY_METRICS
 from .types import CATEGORY, QueueType
+from .validation import check_widgets, require_widgets
 
 PRESET_NOTE = ("Defaults: Wan 2.1 official (window 21). LTX-Video (window 13): steps 40, L_zig 3, end 32, unified 8; "
                "Cosmos Predict2 (window 24): steps 35, L_zig 6, end 28, unified 7 (untuned starting points).")
@@ -32,6 +36,25 @@ def _check_queue(queue: object) -> QueueConfig:
     if not isinstance(queue, QueueConfig):
         raise ValueError("queue must come from FIFO Queue Init (or a MIGA node chained after it)")
     return queue
+
+
+def _check_chain(q: QueueConfig) -> QueueConfig:
+    """Check the chain so far once FIFO Queue Init fixes the window, so the error names the node holding the value.
+
+    Only checks that adding another MIGA part can never undo: with a Zigzag Stage every part only adds constraints
+    (a Unified Stage narrows stage 1, guidance latents narrow the window), so the full check of the chain so far
+    runs; without one (chain order is free, and the "DCE only" queue changes when a Zigzag Stage is added later)
+    only the guidance latents' fit in the window. The sampler checks the complete chain again with the latent.
+    """
+    if q.window > 0:
+        if q.zigzag is not None:
+            resolve_miga(q, q.window)
+        elif q.guidance is not None:
+            try:
+                check_guidance(q.window, q.guidance.latents)
+            except ValueError as e:
+                raise ValueError(f"Long-Range Guidance: {e}") from None
+    return q
 
 
 class ZigzagStage(io.ComfyNode):
@@ -69,12 +92,26 @@ class ZigzagStage(io.ComfyNode):
         )
 
     @classmethod
+    def validate_inputs(cls, steps: Optional[int] = None, end_step: Optional[int] = None) -> bool | str:
+        ok = check_widgets(cls, steps=steps, end_step=end_step)
+        return ok if ok is not True else cls._end_step_problem(steps, end_step)
+
+    @staticmethod
+    def _end_step_problem(steps: Optional[int], end_step: Optional[int]) -> bool | str:
+        if steps is not None and end_step is not None and end_step > steps:
+            return (f"Zigzag Stage: end_step {end_step} is past the last step {steps}; use at most steps (official: "
+                    f"steps - 10)")
+        return True
+
+    @classmethod
     def execute(cls, queue, steps: int, group_size: int, end_step: int, slide: int) -> io.NodeOutput:
         q = _check_queue(queue)
-        if end_step > steps:
-            raise ValueError(f"end_step {end_step} is past the last step {steps}; use at most steps (official: "
-                             f"steps - 10)")
-        return io.NodeOutput(dataclasses.replace(q, zigzag=ZigzagConfig(steps, group_size, end_step, slide)))
+        require_widgets(cls, steps=steps, group_size=group_size, end_step=end_step, slide=slide)
+        problem = cls._end_step_problem(steps, end_step)
+        if problem is not True:
+            raise ValueError(problem)
+        zigzag = ZigzagConfig(steps, group_size, end_step, slide)
+        return io.NodeOutput(_check_chain(dataclasses.replace(q, zigzag=zigzag)))
 
 
 class UnifiedStage(io.ComfyNode):
@@ -107,9 +144,9 @@ class UnifiedStage(io.ComfyNode):
     @classmethod
     def execute(cls, queue, steps: int, re_denoise: bool, re_noise_step: int) -> io.NodeOutput:
         q = _check_queue(queue)  # a missing Zigzag Stage is reported by the sampler, so chain order is free
-        if re_denoise and re_noise_step < 0:
-            raise ValueError(f"re_noise_step must be >= 0, got {re_noise_step}")
-        return io.NodeOutput(dataclasses.replace(q, unified=UnifiedConfig(steps, re_denoise, re_noise_step)))
+        require_widgets(cls, steps=steps, re_denoise=re_denoise, re_noise_step=re_noise_step)
+        return io.NodeOutput(_check_chain(dataclasses.replace(q, unified=UnifiedConfig(steps, re_denoise,
+                                                                                         re_noise_step))))
 
 
 class SelfReflection(io.ComfyNode):
@@ -147,14 +184,15 @@ class SelfReflection(io.ComfyNode):
         )
 
     @classmethod
+    def validate_inputs(cls, threshold: Optional[float] = None, metric: Optional[str] = None) -> bool | str:
+        return check_widgets(cls, threshold=threshold, metric=metric)
+
+    @classmethod
     def execute(cls, queue, candidates: int, threshold: float, metric: str, judged_level: int) -> io.NodeOutput:
         q = _check_queue(queue)
-        check_candidates(candidates)
-        check_threshold(threshold)
-        if metric not in SIMILARITY_METRICS:
-            raise ValueError(f"Unknown similarity metric '{metric}': choose one of {', '.join(SIMILARITY_METRICS)}")
+        require_widgets(cls, candidates=candidates, threshold=threshold, metric=metric, judged_level=judged_level)
         cfg = ReflectionConfig(candidates, float(threshold), metric, judged_level)
-        return io.NodeOutput(dataclasses.replace(q, reflection=cfg))
+        return io.NodeOutput(_check_chain(dataclasses.replace(q, reflection=cfg)))
 
 
 class LongRangeGuidance(io.ComfyNode):
@@ -187,15 +225,20 @@ class LongRangeGuidance(io.ComfyNode):
         )
 
     @classmethod
+    def validate_inputs(cls, source: Optional[str] = None) -> bool | str:
+        return check_widgets(cls, source=source)
+
+    @classmethod
     def execute(cls, queue, guidance_latents: int, source: str, history_span: int) -> io.NodeOutput:
         q = _check_queue(queue)
-        if source not in MEMORY_SOURCES:
-            raise ValueError(f"Unknown guidance source '{source}': choose one of {', '.join(MEMORY_SOURCES)}")
-        if history_span < guidance_latents:
-            raise ValueError(f"history_span {history_span} must hold at least the {guidance_latents} guidance "
-                             f"latents; raise history_span")
-        cfg = GuidanceConfig(guidance_latents, source, history_span)
-        return io.NodeOutput(dataclasses.replace(q, guidance=cfg))
+        require_widgets(cls, guidance_latents=guidance_latents, source=source, history_span=history_span)
+        # the binding constraint first: the window (when FIFO Queue Init sets it), then the span, which only the
+        # history source reads
+        q = _check_chain(dataclasses.replace(q, guidance=GuidanceConfig(guidance_latents, source, history_span)))
+        if source == "history" and history_span < guidance_latents:
+            raise ValueError(f"Long-Range Guidance: history_span {history_span} must hold at least the "
+                             f"{guidance_latents} guidance latents; raise history_span to {guidance_latents} or more")
+        return io.NodeOutput(q)
 
 
 NODES = [ZigzagStage, UnifiedStage, SelfReflection, LongRangeGuidance]

@@ -17,8 +17,10 @@ from comfy_api.latest import io
 from ..samplers.config import QueueConfig
 from ..samplers.run import check_run_inputs, check_video_latent, required_steps, run_queue
 from ..samplers.steps import STEP_RULES
-from .adapter import FRAME_RANGE_KEY, PerFrameSampler, PromptScheduleGuider, per_frame_family, stamp_prompts
+from .adapter import (FRAME_RANGE_KEY, PerFrameSampler, PromptScheduleGuider, check_conditioning_width,
+                      check_latent_channels, per_frame_family, stamp_prompts)
 from .types import CATEGORY, QueueType
+from .validation import check_widgets, require_widgets
 
 log = logging.getLogger("infinite_video")
 
@@ -95,12 +97,21 @@ class InfiniteVideoSampler(io.ComfyNode):
         )
 
     @classmethod
+    def validate_inputs(cls, cfg: Optional[float] = None, sampler_name: Optional[str] = None,
+                        eta: Optional[float] = None, scheduler: Optional[str] = None) -> bool | str:
+        return check_widgets(cls, cfg=cfg, sampler_name=sampler_name, eta=eta, scheduler=scheduler)
+
+    @classmethod
     def execute(cls, model, positive, negative, latent_image, queue, seed, frames, cfg, sampler_name, eta,
                 scheduler, sigmas=None) -> io.NodeOutput:
         if not isinstance(queue, QueueConfig):
             raise ValueError("queue must come from FIFO Queue Init (or a MIGA node chained after it)")
+        require_widgets(cls, seed=seed, frames=frames, cfg=cfg, sampler_name=sampler_name, eta=eta,
+                        scheduler=scheduler)  # linked values skip validation
         check_video_latent(latent_image["samples"])  # before fix_empty_latent_channels adds a frame axis
         latent = comfy.sample.fix_empty_latent_channels(model, latent_image["samples"])
+        check_latent_channels(model, latent, "Infinite Video Sampler")
+        check_conditioning_width(model, {"positive": positive, "negative": negative}, "Infinite Video Sampler")
         sigmas = _resolve_sigmas(model, queue, latent, scheduler, sigmas)
         check_run_inputs(queue, latent, sigmas, frames)  # before any model call
         per_frame_family(model.model)
@@ -153,9 +164,14 @@ class QueueSamplerCustom(io.ComfyNode):
         )
 
     @classmethod
+    def validate_inputs(cls, sampler_name: Optional[str] = None, eta: Optional[float] = None) -> bool | str:
+        return check_widgets(cls, sampler_name=sampler_name, eta=eta)
+
+    @classmethod
     def execute(cls, queue, frames, sampler_name, eta) -> io.NodeOutput:
         if not isinstance(queue, QueueConfig):
             raise ValueError("queue must come from FIFO Queue Init (or a MIGA node chained after it)")
+        require_widgets(cls, frames=frames, sampler_name=sampler_name, eta=eta)
         return io.NodeOutput(CustomQueueSampler(queue, frames, sampler_name, eta))
 
 
@@ -198,13 +214,25 @@ class ConditioningFrameRange(io.ComfyNode):
         )
 
     @classmethod
-    def validate_inputs(cls, start_frame: int = 0, end_frame: int = 0, **kwargs) -> bool | str:
-        if end_frame and end_frame <= start_frame:
-            return f"end_frame ({end_frame}) must be after start_frame ({start_frame}), or 0 for 'to the end'"
+    def validate_inputs(cls, start_frame: Optional[int] = None, end_frame: Optional[int] = None) -> bool | str:
+        # no **kwargs: ComfyUI skips the min/max checks of every input when validate_inputs takes them;
+        # check_widgets redoes them for the two named here
+        ok = check_widgets(cls, start_frame=start_frame, end_frame=end_frame)
+        return ok if ok is not True else cls._order_problem(start_frame, end_frame)
+
+    @staticmethod
+    def _order_problem(start_frame: Optional[int], end_frame: Optional[int]) -> bool | str:
+        if start_frame is not None and end_frame and end_frame <= start_frame:
+            return (f"Conditioning Frame Range: end_frame ({end_frame}) must be after start_frame ({start_frame}), "
+                    f"or 0 for 'to the end'")
         return True
 
     @classmethod
     def execute(cls, conditioning, start_frame, end_frame) -> io.NodeOutput:
+        require_widgets(cls, start_frame=start_frame, end_frame=end_frame)
+        problem = cls._order_problem(start_frame, end_frame)
+        if problem is not True:
+            raise ValueError(problem)
         span = (int(start_frame), int(end_frame) if end_frame else None)
         return io.NodeOutput([[t, {**extra, FRAME_RANGE_KEY: span}] for t, extra in conditioning])
 

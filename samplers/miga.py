@@ -167,15 +167,15 @@ def resolve_miga(config: QueueConfig, latent_frames: int, frames: int = 1) -> Mi
     m = gd.latents if gd is not None else 0
     if gd is not None:
         if gd.source not in MEMORY_SOURCES:
-            raise ValueError(f"Unknown Long-Range Guidance source '{gd.source}': choose one of "
+            raise ValueError(f"Unknown Long-Range Guidance source {gd.source!r}: choose one of "
                              f"{', '.join(MEMORY_SOURCES)}")
-        if int(gd.span) < max(1, m):
-            raise ValueError(f"Long-Range Guidance history span {gd.span} must hold at least the {m} guidance "
-                             f"latents; raise the span")
-        try:
+        try:  # the binding constraint first: no span helps guidance latents that do not fit the window
             check_guidance(f, m)
         except ValueError as e:
             raise ValueError(f"Long-Range Guidance: {e}") from None
+        if gd.source == "history" and int(gd.span) < max(1, m):  # only the history source reads the span
+            raise ValueError(f"Long-Range Guidance history span {gd.span} must hold at least the {m} guidance "
+                             f"latents; raise the span")
     if un is not None and zz is None:
         raise ValueError("Unified Stage needs a Zigzag Stage before it: stage 1 must end above clean (Zigzag Stage "
                          "end step < steps) to leave the unified steps; add a Zigzag Stage or remove the Unified Stage")
@@ -263,7 +263,7 @@ def check_miga_inputs(config: QueueConfig, latent: Tensor, sigmas: Tensor, frame
         raise ValueError(f"latent must be a video latent [batch, channels, frames, height, width], got shape "
                          f"{tuple(latent.shape)}")
     if config.init not in ("clip", "noise"):
-        raise ValueError(f"Unknown init mode '{config.init}': choose clip or noise")
+        raise ValueError(f"Unknown init mode {config.init!r}: choose clip or noise")
     setup = resolve_miga(config, latent.shape[2], frames)
     if sigmas.ndim != 1 or sigmas.shape[0] < 2:
         raise ValueError(f"sigmas must be a 1-D schedule with at least 2 entries, got shape {tuple(sigmas.shape)}")

@@ -100,7 +100,7 @@ def plan_fifo(window: int, partitions: int = 1, lookahead: bool = False, init: s
     if lookahead and window < 2:
         raise ValueError("lookahead needs a window of at least 2 latent frames; turn lookahead off or widen the window")
     if init not in INIT_MODES:
-        raise ValueError(f"Unknown init mode '{init}': choose one of {', '.join(INIT_MODES)}")
+        raise ValueError(f"Unknown init mode {init!r}: choose one of {', '.join(INIT_MODES)}")
     f, n = int(window), int(partitions)
     q = f * n
     windows: list[Window] = []

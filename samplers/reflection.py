@@ -99,7 +99,7 @@ def get_similarity(name: str) -> Similarity:
     """Look up a similarity metric by name (``mean_map`` = VC2, ``pairwise`` = Wan, ``pairwise_denoised`` = Wan's
     metric on the clean estimates, see :data:`DENOISED_METRICS`)."""
     if name not in SIMILARITY_METRICS:
-        raise ValueError(f"Unknown similarity metric '{name}': choose one of {', '.join(SIMILARITY_METRICS)}")
+        raise ValueError(f"Unknown similarity metric {name!r}: choose one of {', '.join(SIMILARITY_METRICS)}")
     return SIMILARITY_METRICS[name]
 
 

@@ -104,7 +104,7 @@ STEP_RULES = ("euler", "euler_ancestral")
 def get_step_rule(name: str) -> str:
     """Validate a step-rule name (the Combo options of the sampler node)."""
     if name not in STEP_RULES:
-        raise ValueError(f"Unknown step rule '{name}': choose one of {', '.join(STEP_RULES)}")
+        raise ValueError(f"Unknown step rule {name!r}: choose one of {', '.join(STEP_RULES)}")
     return name
 
 

@@ -1,0 +1,96 @@
+"""One checker for the widget values an API client sends, used by every node's ``validate_inputs``.
+
+ComfyUI 0.3.64 checks a V3 node's widget values only partly (``execution.validate_inputs``):
+
+- combo values of V3 nodes are not checked against their options (the input type is ``"COMBO"``, not the option
+  list the check looks for), so any string reaches ``execute``;
+- ``float("nan")`` passes the ``min``/``max`` checks (every comparison with NaN is false);
+- every input a node's ``validate_inputs`` names, or all of them when it takes ``**kwargs``, skips the ``min``/``max``
+  checks altogether.
+
+:func:`check_widgets` checks the values a node's ``validate_inputs`` receives against the node's own schema (options,
+finiteness, ``min``/``max``), so naming an input there never loses a check, and :func:`require_widgets` does the same
+in ``execute`` for values that came through a link (``None`` at validation time). Messages name the node, the input
+and the fix, and show user strings with :func:`shown`: a raw string can hold a lone surrogate (``"\\ud800"`` in
+JSON), which ComfyUI's prompt worker cannot print; an exception carrying one kills the worker thread and the server
+never runs another prompt.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Mapping, Optional
+
+from comfy_api.latest import io
+
+_MAX_SHOWN = 60
+_MAX_LISTED = 20  # longer option lists are summarised, as ComfyUI does for its own combos
+
+
+def shown(value: Any) -> str:
+    """``value`` as ASCII-only, quoted and bounded text, safe to put in an error message or a log line."""
+    text = ascii(value)
+    return text if len(text) <= _MAX_SHOWN else text[:_MAX_SHOWN - 5] + "...'"
+
+
+def _options(spec: io.Combo.Input) -> str:
+    opts = [str(o) for o in spec.options]
+    return ", ".join(opts) if len(opts) <= _MAX_LISTED else f"one of the {len(opts)} listed in the node"
+
+
+def _range(spec: Any) -> str:
+    lo = "-inf" if spec.min is None else spec.min
+    hi = "inf" if spec.max is None else spec.max
+    return f"[{lo}, {hi}]"
+
+
+def widget_problem(spec: io.Input, value: Any) -> Optional[str]:
+    """What is wrong with ``value`` for the widget ``spec`` (a schema input), or ``None``."""
+    name = spec.id
+    if isinstance(spec, io.Combo.Input):
+        if not isinstance(value, str) or value not in spec.options:
+            return f"{name} {shown(value)} is not one of its options; choose {_options(spec)}"
+        return None
+    if isinstance(spec, io.Boolean.Input):
+        return None if isinstance(value, bool) else f"{name} must be true or false, got {shown(value)}"
+    if isinstance(spec, (io.Int.Input, io.Float.Input)):
+        is_float = isinstance(spec, io.Float.Input)
+        kinds = (int, float) if is_float else (int,)
+        if isinstance(value, bool) or not isinstance(value, kinds):
+            return f"{name} must be {'a number' if is_float else 'an integer'}, got {shown(value)}"
+        if is_float and not math.isfinite(value):
+            return f"{name} must be a finite number, got {value}; use a value in {_range(spec)}"
+        if spec.min is not None and value < spec.min:
+            return f"{name} {value} is below its minimum {spec.min}; use a value in {_range(spec)}"
+        if spec.max is not None and value > spec.max:
+            return f"{name} {value} is above its maximum {spec.max}; use a value in {_range(spec)}"
+    return None
+
+
+def _problems(node: type[io.ComfyNode], values: Mapping[str, Any], linked_none: bool) -> Optional[str]:
+    schema = node.define_schema()
+    specs = {spec.id: spec for spec in schema.inputs}
+    for name, value in values.items():
+        spec = specs.get(name)
+        if spec is None or (value is None and linked_none):
+            continue
+        problem = widget_problem(spec, value)
+        if problem is not None:
+            return f"{schema.display_name}: {problem}"
+    return None
+
+
+def check_widgets(node: type[io.ComfyNode], **values: Any) -> bool | str:
+    """``True``, or the first problem among ``values`` as ``validate_inputs`` reports it (node name first).
+
+    ``None`` is skipped: at validation time it stands for a linked input, whose value exists only at execution.
+    """
+    problem = _problems(node, values, linked_none=True)
+    return True if problem is None else problem
+
+
+def require_widgets(node: type[io.ComfyNode], **values: Any) -> None:
+    """Raise ``ValueError`` with the first problem among ``values`` (for ``execute``: linked values included)."""
+    problem = _problems(node, values, linked_none=False)
+    if problem is not None:
+        raise ValueError(problem)

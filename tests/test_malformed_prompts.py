@@ -1,0 +1,49 @@
+"""Malformed API prompts through the real server: each is rejected at validation naming the node, or fails at
+execution with a clear message naming the node and the input; none stops the server from running the next prompt.
+
+Issue 12: a combo value holding a lone surrogate (``"\\ud800"``) used to pass validation (ComfyUI 0.3.64 does not
+check V3 combo values), the pack's error echoed it and ComfyUI's prompt worker thread died printing it; the server
+still answered HTTP but never executed again. The cases below are the kinds an API client can send (bad strings in
+every combo, non-finite floats, out-of-range values, impossible combinations, wrong models) and end with a valid
+prompt that must still run. ``tests/tools/soak_prompts.py`` posts the same cases 1,000 times and checks the memory.
+"""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from comfy_server import ServerError, read_latent
+from malformed_cases import CASES, Case, base_prompt, check_outcome
+
+pytestmark = pytest.mark.host
+
+
+def test_there_are_enough_cases_of_every_kind():
+    kinds = {c.kind for c in CASES}
+    assert len(CASES) >= 60 and {"validation", "execution"} <= kinds
+    surrogates = [c for c in CASES if "\ud800" in c.label]
+    assert len(surrogates) >= 8, "every combo of the pack gets a lone surrogate"
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.label.encode("ascii", "backslashreplace").decode() for c in CASES])
+def test_malformed_prompt_is_rejected_naming_the_node(comfy_server, case: Case):
+    problem = check_outcome(comfy_server, case)
+    assert problem is None, problem
+
+
+def test_server_still_runs_a_valid_prompt_after_the_malformed_ones(comfy_server):
+    """Runs after the parametrised cases (file order): the prompt worker is alive and the result is finite."""
+    prompt = base_prompt()
+    prompt["7"]["inputs"]["filename_prefix"] = "malformed/after"
+    try:
+        entry = comfy_server.run(prompt, timeout=300)
+    except ServerError as e:  # the worker thread died: the prompt is queued but never runs
+        pytest.fail(f"the server no longer executes prompts: {e}")
+    latent = read_latent(comfy_server.saved_files(entry, "latents")[0])
+    assert latent.shape == (1, 16, 4, 8, 8)
+    assert math.isfinite(float(latent.abs().sum()))
+    # ComfyUI's own validation messages may still fail to log a surrogate ("--- Logging error ---", harmless);
+    # what must never happen again is the worker thread dying on an exception message of the pack
+    assert "Exception in thread" not in comfy_server.log(), comfy_server.log_tail()
