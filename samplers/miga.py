@@ -13,11 +13,16 @@ How the parts compose (decisions, each one sentence for the README):
   Stage 1/2), so memory latents are read at their pre-sweep value and window order does not matter. Partitions are
   static while the queue grows and rotating (dynamic) once it is full, as in the official code.
 - **No Zigzag Stage** ("DCE only" ablation): ``L = 1`` and ``T = window x partitions`` steps (FIFO's ladder), so the
-  queue is FIFO's diagonal staircase; stage 1 then runs to clean. A **Zigzag Stage without Unified Stage** also runs
-  stage 1 to clean (its end step is ignored). A **Unified Stage needs a Zigzag Stage** whose end step is above clean.
-- **Stage 2** is the bounded streaming unified stage of :func:`.miga_plan.plan_unified` (departure: the official code
-  holds the whole video in memory); context latents are re-noised from their clean value with one noise draw per
-  block; optional re-noise to ``renoise_step`` and a second pass to clean. Unified steps must equal ``T - E``.
+  queue is FIFO's diagonal staircase; stage 1 then runs to clean. With FIFO Queue Init's lookahead on, windows of
+  half the window write their later, noisier half behind cleaner context, as FIFO-Diffusion §3.4. A **Zigzag Stage
+  without Unified Stage** also runs stage 1 to clean (its end step is ignored). A **Unified Stage needs a Zigzag
+  Stage** whose end step is above clean.
+- **Stage 2** is the official whole-video unified sweep, streamed as a wavefront (:mod:`.unified_plan`; departure:
+  the official code holds the whole video in memory): each window runs as soon as the latents it reads have taken
+  the previous sweep, so the result is the whole-video sweep's without chunk borders, in bounded memory. Its windows
+  centre their written segment (context on both sides, slide at most ``f - 2``); stage 1 delivers ``f`` latents past
+  the last output. Optional re-noise to ``renoise_step`` and a second pass to clean. Unified steps must equal
+  ``T - E``.
 - **Long-range guidance**: ``m`` memory latents are prepended to each Stage-1 window at their own levels and their
   outputs discarded. Source ``"queue"`` (default; the shapes benchmark found ``history`` no better, its videos
   lose more shapes) = the official in-queue latents of :func:`.guidance.memory_positions`; ``"history"`` = the
@@ -34,8 +39,9 @@ How the parts compose (decisions, each one sentence for the README):
   discards the base groups' output (warm-up).
 - Cost and trigger counts are kept in a :class:`MigaStats` (pass one in, or read ``"stats"`` in the callback dict).
 
-Memory is the queue (``E * L`` latents), one Jacobi copy, the unified raw buffer, block and finished tail, the history
-bank and one reflection candidate: constant in the number of output frames (only the output tensor grows).
+Memory is the queue (``E * L`` latents), one Jacobi copy, the unified stage's staircase (fewer than ``f + slide``
+latents per unified sweep), the history bank and one reflection candidate: constant in the number of output frames
+(only the output tensor grows).
 """
 
 from __future__ import annotations
@@ -207,8 +213,8 @@ def resolve_miga(config: QueueConfig, latent_frames: int, frames: int = 1) -> Mi
             raise ValueError(f"Zigzag Stage slide must be 0 (auto) or in [1, window - guidance = {f - m}], got {slide}")
     else:
         # "DCE only": FIFO's diagonal queue (one latent per group) on FIFO's ladder, run to clean.
-        # FIFO Queue Init's lookahead keeps its meaning: on, the plan's default (windows write their front half,
-        # capped by the guidance); off, windows write all they read
+        # FIFO Queue Init's lookahead keeps its meaning: on, windows of the plan's default slide (half the window,
+        # capped by the guidance) write their later half behind cleaner context; off, windows write all they read
         t, group = f * int(config.partitions), 1
         slide = None if config.lookahead else f - m
         e_lvl = t
@@ -216,7 +222,8 @@ def resolve_miga(config: QueueConfig, latent_frames: int, frames: int = 1) -> Mi
             raise ValueError(
                 f"without a Zigzag Stage MIGA runs FIFO's diagonal queue of window x partitions = {t} steps, which "
                 f"must exceed the window ({f}); set partitions to at least 2 in FIFO Queue Init or add a Zigzag Stage")
-    plan = plan_zigzag(f, group, t, e_lvl, m, slide)
+    # lookahead on FIFO's queue writes each window's later, noisier part behind cleaner context (FIFO §3.4)
+    plan = plan_zigzag(f, group, t, e_lvl, m, slide, behind=zz is None and config.lookahead)
     uplan: Optional[UnifiedPlan] = None
     if un is not None:
         if int(un.steps) != t - e_lvl:
@@ -227,7 +234,6 @@ def resolve_miga(config: QueueConfig, latent_frames: int, frames: int = 1) -> Mi
         if r is not None and not 0 <= r < t:
             raise ValueError(f"Unified Stage re-noise step {r} must be in [0, steps - 1 = {t - 1}] (official: the "
                              f"stage-1 end step {e_lvl})")
-        uplan = plan_unified(f, e_lvl, t, r, slide=plan.slide)  # one slide for the run, as the official code
     refs = 0
     if rf is not None:
         check_threshold(rf.threshold)
@@ -242,9 +248,16 @@ def resolve_miga(config: QueueConfig, latent_frames: int, frames: int = 1) -> Mi
                 f"reference groups in front of it before stage 1 ends at step {e_lvl}; the official value is 10")
     warmup = plan.base_groups * group if config.init == "noise" else 0
     need = frames + warmup
-    if uplan is not None:
-        need = max(need, f)
+    if un is not None:
+        # a window of future past the last output latent: the unified sweeps near the end of the stream read ahead
+        # like everywhere else (the official Wan code drops its last 21 latents for the same reason)
+        need += f
     stage1 = math.ceil(need / group) * group
+    if un is not None:
+        # the run's slide, but every written segment keeps at least one latent of context on each side (the
+        # unified windows centre it): a window that writes all it reads puts a hard border into every sweep, and
+        # the last sweeps' borders show (analytic oracle, tests/test_oracle.py)
+        uplan = plan_unified(f, e_lvl, t, r, slide=max(1, min(plan.slide, f - 2)), total=stage1)
     src = gd.source if gd is not None else "queue"
     span = int(gd.span) if gd is not None else 1
     return MigaSetup(f, t, plan, uplan, rf, refs, m, src, span, warmup, stage1)
@@ -308,11 +321,11 @@ class _Run:
         # clean estimates of the queue latents from their last sweep (set up with the queue), when the reflection
         # metric scores those; None otherwise
         self.x0: Optional[Tensor] = None
-        # unified-stage stream: raw latents [raw_start, arrived) at level E, finished tail [emitted - k, emitted)
-        self.raw = self.like[:, :, :0]
-        self.raw_start = self.arrived = self.emitted = 0
-        self.tail = self.like[:, :, :0]
-        self.block = 0
+        # unified stage (see arrive): per sweep level, the latents still to be read and the windows run
+        sweeps = setup.unified.sweeps if setup.unified is not None else 0
+        self.ubuf = [self.like[:, :, :0] for _ in range(sweeps)]
+        self.ulo = [0] * sweeps
+        self.udone = [0] * sweeps
 
     # -- helpers ------------------------------------------------------------------------------------------------------
 
@@ -346,7 +359,7 @@ class _Run:
                               eta=self.eta, noise=noise, noise_scaling=self.ns)
 
     def resident(self, extra: int = 0) -> None:
-        n = (2 if self.x0 is None else 3) * self.x.shape[2] + self.raw.shape[2] + self.tail.shape[2] + extra
+        n = (2 if self.x0 is None else 3) * self.x.shape[2] + sum(x.shape[2] for x in self.ubuf) + extra
         n += len(self.bank) if self.bank is not None else 0
         self.stats.max_resident_latents = max(self.stats.max_resident_latents, n)
 
@@ -473,45 +486,40 @@ class _Run:
 
     # -- Stage 2 ------------------------------------------------------------------------------------------------------
 
-    def arrive(self, latents: Tensor, final: bool = False) -> None:
-        """Latents leaving stage 1 (at level E) enter the unified stage's raw buffer; run every block now possible."""
+    def arrive(self, latents: Tensor) -> None:
+        """Latents leaving stage 1 (at level E, in stream order) enter the unified stage; run every window now
+        possible and emit the latents that finish.
+
+        The whole-video unified sweeps, streamed as a wavefront (:mod:`.unified_plan`): ``self.ubuf[j]`` holds stream
+        ids ``self.ulo[j], ...`` after ``j`` sweeps, ``self.udone[j]`` counts the windows of sweep ``j`` run. Each
+        sweep level's latents are kept until the last window of that sweep reading them has run (Jacobi: a window
+        never sees a latent another window of its sweep already moved on).
+        """
         up = self.s.unified
         assert up is not None
-        self.raw = torch.cat([self.raw, latents], dim=2)
-        self.arrived += latents.shape[2]
-        self.resident()
-        while (blk := up.next_block(self.arrived, self.emitted, final=final)) is not None:
-            self.phase = "unified"
-            tail_first = self.emitted - self.tail.shape[2]
-            ctx = self.tail[:, :, blk.context_start - tail_first:blk.emit_start - tail_first]
-            live = self.raw[:, :, blk.emit_start - self.raw_start:blk.stop - self.raw_start]
-            fz = blk.frozen
-            ctx_noise = self.randn(fz)
-            bx = torch.cat([ctx, live], dim=2)
-            ids = list(range(blk.context_start, blk.stop))
-            for j, level in enumerate(up.sweep_levels):
-                lvs = self.sig[level:level + 1].expand(blk.length)
-                if j == up.renoise_sweep:
-                    bx[:, :, fz:] = self.ns(lvs[fz:], self.randn(blk.length - fz), bx[:, :, fz:])
-                if fz:
-                    bx[:, :, :fz] = self.ns(lvs[:fz], ctx_noise, ctx)
-                src, new = bx, bx.clone()
-                for win in up.windows(blk.length, fz, j):
-                    den = self.model(src[:, :, win.read_start:win.read_stop], lvs[:win.frames],
-                                     ids[win.read_start:win.read_stop])
-                    o, k = win.out_offset, win.write_stop - win.write_start
-                    new[:, :, win.write_start:win.write_stop] = self.step(
-                        src[:, :, win.write_start:win.write_stop], den[:, :, o:o + k], [level] * k)
-                bx = new
-            self.resident(2 * blk.length)
-            done = bx[:, :, fz:fz + len(blk.emit)]
-            for p, sid in enumerate(blk.emit):
-                self.emit(sid, done[:, :, p:p + 1])
-            self.tail = torch.cat([self.tail, done], dim=2)[:, :, -up.tail:]
-            self.emitted = blk.emit_stop
-            self.raw = self.raw[:, :, blk.emit_stop - self.raw_start:]
-            self.raw_start = blk.emit_stop
-            self.phase = "stage1"
+        self.ubuf[0] = torch.cat([self.ubuf[0], latents], dim=2)
+        self.phase = "unified"
+        while (nxt := up.next_window([lo + x.shape[2] for lo, x in zip(self.ulo, self.ubuf)], self.udone)) is not None:
+            j, win = nxt
+            level, lo = up.sweep_levels[j], self.ulo[j]
+            xw = self.ubuf[j][:, :, win.read_start - lo:win.read_stop - lo]
+            den = self.model(xw, self.sig[level:level + 1].expand(win.frames),
+                             list(range(win.read_start, win.read_stop)))
+            o, k = win.out_offset, win.write_stop - win.write_start
+            new = self.step(xw[:, :, o:o + k], den[:, :, o:o + k], [level] * k)
+            self.udone[j] += 1
+            keep = up.keep_from(j, self.udone[j])
+            self.ubuf[j], self.ulo[j] = self.ubuf[j][:, :, keep - lo:], keep
+            if j + 1 == up.sweeps:
+                for p in range(k):
+                    self.emit(win.write_start + p, new[:, :, p:p + 1])
+                continue
+            if j + 1 == up.renoise_sweep:  # clean after pass 1: re-noise with fresh noise for the second pass
+                r = up.sweep_levels[j + 1]
+                new = self.ns(self.sig[r:r + 1].expand(k), self.randn(k), new)
+            self.ubuf[j + 1] = torch.cat([self.ubuf[j + 1], new], dim=2)
+            self.resident()
+        self.phase = "stage1"
 
     # -- driver (a :class:`.stream.QueueRunner`) -------------------------------------------------------------------
 
@@ -542,7 +550,7 @@ class _Run:
                 self.x0 = self.x0[:, :, g:]
             self.produced += g
             if s.unified is not None:
-                self.arrive(out.clone(), final=self.produced >= s.stage1_latents)
+                self.arrive(out.clone())
             else:
                 for p, sid in enumerate(ids):
                     self.emit(sid, out[:, :, p:p + 1].clone())
@@ -568,7 +576,7 @@ class _Run:
 
     # Everything that changes during a run. A new attribute of the loop state must be added here, or a resumed run
     # would silently differ (tests/test_stream_engine.py checks resumed runs bit for bit).
-    _STATE = ("x", "lv", "ids", "next_id", "x0", "raw", "raw_start", "arrived", "emitted", "tail", "block",
+    _STATE = ("x", "lv", "ids", "next_id", "x0", "ubuf", "ulo", "udone",
               "newest", "produced", "it", "phase")
 
     def state_dict(self) -> dict[str, Any]:

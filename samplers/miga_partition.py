@@ -97,6 +97,32 @@ def dynamic_partition(n: int, window: int, slide: int, it: int) -> list[tuple[in
     return parts
 
 
+def segment_count(n: int, slide: int, it: int) -> int:
+    """Write segments of sweep ``it`` in :func:`segment_at` (``n`` latents, segments of at most ``slide``)."""
+    r = int(it) % int(slide)
+    return (1 if r else 0) + -(-(int(n) - r) // int(slide))
+
+
+def segment_at(n: int, slide: int, it: int, k: int) -> tuple[int, int]:
+    """Write range ``[a, b)`` of segment ``k`` of sweep ``it``: ``[0, r)`` with ``r = it mod slide`` if ``r > 0``,
+    then segments of ``slide`` latents up to ``n`` (the last one shorter).
+
+    Unlike :func:`dynamic_partition`, whose last window ``(n - W, W)`` puts a border at ``n - W`` in every sweep,
+    *every* border moves between sweeps; the caller picks the ``W`` latents each segment's window reads (always
+    including the segment, so ``slide <= W``). Used by the unified stage and by lookahead on FIFO's queue.
+    """
+    n, slide, r = int(n), int(slide), int(it) % int(slide)
+    if r and k == 0:
+        return 0, r
+    a = r + (int(k) - (1 if r else 0)) * slide
+    return a, min(a + slide, n)
+
+
+def rotating_segments(n: int, slide: int, it: int) -> list[tuple[int, int]]:
+    """All write ranges of sweep ``it`` (:func:`segment_at`), left to right; they tile ``[0, n)`` once."""
+    return [segment_at(n, slide, it, k) for k in range(segment_count(n, slide, it))]
+
+
 @dataclass(frozen=True)
 class MigaWindow:
     """One model call, resolved: input = ``history`` bank slots, then ``memory``, then ``q[read_start:read_stop]``.

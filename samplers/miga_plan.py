@@ -31,7 +31,8 @@ One file per part:
 
 - :mod:`.miga_partition`: the size checks, the window partitions of one sweep and :class:`MigaWindow`;
 - :mod:`.zigzag_plan`: Stage 1, the zigzag queue (:func:`plan_zigzag`, :func:`simulate_zigzag`);
-- :mod:`.unified_plan`: Stage 2, the streaming unified stage (:func:`plan_unified`, :func:`simulate_unified`).
+- :mod:`.unified_plan`: Stage 2, the unified stage streamed as a wavefront (:func:`plan_unified`,
+  :func:`simulate_unified`).
 
 This module re-exports their public names, so ``from .miga_plan import ...`` keeps working.
 """
@@ -42,6 +43,6 @@ from .miga_partition import (  # noqa: F401
     MigaWindow, check_group_width, check_guidance, default_slide, dynamic_partition, static_partition,
 )
 from .unified_plan import (  # noqa: F401
-    UnifiedBlock, UnifiedPlan, UnifiedSimulation, plan_unified, simulate_unified,
+    UnifiedPlan, UnifiedSimulation, plan_unified, simulate_unified,
 )
 from .zigzag_plan import GroupExit, ZigzagEvent, ZigzagPlan, plan_zigzag, simulate_zigzag  # noqa: F401

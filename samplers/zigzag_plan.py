@@ -13,7 +13,7 @@ from typing import Any, Optional
 
 from .guidance import default_offset, memory_positions
 from .miga_partition import (
-    MigaWindow, check_group_width, default_slide, dynamic_partition, static_partition,
+    MigaWindow, check_group_width, default_slide, dynamic_partition, rotating_segments, static_partition,
 )
 
 
@@ -27,7 +27,11 @@ class ZigzagPlan:
 
     ``levels`` is the steady-state staircase between iterations (``E`` groups, slot ``p`` at ``E - 1 - p // L``);
     ``init_levels`` the queue before iteration 0 (the ``f // L`` base groups at ``f // L .. 1`` and one fresh group
-    at 0). ``partitions[k]`` is the steady-state dynamic partition of sweeps with ``it % slide == k``.
+    at 0). ``partitions[k]`` is the steady-state partition of sweeps with ``it % slide == k``, as ``(start, cal)``
+    write ranges. ``behind`` (FIFO-Diffusion §3.4 lookahead on FIFO's queue, Kim et al. 2024): the written segments
+    rotate as in :func:`.miga_partition.segment_at` and each window *ends* where its segment ends, so it writes its
+    later, noisier part behind cleaner context (the front window, which has nothing in front, reads ``[0, W)``);
+    otherwise (MIGA's orientation) each window writes its front part and reads ahead.
     """
 
     window: int
@@ -41,6 +45,7 @@ class ZigzagPlan:
     levels: tuple[int, ...]
     init_levels: tuple[int, ...]
     partitions: tuple[tuple[tuple[int, int], ...], ...]
+    behind: bool = False
 
     @property
     def span(self) -> int:
@@ -111,18 +116,23 @@ class ZigzagPlan:
         f, m, w = self.window, self.guidance, self.span
         if m > 0 and not history and n < f:
             raise ValueError(f"the queue holds {n} latents, fewer than the model window f={f}")
-        parts = static_partition(n, w, self.slide) if static else dynamic_partition(n, w, self.slide, it)
+        if self.behind:  # (start read, write range): the window ends where its written segment ends
+            spans = [(max(0, b - w), a, b) for a, b in rotating_segments(n, self.slide, 0 if static else it)]
+        else:
+            parts = static_partition(n, w, self.slide) if static else dynamic_partition(n, w, self.slide, it)
+            spans = [(start, start, start + cal) for start, cal in parts]
         out: list[MigaWindow] = []
-        for start, cal in parts:
+        for start, a, b in spans:
             if history and m > 0:
-                out.append(MigaWindow((), start, start + w, start, start + cal, history=m))
+                out.append(MigaWindow((), start, start + w, a, b, history=m))
             elif m > 0 and start < m:
-                # widen to f queue latents; the official queue is always long enough for a == start
-                a = min(start, n - f)
-                out.append(MigaWindow((), a, a + f, start, start + cal))
+                # widen to f queue latents (ending at the segment when behind); the official queue is always long
+                # enough for r == start
+                r = max(0, b - f) if self.behind else min(start, n - f)
+                out.append(MigaWindow((), r, r + f, a, b))
             else:
                 mem = memory_positions(start, m, self.group, self.offset)
-                out.append(MigaWindow(mem, start, start + w, start, start + cal))
+                out.append(MigaWindow(mem, start, start + w, a, b))
         return tuple(out)
 
     def to_dict(self) -> dict[str, Any]:
@@ -144,11 +154,13 @@ def plan_zigzag(
     guidance: int = 0,
     slide: Optional[int] = None,
     offset: Optional[int] = None,
+    behind: bool = False,
 ) -> ZigzagPlan:
     """Lay out the Stage-1 zigzag queue for model window ``f``, group width ``L``, ``T`` steps and exit level ``E``.
 
     ``guidance`` is ``m_guid`` (official 4); ``slide`` defaults to ``min(f // 2, f - m)``; ``offset`` (the group-wise
-    memory offset) to ``L // 2``. The official settings are VC2 ``(16, 4, 64, 54, 4)`` and Wan ``(21, 7, 54, 44, 4)``.
+    memory offset) to ``L // 2``; ``behind``: see :class:`ZigzagPlan`. The official settings are VC2
+    ``(16, 4, 64, 54, 4)`` and Wan ``(21, 7, 54, 44, 4)``.
     """
     f, g, t, e, m = int(window), int(group), int(steps), int(end_level), int(guidance)
     check_group_width(f, g, m)
@@ -168,10 +180,13 @@ def plan_zigzag(
     if not 1 <= off <= g:
         raise ValueError(f"memory offset must be in [1, L_zig={g}], got {off}; leave it unset for L_zig // 2")
     n = e * g
-    parts = tuple(tuple(dynamic_partition(n, w, s, k)) for k in range(s))
+    if behind:
+        parts = tuple(tuple((a, b - a) for a, b in rotating_segments(n, s, k)) for k in range(s))
+    else:
+        parts = tuple(tuple(dynamic_partition(n, w, s, k)) for k in range(s))
     levels = tuple(e - 1 - p // g for p in range(n))
     init_levels = tuple(base - p // g for p in range((base + 1) * g))
-    return ZigzagPlan(f, g, t, e, m, s, off, base, levels, init_levels, parts)
+    return ZigzagPlan(f, g, t, e, m, s, off, base, levels, init_levels, parts, bool(behind))
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from infinite_video.samplers.guidance import memory_positions
+from infinite_video.samplers.miga_partition import rotating_segments, segment_count
 from infinite_video.samplers.miga_plan import (
     MigaWindow,
     ZigzagPlan,
@@ -147,6 +148,37 @@ def test_zigzag_windows_over_the_whole_run(cfg: dict[str, int]) -> None:
         assert all(w.history == plan.guidance and w.memory == () for w in hist)
 
 
+@pytest.mark.parametrize("cfg", [dict(window=21, group=1, steps=63, end_level=63, guidance=0),
+                                 dict(window=21, group=1, steps=63, end_level=63, guidance=4),
+                                 dict(window=8, group=1, steps=24, end_level=24, guidance=2)])
+def test_lookahead_on_fifo_queue_writes_behind_cleaner_context(cfg: dict[str, int]) -> None:
+    """``behind`` (FIFO-Diffusion §3.4): every window but the front one ends where its written segment ends, so it
+    writes its later, noisier latents with cleaner ones in front of them; the borders rotate between sweeps."""
+    plan = plan_zigzag(**cfg, behind=True)
+    assert plan.slide == min(cfg["window"] // 2, cfg["window"] - cfg["guidance"])
+    borders: set[int] = set()
+    for it in range(2 * plan.slide):
+        n = plan.queue_latents(it)
+        wins = plan.windows(it, n)
+        check_windows(plan, wins, n)
+        for w in wins:
+            assert w.write_stop == w.read_stop or w.read_start == 0  # ends at its segment, or at the front
+            if w.read_start > 0:
+                assert w.write_start - w.read_start >= plan.span - plan.slide  # cleaner context in front
+        borders |= {w.write_start for w in wins}
+    assert len(borders) > plan.capacity // plan.slide + 1  # not the same places every sweep
+
+
+def test_rotating_segments_tile_and_rotate() -> None:
+    for n, slide in [(10, 3), (63, 10), (9, 9), (5, 1)]:
+        for it in range(2 * slide):
+            segs = rotating_segments(n, slide, it)
+            assert segs[0][0] == 0 and segs[-1][1] == n and len(segs) == segment_count(n, slide, it)
+            assert all(a < b <= a + slide for a, b in segs) and all(x[1] == y[0] for x, y in zip(segs, segs[1:]))
+            assert segs[0][1] == (it % slide or min(slide, n))
+    assert rotating_segments(10, 4, 1) == [(0, 1), (1, 5), (5, 9), (9, 10)]
+
+
 def test_short_queue_shifts_the_widened_head_window() -> None:
     plan = plan_zigzag(**ODD[2])  # f = 16, m = 4, W = 12; a queue of 18 latents
     wins = plan.windows(3, 18)
@@ -218,81 +250,86 @@ def test_zigzag_rejects_bad_settings() -> None:
         plan_zigzag(16, 4, 64, 54, guidance=4, offset=5)
 
 
-# --- streaming unified stage -------------------------------------------------------------------------------------
+# --- unified stage, streamed as a wavefront -----------------------------------------------------------------------
 
 
 def test_unified_official_settings() -> None:
-    vc2 = plan_unified(16, 54, 64, renoise_level=53)
-    assert vc2.slide == 8 and (vc2.context, vc2.chunk, vc2.lookahead) == (8, 32, 8)
-    assert vc2.sweep_levels == tuple(range(54, 64)) + tuple(range(53, 64)) and vc2.renoise_sweep == 10
-    wan = plan_unified(21, 44, 54, renoise_level=44)
+    vc2 = plan_unified(16, 54, 64, renoise_level=53, total=120)
+    assert vc2.slide == 8 and vc2.sweep_levels == tuple(range(54, 64)) + tuple(range(53, 64))
+    assert vc2.renoise_sweep == 10
+    wan = plan_unified(21, 44, 54, renoise_level=44, total=140)
     assert wan.slide == 10 and wan.sweeps == 20 and wan.renoise_sweep == 10
     assert wan.sweep_levels[:2] == (44, 45) and wan.sweep_levels[9:12] == (53, 44, 45)
-    plain = plan_unified(21, 44, 54)
+    plain = plan_unified(21, 44, 54, total=140)
     assert plain.sweeps == 10 and plain.renoise_sweep is None
     assert wan.to_dict()["sweeps"] == 20
+    # every window of every sweep once: 140 latents in segments of 10 (plus the rotating head segment)
+    assert wan.calls_per_latent() == sum(len(wan.windows(j)) for j in range(20)) / 140
 
 
 UNIFIED = [
     (dict(window=16, start_level=54, steps=64, renoise_level=53), 4),
-    (dict(window=21, start_level=44, steps=54, renoise_level=44), 7),
-    (dict(window=21, start_level=50, steps=54, context=0, lookahead=0, chunk=21), 7),
-    (dict(window=12, start_level=7, steps=10, renoise_level=8, slide=5, context=3, lookahead=9, chunk=1), 3),
-    (dict(window=8, start_level=8, steps=8), 2),  # nothing to do: latents pass straight through
+    (dict(window=21, start_level=44, steps=54, renoise_level=44, slide=17), 7),
+    (dict(window=21, start_level=50, steps=54, slide=19), 7),
+    (dict(window=12, start_level=7, steps=10, renoise_level=8, slide=5), 3),
+    (dict(window=9, start_level=22, steps=27, renoise_level=22, slide=7), 1),
 ]
 
 
 @pytest.mark.parametrize("cfg,arrival", UNIFIED)
-def test_unified_streams_1000_latents(cfg: dict[str, int], arrival: int) -> None:
-    plan = plan_unified(**cfg)
-    sim = simulate_unified(plan, 1000, arrival)
+def test_unified_streams_every_latent_once_per_sweep_in_bounded_memory(cfg: dict[str, int], arrival: int) -> None:
+    plan = plan_unified(**cfg, total=1000)
+    sim = simulate_unified(plan, arrival)
     assert sim.emitted == tuple(range(1000))  # in order, each exactly once
-    assert sim.coverage_errors == 0
+    assert sim.errors == 0  # every window read latents at its sweep's level, each latent written once per sweep
     assert set(sim.final_levels) == {plan.steps}  # clean
     assert set(sim.steps) == {plan.sweeps}  # every unified step exactly once
-    assert sim.max_resident <= plan.max_resident(arrival)
-    # memory does not grow with the video
-    assert simulate_unified(plan, 300, arrival).max_resident == sim.max_resident
+    # memory: a staircase of at most f + slide latents per sweep level, whatever the video length
+    assert sim.max_resident <= plan.sweeps * (plan.window + plan.slide)
+    longer = simulate_unified(plan_unified(**cfg, total=3000), arrival)
+    assert longer.errors == 0 and longer.max_resident <= sim.max_resident + plan.window  # the video's end aside
 
 
 @pytest.mark.parametrize("cfg,arrival", UNIFIED)
-def test_unified_flush_for_every_short_length(cfg: dict[str, int], arrival: int) -> None:
-    plan = plan_unified(**cfg)
-    for total in range(plan.window, plan.first_block + 3 * plan.chunk + 2):
-        sim = simulate_unified(plan, total, arrival)
-        assert sim.emitted == tuple(range(total)) and sim.coverage_errors == 0
+def test_unified_every_short_length(cfg: dict[str, int], arrival: int) -> None:
+    f = cfg["window"]
+    for total in range(f, 4 * f + 3):
+        plan = plan_unified(**cfg, total=total)
+        sim = simulate_unified(plan, arrival)
+        assert sim.emitted == tuple(range(total)) and sim.errors == 0
         assert set(sim.steps) == {plan.sweeps} and set(sim.final_levels) == {plan.steps}
     with pytest.raises(ValueError, match="at least window"):
-        simulate_unified(plan, plan.window - 1, arrival)
+        plan_unified(**cfg, total=f - 1)
 
 
-def test_unified_blocks_and_lookahead_context() -> None:
-    plan = plan_unified(21, 44, 54, renoise_level=44)  # c = h = 11, P = 42
-    assert plan.next_block(63, 0) is None
-    first = plan.next_block(64, 0)
-    assert first is not None and (first.context_start, first.emit_start, first.emit_stop, first.stop) == (0, 0, 53, 64)
-    second = plan.next_block(106, 53)
-    assert second is not None and (second.context, second.emit, second.lookahead) == (
-        range(42, 53), range(53, 95), range(95, 106))
-    assert plan.next_block(105, 53) is None
-    last = plan.next_block(60, 53, final=True)  # 7 left: borrow f - 7 = 14 finished latents as context
-    assert last is not None and (last.context_start, last.emit_start, last.stop) == (39, 53, 60)
-    # every emitted latent sees at least h later latents in each window of a full block
-    blk = second
-    for sweep in range(plan.sweeps):
-        wins = plan.windows(blk.length, blk.frozen, sweep)
-        assert all(w.write_start >= blk.frozen and w.frames == plan.window for w in wins)
+@pytest.mark.parametrize("slide", [1, 5, 10, 19])
+def test_unified_borders_move_and_have_context_on_both_sides(slide: int) -> None:
+    """No write border sits at the same place in every sweep (the official last window (n - f, f) does), and every
+    written segment has context on both sides inside its window unless the video's start or end is there."""
+    plan = plan_unified(21, 44, 54, renoise_level=44, slide=slide, total=200)
+    borders: dict[int, int] = {}
+    for j in range(plan.sweeps):
+        wins = plan.windows(j)
+        assert [(w.write_start, w.write_stop) for w in wins][0][0] == 0 and wins[-1].write_stop == 200
+        for w, nxt in zip(wins, wins[1:]):
+            assert w.write_stop == nxt.write_start  # tiles the video once
         for w in wins:
-            for p in range(w.write_start, min(w.write_stop, blk.frozen + plan.chunk)):
-                assert w.read_stop - 1 - p >= plan.lookahead
+            assert w.frames == 21 and 0 <= w.read_start <= w.write_start < w.write_stop <= w.read_stop <= 200
+            if w.write_start > 0 and w.read_start > 0:
+                assert w.write_start - w.read_start >= (21 - slide) // 2
+            if w.write_stop < 200 and w.read_stop < 200:
+                assert w.read_stop - w.write_stop >= (21 - slide) // 2
+            borders[w.write_start] = borders.get(w.write_start, 0) + 1
+    if slide > 1:
+        assert max(c for p, c in borders.items() if p > 0) < plan.sweeps
 
 
 def test_unified_rejects_bad_settings() -> None:
     with pytest.raises(ValueError, match="start_level"):
-        plan_unified(21, 55, 54)
+        plan_unified(21, 55, 54, total=100)
+    with pytest.raises(ValueError, match="start_level"):
+        plan_unified(21, 54, 54, total=100)  # no unified step left
     with pytest.raises(ValueError, match="renoise_level"):
-        plan_unified(21, 44, 54, renoise_level=54)
-    with pytest.raises(ValueError, match="raise chunk"):
-        plan_unified(21, 44, 54, context=0, lookahead=0, chunk=20)
+        plan_unified(21, 44, 54, renoise_level=54, total=100)
     with pytest.raises(ValueError, match="slide"):
-        plan_unified(21, 44, 54, slide=22)
+        plan_unified(21, 44, 54, slide=22, total=100)

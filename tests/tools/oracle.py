@@ -1,0 +1,291 @@
+"""Analytic oracle for the queue samplers: a stationary Gaussian video, its exact denoiser, and what to measure.
+
+The "video" is a stationary Gaussian AR(1) process over latent frames: every latent pixel is an independent sequence
+with ``x[t] = rho * x[t-1] + sqrt(1 - rho^2) * e[t]``, so ``Cov(x[s], x[t]) = rho^|s-t|`` (unit variance, zero mean).
+For it the ideal denoiser is known in closed form: a window of ``F`` frames at per-frame noise levels ``sigma[F]``
+(flow matching, ComfyUI ``CONST``: ``y = (1 - sigma) x0 + sigma n``; clean guidance frames have ``sigma = 0``) has the
+conditional mean ``E[x0 | y] = S A (A S A + diag(sigma^2))^-1 y`` with ``S[i, j] = rho^|i-j|`` and
+``A = diag(1 - sigma)``. :class:`ExactDenoiser` implements exactly that, assuming (as a video model does) that the
+``F`` frames it is given are ``F`` consecutive frames.
+
+Feeding it to the real engines (``sample_fifo``, ``sample_miga``) turns every bookkeeping error into a number:
+
+- with ``rho = 0`` every frame is its own 1-D problem, so the per-frame variance of the output is known exactly for
+  the ladder path the frame took (:func:`path_variance`): a skipped or doubled step, or a wrong noise level, shows;
+- with ``rho > 0`` the lag-k correlations of the output against the truth (``rho^k``) and against the same ladder run
+  natively on one window (:func:`native_window`, the discretisation reference); the lag-1 correlation at every stream
+  position (:func:`lag_profile`) shows any border, of any stage, that sits at a fixed place.
+
+Used by ``tests/test_oracle.py`` (fast, asserting) and ``tests/tools/bench_oracle.py`` (the full table, longer runs).
+Pure torch, no ComfyUI.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass
+from typing import Callable, Optional, Sequence
+
+import torch
+from torch import Tensor
+
+from infinite_video.samplers import plan_fifo, sample_fifo
+from infinite_video.samplers.config import (
+    GuidanceConfig, QueueConfig, ReflectionConfig, UnifiedConfig, ZigzagConfig,
+)
+from infinite_video.samplers.miga import MigaStats, resolve_miga, sample_miga
+from infinite_video.samplers.steps import flow_noise_scaling
+
+
+def ar1_cov(n: int, rho: float, positions: Optional[Sequence[int]] = None) -> Tensor:
+    """``[n, n]`` covariance ``rho^|i-j|`` of ``n`` frames (consecutive, or at the given positions), float64."""
+    p = torch.arange(n, dtype=torch.float64) if positions is None else torch.tensor(positions, dtype=torch.float64)
+    return float(rho) ** (p[:, None] - p[None, :]).abs()
+
+
+class ExactDenoiser:
+    """``D(x[B, C, F, H, W], sigma[B, F]) -> E[x0 | x]`` for the AR(1) video under flow-matching noise (see above).
+
+    Counts its calls in :attr:`calls`. The frames are taken as consecutive (the engines give no positions).
+    """
+
+    def __init__(self, rho: float):
+        self.rho, self.calls = float(rho), 0
+
+    def __call__(self, x: Tensor, sigma: Tensor, prompts=None) -> Tensor:
+        self.calls += 1
+        f = x.shape[2]
+        s = ar1_cov(f, self.rho)
+        sig = sigma.to(torch.float64).reshape(-1, f)
+        a = 1.0 - sig  # [B, F]
+        # G = A S A + diag(sigma^2) is symmetric positive definite; M^T = G^-1 A S, out_i = sum_j M_ij y_j
+        g = a[:, :, None] * s[None] * a[:, None, :] + torch.diag_embed(sig ** 2)
+        mt = torch.linalg.solve(g, a[:, :, None] * s[None])
+        m = mt.transpose(1, 2).expand(x.shape[0], -1, -1).to(x.dtype)
+        return torch.einsum("bij,bcjhw->bcihw", m, x)
+
+
+def ar1_video(shape: tuple[int, int, int, int, int], rho: float, generator: torch.Generator) -> Tensor:
+    """A sample of the true process ``[B, C, F, H, W]`` (for checking the metrics themselves)."""
+    b, c, f, h, w = shape
+    e = torch.randn(shape, generator=generator, dtype=torch.float64)
+    x = torch.empty_like(e)
+    x[:, :, 0] = e[:, :, 0]
+    for t in range(1, f):
+        x[:, :, t] = rho * x[:, :, t - 1] + math.sqrt(1 - rho * rho) * e[:, :, t]
+    return x.float()
+
+
+def shifted_ladder(steps: int, shift: float) -> Tensor:
+    """Flow-matching sigmas ``[steps + 1]`` from 1 to 0 with Wan's time shift ``s t / (1 + (s - 1) t)``."""
+    t = torch.linspace(1.0, 0.0, int(steps) + 1, dtype=torch.float64)
+    return (shift * t / (1 + (shift - 1) * t)).float()
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# references
+
+
+def path_variance(sigmas: Tensor, legs: Sequence[tuple[int, int]]) -> float:
+    """Exact output variance, at ``rho = 0``, of a frame that starts as pure noise at level ``legs[0][0]`` and takes
+    the deterministic Euler steps of each leg ``(from_level, to_level)``; between legs it is re-noised to the next
+    leg's start level (``x = (1 - s) x + s n``, as MIGA's re-denoise pass). Independent of the engines' code."""
+    sig = [float(s) for s in sigmas]
+    var = None
+    for a, b in legs:
+        s0 = sig[a]
+        var = 1.0 if var is None else (1 - s0) ** 2 * var + s0 ** 2
+        for k in range(a, b):
+            s, s_next = sig[k], sig[k + 1]
+            al = 1.0 - s
+            d = al / (al * al + s * s)  # D(y) = d * y for one unit-variance frame
+            c = 1.0 + (1.0 - d) * (s_next - s) / s
+            var *= c * c
+    return float(var)
+
+
+def native_window(den: Callable, shape: tuple[int, int, int, int, int], sigmas: Tensor, legs: Sequence[tuple[int, int]],
+                  generator: torch.Generator) -> Tensor:
+    """One window of ``F = shape[2]`` frames sampled natively (every frame at one level) along the same legs as
+    :func:`path_variance`, with deterministic Euler: the discretisation reference for a queue sampler on that ladder."""
+    x: Optional[Tensor] = None
+    for a, b in legs:
+        n = torch.randn(shape, generator=generator)
+        x = n if x is None else flow_noise_scaling(sigmas[a].expand(shape[2]), n, x)
+        for k in range(a, b):
+            s = sigmas[k].expand(shape[0], shape[2])
+            d = den(x, s)
+            x = x + (x - d) / float(sigmas[k]) * float(sigmas[k + 1] - sigmas[k])
+    assert x is not None
+    return x
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# metrics (zero mean is known, so second moments are not centred)
+
+
+def _samples(video: Tensor) -> Tensor:
+    """``[B, C, F, H, W] -> [F, N]``: one column per independent pixel sequence."""
+    return video.to(torch.float64).movedim(2, 0).reshape(video.shape[2], -1)
+
+
+def frame_variance(video: Tensor) -> Tensor:
+    """``[F]`` second moment of every frame over the independent pixel sequences."""
+    return _samples(video).pow(2).mean(1)
+
+
+def lag_profile(video: Tensor, k: int = 1) -> Tensor:
+    """``[F - k]`` correlation between frame ``t`` and ``t + k`` at every stream position ``t``."""
+    x = _samples(video)
+    v = x.pow(2).mean(1)
+    return (x[:-k] * x[k:]).mean(1) / (v[:-k] * v[k:]).sqrt()
+
+
+def lag_corr(video: Tensor, k: int) -> float:
+    """Lag-``k`` correlation pooled over all positions."""
+    x = _samples(video)
+    return float((x[:-k] * x[k:]).mean() / x.pow(2).mean())
+
+
+@dataclass
+class Measure:
+    """What the oracle measures on one output video (pooled over the batch and the latent pixels)."""
+
+    frames: int
+    var: float  # mean per-frame variance
+    var_drift: float  # mean variance of the last quarter minus the first quarter
+    mean: float
+    lag1: float
+    lag3: float
+    lag_far: float  # mean correlation at lags 30..70 (truth ~0.01 at rho = 0.9)
+    lag1_min: float  # lowest lag-1 correlation at any position
+    lag1_dev: float  # largest |lag-1 at a position - pooled lag-1|: the most visible border
+    lag1_dev_at: int
+
+    def row(self) -> str:
+        return (f"{self.var:6.3f} {self.var_drift:+7.3f} {self.mean:+7.3f} {self.lag1:6.3f} {self.lag3:6.3f} "
+                f"{self.lag_far:+7.3f} {self.lag1_min:6.3f} {self.lag1_dev:6.3f} {self.lag1_dev_at:5d}")
+
+    HEADER = f"{'var':>6s} {'drift':>7s} {'mean':>7s} {'lag1':>6s} {'lag3':>6s} {'lag30-70':>7s} {'min1':>6s} " \
+             f"{'dev1':>6s} {'at':>5s}"
+
+
+def measure(video: Tensor) -> Measure:
+    v = frame_variance(video)
+    q = max(1, v.shape[0] // 4)
+    prof = lag_profile(video, 1)
+    pooled = lag_corr(video, 1)
+    dev = (prof - pooled).abs()
+    far = [lag_corr(video, k) for k in range(30, 71, 10) if k < video.shape[2]]
+    return Measure(video.shape[2], float(v.mean()), float(v[-q:].mean() - v[:q].mean()), float(video.mean()),
+                   pooled, lag_corr(video, 3), sum(far) / len(far) if far else float("nan"), float(prof.min()),
+                   float(dev.max()), int(dev.argmax()))
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# the methods, run through the real engines
+
+
+@dataclass(frozen=True)
+class Setting:
+    """A model-free stand-in for a backbone: window, ladder, MIGA constants (the sampler nodes' chain for it)."""
+
+    window: int
+    steps: int  # MIGA's zigzag ladder; FIFO runs window x partitions
+    partitions: int
+    group: int
+    end_step: int
+    guidance: int
+    shift: float
+    slide: int = 0  # 0 = auto
+
+    def zigzag(self) -> ZigzagConfig:
+        return ZigzagConfig(self.steps, self.group, self.end_step, self.slide)
+
+    def unified(self, renoise: bool = True) -> UnifiedConfig:
+        return UnifiedConfig(self.steps - self.end_step, renoise, self.end_step)
+
+
+# the pack's shapes benchmark (9-frame window, 27 steps) and the official Wan 2.1 recipe (21, 54 steps, L 7, E 44, m 4)
+SMALL = Setting(window=9, steps=27, partitions=3, group=3, end_step=22, guidance=2, shift=5.0)
+WAN21 = Setting(window=21, steps=54, partitions=3, group=7, end_step=44, guidance=4, shift=5.0)
+
+METHODS = ("chunks", "fifo", "fifo_lookahead", "dce", "dce_no_lookahead", "dce_guidance", "zigzag", "tta",
+           "tta_no_renoise", "tta_guidance", "tta_history", "miga")
+
+
+def queue_config(method: str, st: Setting) -> QueueConfig:
+    """The queue configuration of a method (FIFO Queue Init -> MIGA nodes), no prompts."""
+    base = QueueConfig(st.window, st.partitions, method not in ("fifo", "dce_no_lookahead"), "noise")
+    guid = GuidanceConfig(st.guidance, "queue", 64)
+    rf = ReflectionConfig(3, 0.01, "pairwise_denoised", judged_level=round(st.steps * 10 / 54))
+    return {
+        "fifo": base, "fifo_lookahead": base,
+        "dce": dataclasses.replace(base), "dce_no_lookahead": base,
+        "dce_guidance": dataclasses.replace(base, guidance=guid),
+        "zigzag": dataclasses.replace(base, zigzag=st.zigzag()),
+        "tta": dataclasses.replace(base, zigzag=st.zigzag(), unified=st.unified()),
+        "tta_no_renoise": dataclasses.replace(base, zigzag=st.zigzag(), unified=st.unified(False)),
+        "tta_guidance": dataclasses.replace(base, zigzag=st.zigzag(), unified=st.unified(), guidance=guid),
+        "tta_history": dataclasses.replace(base, zigzag=st.zigzag(), unified=st.unified(),
+                                           guidance=dataclasses.replace(guid, source="history")),
+        "miga": dataclasses.replace(base, zigzag=st.zigzag(), unified=st.unified(), guidance=guid, reflection=rf),
+    }[method]
+
+
+def legs(method: str, st: Setting) -> list[tuple[int, int]]:
+    """The ladder path an output frame takes: ``[(from, to), ...]`` with a re-noise between legs."""
+    if method in ("chunks", "fifo", "fifo_lookahead") or method.startswith("dce"):
+        return [(0, st.window * st.partitions)]
+    if method in ("tta", "tta_guidance", "tta_history", "miga"):
+        return [(0, st.steps), (st.end_step, st.steps)]
+    return [(0, st.steps)]
+
+
+def ladder(method: str, st: Setting) -> Tensor:
+    return shifted_ladder(legs(method, st)[0][1], st.shift)
+
+
+def _dce(cfg: QueueConfig) -> QueueConfig:
+    # MIGA without a Zigzag Stage needs one MIGA part to run on MIGA's engine; a guidance of 0 latents is that part
+    return cfg if cfg.is_miga else dataclasses.replace(cfg, guidance=GuidanceConfig(0, "queue", 1))
+
+
+def run_method(method: str, st: Setting, frames: int, rho: float, *, batch: int = 8, channels: int = 4,
+               size: int = 8, seed: int = 0, stats: Optional[MigaStats] = None) -> tuple[Tensor, int]:
+    """``(video [B, C, frames, H, W], model calls)`` of one method on the oracle (on one CPU thread: the tensors
+    are tiny, so more threads only add overhead)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        return _run_method(method, st, frames, rho, batch, channels, size, seed, stats)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _run_method(method: str, st: Setting, frames: int, rho: float, batch: int, channels: int, size: int, seed: int,
+                stats: Optional[MigaStats]) -> tuple[Tensor, int]:
+    den = ExactDenoiser(rho)
+    sig = ladder(method, st)
+    gen = torch.Generator().manual_seed(seed)
+    latent = torch.zeros(batch, channels, st.window, size, size)
+    if method == "chunks":
+        n = math.ceil(frames / st.window)
+        clips = [native_window(den, tuple(latent.shape), sig, legs(method, st), gen) for _ in range(n)]
+        return torch.cat(clips, dim=2)[:, :, :frames], den.calls
+    cfg = queue_config(method, st)
+    if method in ("fifo", "fifo_lookahead"):
+        plan = plan_fifo(st.window, st.partitions, cfg.lookahead, "noise")
+        return sample_fifo(den, latent, sig, plan, frames, generator=gen, noise_scaling=flow_noise_scaling), den.calls
+    cfg = _dce(cfg)
+    out = sample_miga(cfg, den, latent, sig, frames, generator=gen, noise_scaling=flow_noise_scaling,
+                      stats=stats if stats is not None else MigaStats())
+    return out, den.calls
+
+
+def setup_of(method: str, st: Setting, frames: int):
+    """The resolved MIGA setup a method runs (None for FIFO and chunks)."""
+    if method in ("chunks", "fifo", "fifo_lookahead"):
+        return None
+    return resolve_miga(_dce(queue_config(method, st)), st.window, frames)
