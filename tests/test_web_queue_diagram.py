@@ -378,3 +378,21 @@ def test_shipped_workflow_loads_draws_its_plan_and_no_nodes_overlap(page, path):
                 if a["x"] < b["x"] + b["w"] and b["x"] < a["x"] + a["w"] and a["y"] < b["y"] + b["h"]
                 and b["y"] < a["y"] + a["h"]]
     assert not overlaps, overlaps
+
+
+def test_missing_models_dialog_offers_the_official_downloads(page):
+    """A real-model workflow opened on a server without its files gets the editor's missing-models dialog, listing
+    each file with its folder and a download link (the loaders' ``properties.models``), not only "Value not in list"
+    at Run."""
+    wf = json.loads((PACK_ROOT / "example_workflows" / "Wan 2.1 T2V 1.3B, FIFO long video.json").read_text())
+    models = [m for n in wf["nodes"] for m in n.get("properties", {}).get("models", [])]
+    assert len(models) == 3
+    page.evaluate(f"app.loadGraphData({json.dumps(wf)}).then(() => true)")
+    text = page.wait_for("(() => { const t = document.body.innerText; "
+                         f"return t.includes({json.dumps(models[0]['name'])}) && t; }})()", timeout=30)
+    for m in models:
+        assert f"{m['directory']} / {m['name']}" in text
+    links = page.evaluate("Array.from(document.querySelectorAll('[title^=\"https://huggingface.co/\"]'))"
+                          ".map((e) => e.title)")
+    assert set(links) == {m["url"] for m in models}
+    page.evaluate("document.dispatchEvent(new KeyboardEvent('keydown', {key: 'Escape'}))")
