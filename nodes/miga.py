@@ -123,9 +123,10 @@ class UnifiedStage(io.ComfyNode):
             node_id="InfiniteVideo_UnifiedStage",
             display_name="Unified Stage",
             category=CATEGORY,
-            description="MIGA Stage 2: latents leaving the Zigzag Stage are finished in bounded blocks where every "
-                        "window shares one noise level (streaming; the official code holds the whole video), "
-                        "optionally re-noised and denoised again. Needs a Zigzag Stage before it. " + PRESET_NOTE,
+            description="MIGA Stage 2: latents leaving the Zigzag Stage are finished by whole-video sweeps in "
+                        "which every window shares one noise level, streamed in bounded memory (each window runs "
+                        "as soon as its latents are ready; the official code holds the whole video), optionally "
+                        "re-noised and denoised again. Needs a Zigzag Stage before it. " + PRESET_NOTE,
             inputs=[
                 _queue_input(),
                 io.Int.Input("steps", default=10, min=1, max=1000,
