@@ -212,13 +212,52 @@ def decode_and_save(wf: Workflow, latent: Node, vae: int, fps: float, prefix: st
     wf.add("SaveVideo", "Save", [f"infinite-video/{prefix}", "mp4", "h264"], {"video": (vid.id, 0, "VIDEO")})
 
 
-def wan21_loaders(wf: Workflow, model: str = "wan2.1_t2v_1.3B_fp16.safetensors", dtype: str = "default"):
-    unet = wf.add("UNETLoader", "Load Wan 2.1 model", [model, dtype], outputs=[("MODEL", "MODEL")], models=(model,))
+def wan_loaders(wf: Workflow, version: str, model: str, vae_file: str, dtype: str = "default"):
+    """Wan diffusion model, the umT5 text encoder both Wan versions use, and the VAE."""
+    name = "TI2V 5B" if "ti2v" in model else "model"
+    unet = wf.add("UNETLoader", f"Load Wan {version} {name}", [model, dtype], outputs=[("MODEL", "MODEL")],
+                  models=(model,))
     clip = wf.add("CLIPLoader", "Load umT5 text encoder", ["umt5_xxl_fp8_e4m3fn_scaled.safetensors", "wan", "default"],
                   outputs=[("CLIP", "CLIP")], models=("umt5_xxl_fp8_e4m3fn_scaled.safetensors",))
-    vae = wf.add("VAELoader", "Load Wan 2.1 VAE", ["wan_2.1_vae.safetensors"], outputs=[("VAE", "VAE")],
-                 models=("wan_2.1_vae.safetensors",))
+    vae = wf.add("VAELoader", f"Load Wan {version} VAE", [vae_file], outputs=[("VAE", "VAE")],
+                 models=(vae_file,))
     return unet, clip, vae
+
+
+def wan21_loaders(wf: Workflow, model: str = "wan2.1_t2v_1.3B_fp16.safetensors", dtype: str = "default"):
+    return wan_loaders(wf, "2.1", model, "wan_2.1_vae.safetensors", dtype)
+
+
+def wan22_loaders(wf: Workflow):
+    return wan_loaders(wf, "2.2", "wan2.2_ti2v_5B_fp16.safetensors", "wan2.2_vae.safetensors")
+
+
+def queue_init(wf: Workflow, settings: tuple, size: tuple) -> Node:
+    return wf.add("InfiniteVideo_FIFOQueueInit", "FIFO Queue Init", list(settings), outputs=[("queue", "IV_QUEUE")],
+                  size=size)
+
+
+def start_image(wf: Workflow, width: int, height: int) -> Node:
+    """LoadImage (the user's file in ComfyUI/input) scaled and centre-cropped to the video size."""
+    img = wf.add("LoadImage", "Start image", ["example.png", "image"], outputs=[("IMAGE", "IMAGE"), ("MASK", "MASK")],
+                 size=(340, 360))
+    return wf.add("ImageScale", f"Scale to {width}x{height}", ["lanczos", width, height, "center"],
+                  {"image": (img.id, 0, "IMAGE")}, [("IMAGE", "IMAGE")])
+
+
+def kstep_and_save(wf: Workflow, settings: tuple, model: int, pos: int, neg: int, vae: int, image: int,
+                   fps: float, prefix: str, clip_vision: Optional[int] = None) -> None:
+    """K-Step Noise Search (chunk, chunks, m, k, full) from a start image, then the video file."""
+    inputs = {"model": (model, 0, "MODEL"), "positive": (pos, 0, "CONDITIONING"),
+              "negative": (neg, 0, "CONDITIONING"), "vae": (vae, 0, "VAE"), "start_image": (image, 0, "IMAGE")}
+    if clip_vision is not None:
+        inputs["clip_vision"] = (clip_vision, 0, "CLIP_VISION")
+    ks = wf.add("InfiniteVideo_KStepNoiseSearch", "K-Step Noise Search",
+                [*settings, "euler", "simple", 5.0, 0, "fixed"], inputs,
+                [("IMAGE", "IMAGE"), ("LATENT", "LATENT"), ("report", "STRING")])
+    vid = wf.add("CreateVideo", f"Video at {_num(fps)} fps", [fps], {"images": (ks.id, 0, "IMAGE")},
+                 [("VIDEO", "VIDEO")])
+    wf.add("SaveVideo", "Save", [f"infinite-video/{prefix}", "mp4", "h264"], {"video": (vid.id, 0, "VIDEO")})
 
 
 def fifo_sampler(wf: Workflow, model: int, pos: tuple, neg: tuple, latent: int, queue: int, frames: int,
@@ -245,8 +284,7 @@ def fifo_wan21() -> Workflow:
                                      "morning light, cinematic")
     latent = wf.add("EmptyHunyuanLatentVideo", "Window: 81 frames = 21 latent frames", [832, 480, 81, 1],
                     outputs=[("LATENT", "LATENT")])
-    queue = wf.add("InfiniteVideo_FIFOQueueInit", "FIFO Queue Init", list(fifo), outputs=[("queue", "IV_QUEUE")],
-                   size=DIAGRAM_FIFO)
+    queue = queue_init(wf, fifo, DIAGRAM_FIFO)
     wf.column()
     s = fifo_sampler(wf, unet.id, (pos.id, 0, "CONDITIONING"), (neg.id, 0, "CONDITIONING"), latent.id, queue.id,
                      frames, 6.0)
@@ -293,8 +331,7 @@ def prompt_switch_wan21() -> Workflow:
                 [("CONDITIONING", "CONDITIONING")])
     latent = wf.add("EmptyHunyuanLatentVideo", "Window: 81 frames = 21 latent frames", [832, 480, 81, 1],
                     outputs=[("LATENT", "LATENT")])
-    queue = wf.add("InfiniteVideo_FIFOQueueInit", "FIFO Queue Init", list(fifo), outputs=[("queue", "IV_QUEUE")],
-                   size=DIAGRAM_FIFO)
+    queue = queue_init(wf, fifo, DIAGRAM_FIFO)
     wf.column()
     s = fifo_sampler(wf, unet.id, (c2.id, 0, "CONDITIONING"), (neg.id, 0, "CONDITIONING"), latent.id, queue.id,
                      frames, 6.0)
@@ -330,8 +367,7 @@ def miga_wan21() -> Workflow:
                                      "shot, clear summer day")
     latent = wf.add("EmptyHunyuanLatentVideo", "Window: 81 frames = 21 latent frames", [832, 480, 81, 1],
                     outputs=[("LATENT", "LATENT")])
-    queue = wf.add("InfiniteVideo_FIFOQueueInit", "FIFO Queue Init", list(MIGA_WAN["fifo"]),
-                   outputs=[("queue", "IV_QUEUE")], size=DIAGRAM_MIGA)
+    queue = queue_init(wf, MIGA_WAN["fifo"], DIAGRAM_MIGA)
     wf.column()
     zz = wf.add("InfiniteVideo_ZigzagStage", "Zigzag Stage", list(MIGA_WAN["zigzag"]),
                 {"queue": (queue.id, 0, "IV_QUEUE")}, [("queue", "IV_QUEUE")])
@@ -360,20 +396,14 @@ def fifo_wan22() -> Workflow:
             + "\nSettings: native 121 frames = 31 latent frames (window_length 31), partitions 2 = 62 steps, "
               "lookahead on, shift 8, cfg 5. The 5B model's VAE compresses 16x in space, so sizes are multiples "
               "of 32.\n\n" + _expect(plan, frames, 4, 24) + "\n\n" + PREVIEW, 560)
-    unet = wf.add("UNETLoader", "Load Wan 2.2 TI2V 5B", ["wan2.2_ti2v_5B_fp16.safetensors", "default"],
-                  outputs=[("MODEL", "MODEL")], models=("wan2.2_ti2v_5B_fp16.safetensors",))
-    clip = wf.add("CLIPLoader", "Load umT5 text encoder", ["umt5_xxl_fp8_e4m3fn_scaled.safetensors", "wan", "default"],
-                  outputs=[("CLIP", "CLIP")], models=("umt5_xxl_fp8_e4m3fn_scaled.safetensors",))
-    vae = wf.add("VAELoader", "Load Wan 2.2 VAE", ["wan2.2_vae.safetensors"], outputs=[("VAE", "VAE")],
-                 models=("wan2.2_vae.safetensors",))
+    unet, clip, vae = wan22_loaders(wf)
     shift = wf.add("ModelSamplingSD3", "Shift 8", [8.0], {"model": (unet.id, 0, "MODEL")}, [("MODEL", "MODEL")])
     wf.column()
     pos, neg = wan_text(wf, clip.id, "A paper boat floating down a rain-soaked city street gutter, low angle, "
                                      "reflections, cinematic")
     latent = wf.add("Wan22ImageToVideoLatent", "Window: 121 frames = 31 latent frames", [1280, 704, 121, 1],
                     {"vae": (vae.id, 0, "VAE")}, [("LATENT", "LATENT")])
-    queue = wf.add("InfiniteVideo_FIFOQueueInit", "FIFO Queue Init", list(fifo), outputs=[("queue", "IV_QUEUE")],
-                   size=DIAGRAM_FIFO)
+    queue = queue_init(wf, fifo, DIAGRAM_FIFO)
     wf.column()
     s = fifo_sampler(wf, shift.id, (pos.id, 0, "CONDITIONING"), (neg.id, 0, "CONDITIONING"), latent.id, queue.id,
                      frames, 5.0)
@@ -406,8 +436,7 @@ def fifo_ltxv() -> Workflow:
                   [("positive", "CONDITIONING"), ("negative", "CONDITIONING")])
     latent = wf.add("EmptyLTXVLatentVideo", "Window: 97 frames = 13 latent frames", [768, 512, 97, 1],
                     outputs=[("LATENT", "LATENT")])
-    queue = wf.add("InfiniteVideo_FIFOQueueInit", "FIFO Queue Init", list(fifo), outputs=[("queue", "IV_QUEUE")],
-                   size=DIAGRAM_FIFO)
+    queue = queue_init(wf, fifo, DIAGRAM_FIFO)
     wf.column()
     s = fifo_sampler(wf, ckpt.id, (cond.id, 0, "CONDITIONING"), (cond.id, 1, "CONDITIONING"), latent.id, queue.id,
                      frames, 3.0)
@@ -442,19 +471,10 @@ def kstep_wan21() -> Workflow:
     wf.column()
     pos, neg = wan_text(wf, clip.id, "The camera slowly pushes in while the scene comes to life, gentle natural "
                                      "motion, consistent lighting")
-    img = wf.add("LoadImage", "Start image", ["example.png", "image"], outputs=[("IMAGE", "IMAGE"), ("MASK", "MASK")],
-                 size=(340, 360))
-    scale = wf.add("ImageScale", "Scale to 832x480", ["lanczos", 832, 480, "center"],
-                   {"image": (img.id, 0, "IMAGE")}, [("IMAGE", "IMAGE")])
+    scale = start_image(wf, 832, 480)
     wf.column()
-    ks = wf.add("InfiniteVideo_KStepNoiseSearch", "K-Step Noise Search",
-                [chunk, chunks, m, k, full, "euler", "simple", 5.0, 0, "fixed"],
-                {"model": (unet.id, 0, "MODEL"), "positive": (pos.id, 0, "CONDITIONING"),
-                 "negative": (neg.id, 0, "CONDITIONING"), "vae": (vae.id, 0, "VAE"),
-                 "start_image": (scale.id, 0, "IMAGE"), "clip_vision": (cv.id, 0, "CLIP_VISION")},
-                [("IMAGE", "IMAGE"), ("LATENT", "LATENT"), ("report", "STRING")])
-    vid = wf.add("CreateVideo", "Video at 16 fps", [16.0], {"images": (ks.id, 0, "IMAGE")}, [("VIDEO", "VIDEO")])
-    wf.add("SaveVideo", "Save", ["infinite-video/kstep_wan21_i2v", "mp4", "h264"], {"video": (vid.id, 0, "VIDEO")})
+    kstep_and_save(wf, (chunk, chunks, m, k, full), unet.id, pos.id, neg.id, vae.id, scale.id, 16.0,
+                   "kstep_wan21_i2v", clip_vision=cv.id)
     return wf
 
 
@@ -469,28 +489,14 @@ def kstep_wan22() -> Workflow:
                      "wan2.2_vae.safetensors")
             + "\nPut your start image in ComfyUI/input; it is scaled and cropped to 1280x704 (multiples of 32).\n\n"
             + _kstep_note("wan22", chunk, chunks, m, k, full, 24) + "\n\n" + PREVIEW, 560)
-    unet = wf.add("UNETLoader", "Load Wan 2.2 TI2V 5B", ["wan2.2_ti2v_5B_fp16.safetensors", "default"],
-                  outputs=[("MODEL", "MODEL")], models=("wan2.2_ti2v_5B_fp16.safetensors",))
-    clip = wf.add("CLIPLoader", "Load umT5 text encoder", ["umt5_xxl_fp8_e4m3fn_scaled.safetensors", "wan", "default"],
-                  outputs=[("CLIP", "CLIP")], models=("umt5_xxl_fp8_e4m3fn_scaled.safetensors",))
-    vae = wf.add("VAELoader", "Load Wan 2.2 VAE", ["wan2.2_vae.safetensors"], outputs=[("VAE", "VAE")],
-                 models=("wan2.2_vae.safetensors",))
+    unet, clip, vae = wan22_loaders(wf)
     wf.column()
     pos, neg = wan_text(wf, clip.id, "The camera slowly pushes in while the scene comes to life, gentle natural "
                                      "motion, consistent lighting")
-    img = wf.add("LoadImage", "Start image", ["example.png", "image"], outputs=[("IMAGE", "IMAGE"), ("MASK", "MASK")],
-                 size=(340, 360))
-    scale = wf.add("ImageScale", "Scale to 1280x704", ["lanczos", 1280, 704, "center"],
-                   {"image": (img.id, 0, "IMAGE")}, [("IMAGE", "IMAGE")])
+    scale = start_image(wf, 1280, 704)
     wf.column()
-    ks = wf.add("InfiniteVideo_KStepNoiseSearch", "K-Step Noise Search",
-                [chunk, chunks, m, k, full, "euler", "simple", 5.0, 0, "fixed"],
-                {"model": (unet.id, 0, "MODEL"), "positive": (pos.id, 0, "CONDITIONING"),
-                 "negative": (neg.id, 0, "CONDITIONING"), "vae": (vae.id, 0, "VAE"),
-                 "start_image": (scale.id, 0, "IMAGE")},
-                [("IMAGE", "IMAGE"), ("LATENT", "LATENT"), ("report", "STRING")])
-    vid = wf.add("CreateVideo", "Video at 24 fps", [24.0], {"images": (ks.id, 0, "IMAGE")}, [("VIDEO", "VIDEO")])
-    wf.add("SaveVideo", "Save", ["infinite-video/kstep_wan22_i2v", "mp4", "h264"], {"video": (vid.id, 0, "VIDEO")})
+    kstep_and_save(wf, (chunk, chunks, m, k, full), unet.id, pos.id, neg.id, vae.id, scale.id, 24.0,
+                   "kstep_wan22_i2v")
     return wf
 
 
@@ -521,8 +527,7 @@ def shapes_starter() -> Workflow:
     wf.column()
     latent = wf.add("EmptyHunyuanLatentVideo", "Window: 33 frames = 9 latent frames of 16x16", [128, 128, 33, 1],
                     outputs=[("LATENT", "LATENT")])
-    queue = wf.add("InfiniteVideo_FIFOQueueInit", "FIFO Queue Init", list(SHAPES["fifo"]),
-                   outputs=[("queue", "IV_QUEUE")], size=DIAGRAM_MIGA)
+    queue = queue_init(wf, SHAPES["fifo"], DIAGRAM_MIGA)
     rf = wf.add("InfiniteVideo_SelfReflection", "Self-Reflection", list(SHAPES["reflection"]),
                 {"queue": (queue.id, 0, "IV_QUEUE")}, [("queue", "IV_QUEUE")])
     gd = wf.add("InfiniteVideo_LongRangeGuidance", "Long-Range Guidance", list(SHAPES["guidance"]),
