@@ -18,6 +18,7 @@ from comfy_api.latest import io
 from ..samplers.chain_plan import plan_chain
 from ..samplers.config import QueueConfig
 from . import fifo, miga
+from .validation import validate_like_comfy
 
 CHAIN_PATH = "/infinite_video/chain_plan"
 MAX_CHAIN = 16
@@ -32,6 +33,10 @@ def _node_classes() -> dict[str, type[io.ComfyNode]]:
     return {cls.define_schema().node_id: cls for cls in (*fifo.NODES, *miga.NODES)}
 
 
+def _max_window() -> int:
+    return next(i.max for i in fifo.FIFOQueueInit.define_schema().inputs if i.id == "window_length")
+
+
 def _build(chain: list[dict[str, Any]]) -> QueueConfig:
     classes = _node_classes()
     queue = None
@@ -43,14 +48,9 @@ def _build(chain: list[dict[str, Any]]) -> QueueConfig:
         if (k == 0) != (cls is fifo.FIFOQueueInit):
             raise BadRequest("the chain starts with InfiniteVideo_FIFOQueueInit, and only there")
         name = cls.define_schema().display_name
-        try:
-            verdict = cls.validate_inputs(**inputs)  # the node's own check, where it has one
-        except NotImplementedError:  # comfy_api's default: no check
-            verdict = True
-        except TypeError as e:
-            raise BadRequest(f"{name}: {e}") from None
+        verdict = validate_like_comfy(cls, inputs)  # the node's own check, as a prompt's validation runs it
         if verdict is not True:
-            raise ValueError(f"{name}: {verdict}")
+            raise ValueError(verdict if verdict.startswith(name) else f"{name}: {verdict}")
         try:
             out = cls.execute(**inputs) if queue is None else cls.execute(queue, **inputs)
         except TypeError as e:  # a missing or unknown input name
@@ -70,6 +70,11 @@ def chain_plan_json(body: Any) -> dict[str, Any]:
         raise BadRequest(f"latent_frames must be an integer or null, got {frames!r}")
     try:
         config = _build(body["chain"])
+        if config.window == 0 and frames is not None and frames > _max_window():
+            # window 0 takes the latent's length: bound it as the window_length widget is bound (the plan grows
+            # with window x partitions)
+            raise ValueError(f"FIFO Queue Init: window_length 0 takes the latent's {frames} frames, more than the "
+                             f"{_max_window()} a window may have; set window_length (at most {_max_window()})")
         if frames is None:
             if config.window == 0:
                 raise ValueError("window_length 0 takes the frame count of the latent wired to Infinite Video "

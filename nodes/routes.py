@@ -2,17 +2,22 @@
 
 ``GET /infinite_video/fifo_plan?window_length=16&partitions=2&lookahead=true&init_mode=noise`` answers
 :meth:`samplers.plan.FifoPlan.to_dict` as JSON (the same plan the sampler runs and the tests check), or status 400
-with ``{"error": ...}`` naming the input and the fix. Registered on ComfyUI's own route table
+with ``{"error": ...}`` naming the input and the fix. The values are checked against FIFO Queue Init's own limits
+(``window_length <= 1024``, ``partitions <= 64``), which bound the answer (at most about 0.5 MB, 0.1 s); it is
+computed off the event loop and the last few answers are kept, so a client cannot stall the server. Registered on ComfyUI's own route table
 (``PromptServer.instance.routes``), the seam custom node packs use for routes; without a running server (tests,
 scripts) registering is a no-op.
 """
 
 from __future__ import annotations
 
+import asyncio
 import sys
+from functools import lru_cache
 from typing import Any, Mapping
 
 from ..samplers.plan import plan_fifo
+from .validation import require_widgets, shown
 
 PLAN_PATH = "/infinite_video/fifo_plan"
 _registered = False
@@ -30,7 +35,7 @@ def _int(query: Mapping[str, str], name: str) -> int:
     try:
         return int(raw)
     except ValueError:
-        raise ValueError(f"{name} must be an integer, got '{raw}'") from None
+        raise ValueError(f"{name} must be an integer, got {shown(raw)}") from None
 
 
 def fifo_plan_json(query: Mapping[str, str]) -> dict[str, Any]:
@@ -42,9 +47,17 @@ def fifo_plan_json(query: Mapping[str, str]) -> dict[str, Any]:
     partitions = _int(query, "partitions")
     lookahead = _required(query, "lookahead", "true|false").lower()
     if lookahead not in ("true", "false"):
-        raise ValueError(f"lookahead must be true or false, got '{lookahead}'")
-    plan = plan_fifo(window, partitions, lookahead == "true", _required(query, "init_mode", "clip|noise"))
-    return plan.to_dict()
+        raise ValueError(f"lookahead must be true or false, got {shown(lookahead)}")
+    init_mode = _required(query, "init_mode", "clip|noise")
+    from .fifo import FIFOQueueInit  # the node's limits and options, so the diagram accepts what the node does
+
+    require_widgets(FIFOQueueInit, window_length=window, partitions=partitions, init_mode=init_mode)
+    return _plan_dict(window, partitions, lookahead == "true", init_mode)
+
+
+@lru_cache(maxsize=8)
+def _plan_dict(window: int, partitions: int, lookahead: bool, init_mode: str) -> dict[str, Any]:
+    return plan_fifo(window, partitions, lookahead, init_mode).to_dict()
 
 
 def register_routes() -> None:
@@ -61,7 +74,10 @@ def register_routes() -> None:
 
     async def fifo_plan(request: "web.Request") -> "web.Response":
         try:
-            return web.json_response(fifo_plan_json(request.rel_url.query))
+            # off the event loop: the largest plan the node allows takes about 0.1 s
+            plan = await asyncio.get_running_loop().run_in_executor(None, fifo_plan_json,
+                                                                    dict(request.rel_url.query))
+            return web.json_response(plan)
         except ValueError as e:
             return web.json_response({"error": str(e)}, status=400)
 

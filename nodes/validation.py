@@ -18,6 +18,7 @@ never runs another prompt.
 
 from __future__ import annotations
 
+import inspect
 import math
 from typing import Any, Mapping, Optional
 
@@ -94,3 +95,18 @@ def require_widgets(node: type[io.ComfyNode], **values: Any) -> None:
     problem = _problems(node, values, linked_none=False)
     if problem is not None:
         raise ValueError(problem)
+
+
+def validate_like_comfy(node: type[io.ComfyNode], inputs: Mapping[str, Any]) -> bool | str:
+    """Run ``node.validate_inputs`` as ComfyUI's validation does: with only the inputs it names (``True`` when the
+    node has none). For callers outside a prompt, such as the queue diagram's chain route."""
+    validate = getattr(node, "validate_inputs", None)
+    if validate is None:
+        return True
+    params = inspect.signature(validate).parameters
+    try:
+        if any(p.kind is p.VAR_KEYWORD for p in params.values()):
+            return validate(**inputs)
+        return validate(**{k: v for k, v in inputs.items() if k in params})
+    except NotImplementedError:  # comfy_api's placeholder: the node has no check
+        return True

@@ -39,11 +39,13 @@ def test_plan_route_answers_the_sampler_plan(comfy_server, window, partitions, l
 
 
 @pytest.mark.parametrize("query,message", [
-    ("window_length=4&partitions=0&lookahead=true&init_mode=noise", "partitions must be at least 1"),
+    ("window_length=4&partitions=0&lookahead=true&init_mode=noise", "partitions 0 is below its minimum 1"),
+    ("window_length=4&partitions=65&lookahead=true&init_mode=noise", "partitions 65 is above its maximum 64"),
+    ("window_length=2000&partitions=2&lookahead=true&init_mode=noise", "window_length 2000 is above its maximum 1024"),
     ("window_length=0&partitions=2&lookahead=true&init_mode=noise", "set window_length to draw the queue"),
     ("window_length=four&partitions=2&lookahead=true&init_mode=noise", "window_length must be an integer"),
     ("window_length=4&partitions=2&lookahead=maybe&init_mode=noise", "lookahead must be true or false"),
-    ("window_length=4&partitions=2&lookahead=true&init_mode=warp", "Unknown init mode 'warp'"),
+    ("window_length=4&partitions=2&lookahead=true&init_mode=warp", "init_mode 'warp' is not one of its options"),
     ("window_length=4&partitions=2&lookahead=true", "missing init_mode"),
     ("window_length=4&partitions=2&init_mode=noise", "missing lookahead"),
 ])
