@@ -33,6 +33,7 @@ from ..samplers.noise_search import (
     search_chunks,
 )
 from .adapter import check_conditioning_width
+from .stream import SinkType, model_fingerprint, open_image_session
 from .i2v import I2VFamily, build_chunk_conditioning, check_image_size, check_vae, detect_family
 from .validation import check_widgets, require_widgets, shown
 
@@ -226,13 +227,20 @@ class KStepNoiseSearch(io.ComfyNode):
                                     "with CLIP image embeddings (as in the paper); Wan 2.1 I2V 14B also needs it "
                                     "(clip_vision_h) for its conditioning. Not connected: latent-space score, no "
                                     "preview decoding."),
+                SinkType.Input("sink", optional=True,
+                               tooltip="Optional Video Sink: each chunk's frames (decoded by this node's vae; the "
+                                       "sink's decode and vae are not used) go to the file as the chunk finishes, "
+                                       "a checkpoint after every chunk when checkpoint_every > 0, resumable. The "
+                                       "frames and latent outputs then hold only the last chunk."),
             ],
             outputs=[
-                io.Image.Output(display_name="frames", tooltip="All chunks' frames, boundary frames not repeated."),
+                io.Image.Output(display_name="frames", tooltip="All chunks' frames, boundary frames not repeated "
+                                "(with a sink: the last chunk's)."),
                 io.Latent.Output(display_name="latent", tooltip="All chunks' latents stitched the same way; it "
                                  "decodes to the same frame count."),
                 io.String.Output(display_name="report", tooltip="Per chunk: the winning candidate, its score and "
                                  "all candidates' scores."),
+                io.Video.Output(display_name="video", tooltip="The streamed video file (only with a sink)."),
             ],
             is_experimental=True,
         )
@@ -245,7 +253,7 @@ class KStepNoiseSearch(io.ComfyNode):
     @classmethod
     def execute(cls, model, positive, negative, vae, start_image, chunk_length: int, num_chunks: int,
                 candidates: int, preview_steps: int, full_steps: int, sampler_name: str, scheduler: str,
-                cfg: float, seed: int, clip_vision: Optional[Any] = None) -> io.NodeOutput:
+                cfg: float, seed: int, clip_vision: Optional[Any] = None, sink: Optional[Any] = None) -> io.NodeOutput:
         require_widgets(cls, cfg=cfg, seed=seed)
         family, clip_out = validate(model, vae, start_image, chunk_length, num_chunks, candidates, preview_steps,
                                     full_steps, sampler_name, scheduler, clip_vision)
@@ -257,16 +265,36 @@ class KStepNoiseSearch(io.ComfyNode):
             cfg=cfg, sampler_name=sampler_name, scheduler=scheduler,
             total_steps=num_chunks * runs_per_chunk(candidates, preview_steps, full_steps),
         )
-        with torch.no_grad():
-            result = search_chunks(
-                backend, guide, num_chunks=num_chunks, candidates=candidates, preview_steps=preview_steps,
-                full_steps=full_steps, seed=seed, on_record=lambda r: log.info("K-Step Noise Search: %s", r.describe()),
-                check_interrupt=comfy.model_management.throw_exception_if_processing_interrupted,
-            )
+        session = stream = None
+        if sink is not None:  # checks and the file's creation before any model call
+            session = open_image_session(sink, model_fingerprint(
+                model, start_image[-1:], positive, negative, chunk_length=chunk_length, num_chunks=num_chunks,
+                candidates=candidates, preview_steps=preview_steps, full_steps=full_steps, sampler=sampler_name,
+                scheduler=scheduler, cfg=float(cfg), seed=int(seed), clip=clip_vision is not None),
+                width=guide.shape[2], height=guide.shape[1])
+            stream = session.chunk_hooks()
+        try:
+            with torch.no_grad():
+                result = search_chunks(
+                    backend, guide, num_chunks=num_chunks, candidates=candidates, preview_steps=preview_steps,
+                    full_steps=full_steps, seed=seed,
+                    on_record=lambda r: log.info("K-Step Noise Search: %s", r.describe()),
+                    check_interrupt=comfy.model_management.throw_exception_if_processing_interrupted,
+                    **(stream or {}),
+                )
+        except BaseException:
+            if session is not None:
+                session.on_abort(session.last_state)
+            raise
         report = format_report(family, result.records, candidates=candidates, preview_steps=preview_steps,
                                full_steps=full_steps, sampler_name=sampler_name, scheduler=scheduler,
                                clip=clip_vision is not None, frames=result.frames.shape[0])
-        return io.NodeOutput(result.frames, {"samples": result.latent}, report, ui=ui.PreviewText(report))
+        if session is None:
+            return io.NodeOutput(result.frames, {"samples": result.latent}, report, None, ui=ui.PreviewText(report))
+        session.finish()
+        video, preview = session.outputs()
+        return io.NodeOutput(result.frames, {"samples": result.latent}, report, video,
+                             ui={**preview.as_dict(), "text": (report,)})
 
 
 NODES = [KStepNoiseSearch]

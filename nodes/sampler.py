@@ -17,13 +17,18 @@ from comfy_api.latest import io
 from ..samplers.config import QueueConfig
 from ..samplers.run import check_run_inputs, check_video_latent, required_steps, run_queue
 from ..samplers.steps import STEP_RULES
+from ..samplers.stream import Stream
 from .adapter import (FRAME_RANGE_KEY, PerFrameSampler, PromptScheduleGuider, check_conditioning_width,
                       check_latent_channels, per_frame_family, stamp_prompts)
+from .stream import SinkType, model_fingerprint, open_session
 from .types import CATEGORY, QueueType
 from .validation import check_widgets, require_widgets
 
 log = logging.getLogger("infinite_video")
 
+SINK_TOOLTIP = ("Optional Video Sink: stream the video to a file while the run goes (decoded and encoded as each "
+                "latent frame is final), checkpoint it and resume it. The LATENT output then holds only the last "
+                "window_length latent frames.")
 FRAMES_TOOLTIP = ("Latent frames to generate. Wan and Cosmos decode N latent frames into 4*(N-1)+1 video frames, "
                   "LTX-Video into 8*(N-1)+1. Memory does not grow with this number (only the output does).")
 
@@ -92,8 +97,13 @@ class InfiniteVideoSampler(io.ComfyNode):
                 io.Sigmas.Input("sigmas", optional=True,
                                 tooltip="Optional custom schedule; it must have exactly the queue's step count "
                                         "(window_length x partitions + 1 values for FIFO) and end at 0."),
+                SinkType.Input("sink", optional=True, tooltip=SINK_TOOLTIP),
             ],
-            outputs=[io.Latent.Output(tooltip="Every generated latent frame, in order.")],
+            outputs=[io.Latent.Output(tooltip="Every generated latent frame, in order; with a sink connected only "
+                                              "the last window_length of them (memory stays flat), e.g. to continue "
+                                              "with init_mode clip."),
+                     io.Video.Output(tooltip="The streamed video file (only with a sink connected).")],
+            is_output_node=True,
         )
 
     @classmethod
@@ -103,7 +113,7 @@ class InfiniteVideoSampler(io.ComfyNode):
 
     @classmethod
     def execute(cls, model, positive, negative, latent_image, queue, seed, frames, cfg, sampler_name, eta,
-                scheduler, sigmas=None) -> io.NodeOutput:
+                scheduler, sigmas=None, sink=None) -> io.NodeOutput:
         if not isinstance(queue, QueueConfig):
             raise ValueError("queue must come from FIFO Queue Init (or a MIGA node chained after it)")
         require_widgets(cls, seed=seed, frames=frames, cfg=cfg, sampler_name=sampler_name, eta=eta,
@@ -117,28 +127,45 @@ class InfiniteVideoSampler(io.ComfyNode):
         per_frame_family(model.model)
         stamped, ranges = stamp_prompts(positive)
         window = queue.resolve_window(latent.shape[2])
-        run = _queue_run(queue, frames, seed, sampler_name, eta, ranges)
+        clip = latent[:, :, :window]
+        session = None
+        if sink is not None:  # every check and the file's creation before any model call
+            session = open_session(sink, model, clip, model_fingerprint(
+                model, clip, positive, negative, queue=ascii(queue), frames=int(frames), seed=int(seed),
+                sampler=sampler_name, eta=float(eta), cfg=float(cfg), sigmas=sigmas))
+        run = _queue_run(queue, frames, seed, sampler_name, eta, ranges,
+                         session.stream(keep=window) if session is not None else None)
         guider = PromptScheduleGuider(model)
         guider.set_conds(stamped, negative)
         guider.set_cfg(cfg)
         sampler = PerFrameSampler(run)
-        clip = latent[:, :, :window]
-        samples = guider.sample(torch.zeros_like(clip), clip, sampler, sigmas,
-                                callback=_sampling_callback(model, queue),
-                                disable_pbar=not comfy.utils.PROGRESS_BAR_ENABLED, seed=seed)
+        try:
+            samples = guider.sample(torch.zeros_like(clip), clip, sampler, sigmas,
+                                    callback=_sampling_callback(model, queue),
+                                    disable_pbar=not comfy.utils.PROGRESS_BAR_ENABLED, seed=seed)
+        except BaseException:
+            if session is not None:
+                session.fail()  # the loop never started (its own stop already closed the file otherwise)
+            raise
         log.info("infinite-video: %d latent frames, %d model calls", frames, sampler.model_calls)
         if sampler.stats is not None:
             log.info("infinite-video: %s", sampler.stats.summary())
         out = {k: v for k, v in latent_image.items() if k not in ("noise_mask", "batch_index")}
         out["samples"] = samples.to(comfy.model_management.intermediate_device())
-        return io.NodeOutput(out)
+        if session is None:
+            return io.NodeOutput(out, None)
+        session.finish()
+        log.info("infinite-video: %s", session.summary())
+        video, preview = session.outputs()
+        return io.NodeOutput(out, video, ui=preview)
 
 
-def _queue_run(queue: QueueConfig, frames: int, seed: int, rule: str, eta: float, ranges: Optional[list]):
+def _queue_run(queue: QueueConfig, frames: int, seed: int, rule: str, eta: float, ranges: Optional[list],
+               stream: Optional[Stream] = None):
     def run(denoiser, latent, sigmas, noise_scaling, callback):
         return run_queue(queue, denoiser, latent, sigmas, frames, seed=seed, rule=rule, eta=eta,
                          noise_scaling=noise_scaling, prompt_ranges=ranges, callback=callback,
-                         output_device=comfy.model_management.intermediate_device())
+                         output_device=comfy.model_management.intermediate_device(), stream=stream)
 
     return run
 

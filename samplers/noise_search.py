@@ -271,6 +271,9 @@ def search_chunks(
     score_fn: Callable[[Tensor, Tensor], Tensor] = score_candidates,
     on_record: Optional[Callable[[ChunkRecord], None]] = None,
     check_interrupt: Optional[Callable[[], None]] = None,
+    on_chunk: Optional[Callable[[int, Tensor, Tensor], None]] = None,
+    keep_chunks: Optional[int] = None,
+    resume: Optional[dict] = None,
 ) -> SearchResult:
     """Generate ``num_chunks`` chunks with k-step noise search (arXiv 2411.18668); ``guide`` is ``[1, H, W, 3]``.
 
@@ -285,6 +288,11 @@ def search_chunks(
 
     Chunks are stitched without repeating the boundary frame (:func:`stitch_chunks`). ``check_interrupt`` is called
     before every sampler run so the host can cancel between runs.
+
+    Streaming: ``on_chunk(c, frames, latent)`` gets each chunk as it joins the video (boundary frame already dropped
+    for ``c > 0``); ``keep_chunks`` bounds what the result holds (the newest chunks only); ``resume`` is a
+    :func:`search_state` to continue from (candidate noises are functions of ``(seed, c, i)``, so the continued run
+    equals the uninterrupted one).
     """
     check_search_params(num_chunks, candidates, preview_steps, full_steps)
     shape = tuple(backend.noise_shape)
@@ -292,7 +300,13 @@ def search_chunks(
     frames_out: list[Tensor] = []
     latents_out: list[Tensor] = []
     records: list[ChunkRecord] = []
-    for c in range(num_chunks):
+    first = 0
+    if resume is not None:
+        first, guide = int(resume["chunk"]), resume["guide"].to(guide)
+        if not 0 < first <= num_chunks:
+            raise ValueError(f"the resume state is at chunk {first}, this run has {num_chunks} chunks: resume with the "
+                             f"settings it was saved with")
+    for c in range(first, num_chunks):
         backend.prepare(c, guide)
         winner, scores, kept = 0, (), None
         if candidates > 1:
@@ -319,7 +333,17 @@ def search_chunks(
         frames_out.append(frames)
         latents_out.append(kept)
         guide = frames[-1:]
+        if on_chunk is not None:
+            on_chunk(c, frames[1:] if c > 0 else frames, kept[:, :, 1:] if c > 0 else kept)
+        if keep_chunks is not None and len(frames_out) > keep_chunks:
+            frames_out, latents_out = frames_out[-keep_chunks:], latents_out[-keep_chunks:]
     return SearchResult(stitch_chunks(frames_out, dim=0), stitch_chunks(latents_out, dim=2), records)
+
+
+def search_state(chunk: int, guide: Tensor) -> dict:
+    """What :func:`search_chunks` needs to continue after ``chunk`` chunks: their count and the next guide
+    ``[1, H, W, 3]`` (the last frame so far)."""
+    return {"kind": "kstep", "chunk": int(chunk), "guide": guide.detach().cpu().clone(), "frames_done": int(chunk)}
 
 
 def runs_per_chunk(candidates: int, preview_steps: int, full_steps: int) -> int:

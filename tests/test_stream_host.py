@@ -1,0 +1,304 @@
+"""Streaming output inside real ComfyUI: incremental VAE decode against the host's full decode, the Video Sink on the
+sampler (file, tail, VIDEO output), Cancel + resume bit for bit, and bad sink input rejected before any model call.
+
+VAEs: a random full-size Wan 2.1 VAE (ComfyUI builds no smaller one), a narrow real ``vae2_2.WanVAE`` for Wan 2.2 and
+a small real LTX-Video VAE (``tests/tools/bench_kstep.py``)."""
+
+from __future__ import annotations
+
+import math
+import os
+from pathlib import Path
+
+import pytest
+import torch
+
+from bench_kstep import SmallWan22VAE, load_vae, tiny_ltxv_vae, write_random_wan21_vae
+
+
+@pytest.fixture(scope="module")
+def wan21_vae(comfy_host, tmp_path_factory):
+    return load_vae(write_random_wan21_vae(tmp_path_factory.mktemp("stream_vae") / "wan21_vae.safetensors"))
+
+
+@pytest.fixture()
+def output_dir(comfy_host, tmp_path):
+    import folder_paths
+
+    before = folder_paths.get_output_directory()
+    folder_paths.set_output_directory(str(tmp_path))
+    yield tmp_path
+    folder_paths.set_output_directory(before)
+
+
+def _push_all(decoder, latent):
+    frames = [decoder.push(latent[:, :, i:i + 1]) for i in range(latent.shape[2])] + [decoder.finish()]
+    return torch.cat([f for f in frames if f.shape[0]], dim=0)
+
+
+def psnr(a, b):
+    mse = float(((a - b) ** 2).mean())
+    return math.inf if mse == 0 else 10 * math.log10(1.0 / mse)
+
+
+def test_wan21_stream_decode_equals_full_decode(wan21_vae):
+    from infinite_video.nodes.stream_decode import WanStreamDecoder, make_decoder
+
+    latent = torch.randn(1, 16, 4, 6, 8, generator=torch.Generator().manual_seed(0))
+    full = wan21_vae.decode(latent)[0]
+    decoder = make_decoder(wan21_vae)
+    assert isinstance(decoder, WanStreamDecoder)
+    streamed = _push_all(decoder, latent)
+    assert streamed.shape == full.shape == (4 * (4 - 1) + 1, 48, 64, 3)
+    assert (streamed - full.float().cpu()).abs().max() < 1e-5
+
+
+class _Wan22Stand:
+    """The members of ``comfy.sd.VAE`` the decoder reads, around a narrow real ``vae2_2.WanVAE`` (see module doc)."""
+
+    def __init__(self):
+        self.first_stage_model = SmallWan22VAE().net
+        self.vae_dtype, self.device, self.output_device = torch.float32, torch.device("cpu"), torch.device("cpu")
+        self.patcher = None
+        self.process_output = lambda x: torch.clamp((x + 1.0) / 2.0, 0.0, 1.0)
+
+
+def test_wan22_stream_decode_equals_full_decode(comfy_host):
+    from infinite_video.nodes.stream_decode import WanStreamDecoder
+
+    vae = _Wan22Stand()
+    latent = torch.randn(1, 48, 3, 2, 3, generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        full = vae.process_output(vae.first_stage_model.decode(latent))[0].movedim(0, -1)
+    streamed = _push_all(WanStreamDecoder(vae), latent)
+    assert streamed.shape == full.shape == (4 * 2 + 1, 32, 48, 3)
+    assert (streamed - full).abs().max() < 1e-5
+
+
+def test_wan_decoder_state_continues_exactly(wan21_vae):
+    import io
+
+    from infinite_video.nodes.stream_decode import WanStreamDecoder
+
+    latent = torch.randn(1, 16, 4, 4, 4, generator=torch.Generator().manual_seed(2))
+    ref = _push_all(WanStreamDecoder(wan21_vae), latent)
+    first = WanStreamDecoder(wan21_vae)
+    head = torch.cat([first.push(latent[:, :, i:i + 1]) for i in range(2)])
+    buf = io.BytesIO()
+    torch.save(first.state_dict(), buf)
+    buf.seek(0)
+    second = WanStreamDecoder(wan21_vae)
+    second.load_state_dict(torch.load(buf, weights_only=True))
+    rest = torch.cat([second.push(latent[:, :, i:i + 1]) for i in range(2, 4)])
+    assert torch.equal(torch.cat([head, rest]), ref)
+
+
+def test_ltxv_chunked_decode_against_full_decode(comfy_host, capsys):
+    from infinite_video.nodes.stream_decode import ChunkedStreamDecoder, make_decoder
+
+    vae = tiny_ltxv_vae()
+    latent = torch.randn(1, 128, 12, 2, 2, generator=torch.Generator().manual_seed(3)) * 0.5
+    full = vae.decode(latent)[0].float().cpu()
+    decoder = make_decoder(vae)
+    assert isinstance(decoder, ChunkedStreamDecoder)
+    streamed = _push_all(decoder, latent)
+    assert streamed.shape == full.shape == (8 * 11 + 1, 64, 64, 3)
+    value = psnr(streamed, full)
+    with capsys.disabled():
+        print(f"\nLTX-Video chunked stream decode vs full decode: PSNR {value:.1f} dB "
+              f"(chunks of {decoder.chunk} latents, {decoder.context} of context)")
+    # not exact (the decoder is not causal, so frames near a chunk's end miss later latents); more context is closer
+    assert value > 24.0
+    wider = _push_all(ChunkedStreamDecoder(vae, decoder.chunk, decoder.context + 2), latent)
+    assert psnr(wider, full) > value
+
+
+def test_image_vae_is_refused_with_the_families_that_stream(comfy_host):
+    from infinite_video.nodes.stream_decode import make_decoder
+
+    class ImageVAE:  # the members make_decoder reads, as an SD 1.5 / SDXL comfy.sd.VAE has them
+        latent_dim = 2
+        first_stage_model = torch.nn.Identity()
+
+        def temporal_compression_decode(self):
+            return None
+    with pytest.raises(ValueError, match="not a video VAE.*Wan 2.1 / 2.2 .*LTX-Video"):
+        make_decoder(ImageVAE())
+
+
+# -- the sampler with a sink ------------------------------------------------------------------------------------------
+
+
+def _shapes_model(comfy_host):
+    import comfy.sd
+
+    root = Path(__file__).resolve().parents[1]
+    return comfy.sd.load_diffusion_model(str(root / "tests" / "models" / "shapes_wan21" / "shapes_wan21.safetensors"))
+
+
+@pytest.fixture(scope="module")
+def shapes(comfy_host):
+    return _shapes_model(comfy_host)
+
+
+def _sink(**kw):
+    from infinite_video.nodes.stream import VideoSink
+
+    args = dict(decode="preview", filename_prefix="iv/run", fps=8.0, codec="h264 (mp4)", quality=0,
+                checkpoint_every=4, resume="", vae=None)
+    args.update(kw)
+    return VideoSink.execute(**args).args[0]
+
+
+# A small queue keeps these runs cheap: window 4, 2 partitions, no lookahead = 2 model calls per output latent after
+# a warm-up of 8 iterations (16 calls).
+WARMUP_CALLS, CALLS_PER_FRAME = 16, 2
+
+
+def _sample(model, sink, frames=12, seed=1, queue=None):
+    from infinite_video.nodes.sampler import InfiniteVideoSampler
+    from infinite_video.samplers.config import QueueConfig
+
+    queue = queue or QueueConfig(4, 2, False, "noise")
+    zero = [[torch.zeros(1, 1, 4096), {}]]
+    latent = {"samples": torch.zeros(1, 16, 4, 16, 16)}
+    return InfiniteVideoSampler.execute(model, zero, zero, latent, queue, seed, frames, 1.0, "euler", 1.0, "simple",
+                                        sink=sink)
+
+
+def _frames(path):
+    from infinite_video.nodes.stream_video import read_frames
+
+    return read_frames(str(path))
+
+
+def test_sink_streams_file_and_returns_tail_and_video(shapes, output_dir):
+    full = _sample(shapes, None).args[0]["samples"]
+    out = _sample(shapes, _sink())
+    tail, video = out.args[0]["samples"], out.args[1]
+    assert tail.shape[2] == 4 and torch.equal(tail, full[:, :, -4:])
+    path = Path(video.get_stream_source())
+    assert path.parent == output_dir / "iv" and path.suffix == ".mp4"
+    frames = _frames(path)
+    assert frames.shape == (12, 128, 128, 3)
+    assert out.ui.as_dict()["images"][0]["filename"] == path.name
+    assert not list(output_dir.rglob("*.ivckpt")), "a finished run deletes its checkpoint"
+    # the streamed frames are the preview decode of the returned latents (same map, 8x nearest upscale)
+    from infinite_video.nodes.preview import LatentPreviewDecode
+
+    ref = LatentPreviewDecode.execute(shapes, {"samples": full}, 8).args[0]
+    assert psnr(torch.from_numpy(frames) / 255.0, ref) > 35.0  # 8-bit limited-range YUV 4:2:0 rounding only
+
+
+def test_cancel_then_resume_continues_bit_for_bit(shapes, output_dir):
+    import comfy.model_management
+
+    uninterrupted = _sample(shapes, _sink(filename_prefix="iv/full"), frames=16)
+    ref_frames = _frames(uninterrupted.args[1].get_stream_source())
+    ref_tail = uninterrupted.args[0]["samples"]
+
+    model = shapes.clone()
+    calls = []
+
+    def cancel_later(ex, *a, **k):
+        calls.append(1)
+        if len(calls) == WARMUP_CALLS + CALLS_PER_FRAME * 7 + 1:  # in the middle of the iteration after frame 7
+            comfy.model_management.interrupt_current_processing(True)
+        return ex(*a, **k)
+    model.add_wrapper_with_key("apply_model", "test_cancel", cancel_later)
+    try:
+        with pytest.raises(comfy.model_management.InterruptProcessingException):
+            _sample(model, _sink(filename_prefix="iv/cut"), frames=16)
+    finally:
+        comfy.model_management.interrupt_current_processing(False)
+    (ckpt,) = list((output_dir / "iv").glob("cut_*.ivckpt"))
+    (cut_video,) = list((output_dir / "iv").glob("cut_*.mp4"))
+    cut_frames = _frames(cut_video)
+    assert cut_frames.shape[0] == 7, "Cancel finalises the file with the frames written so far"
+    assert (cut_frames == ref_frames[:cut_frames.shape[0]]).all()
+
+    resumed = _sample(shapes, _sink(filename_prefix="iv/cut", resume=f"iv/{ckpt.name}"), frames=16)
+    video = Path(resumed.args[1].get_stream_source())
+    assert video != cut_video and cut_video.exists() and ckpt.exists(), "nothing earlier is overwritten"
+    assert (_frames(video) == ref_frames).all()
+    assert torch.equal(resumed.args[0]["samples"], ref_tail)
+
+
+def test_resume_with_other_settings_or_corrupt_checkpoint_is_refused(shapes, output_dir):
+    import comfy.model_management
+
+    model = shapes.clone()
+    calls = []
+
+    def cancel(ex, *a, **k):
+        calls.append(1)
+        if len(calls) == WARMUP_CALLS + CALLS_PER_FRAME * 3 + 1:
+            comfy.model_management.interrupt_current_processing(True)
+        return ex(*a, **k)
+    model.add_wrapper_with_key("apply_model", "test_cancel", cancel)
+    try:
+        with pytest.raises(comfy.model_management.InterruptProcessingException):
+            _sample(model, _sink(filename_prefix="iv/a"), frames=10)
+    finally:
+        comfy.model_management.interrupt_current_processing(False)
+    (ckpt,) = list((output_dir / "iv").glob("a_*.ivckpt"))
+    before = {p.name: p.read_bytes() for p in (output_dir / "iv").iterdir()}
+    counted = shapes.clone()
+    seen = []
+    counted.add_wrapper_with_key("apply_model", "test_count", lambda ex, *a, **k: seen.append(1) or ex(*a, **k))
+    with pytest.raises(ValueError, match="seed: saved 1, now 2"):
+        _sample(counted, _sink(resume=f"iv/{ckpt.name}"), frames=10, seed=2)
+    with pytest.raises(ValueError, match="frames: saved 10, now 11"):
+        _sample(counted, _sink(resume=f"iv/{ckpt.name}"), frames=11)
+    broken = output_dir / "iv" / "broken.ivckpt"
+    broken.write_bytes(ckpt.read_bytes()[:200])
+    with pytest.raises(ValueError, match="truncated or corrupt"):
+        _sample(counted, _sink(resume="iv/broken.ivckpt"), frames=10)
+    assert seen == [], "refused before any model call"
+    broken.unlink()
+    after = {p.name: p.read_bytes() for p in (output_dir / "iv").iterdir()}
+    assert after == before, "the earlier video and checkpoint are untouched and no new file is left behind"
+
+
+@pytest.mark.parametrize("kw, words", [
+    ({"fps": 0.0}, "fps must be a positive"),
+    ({"fps": float("nan")}, "fps must be a positive"),
+    ({"codec": "h265 (mkv)"}, "codec must be one of"),
+    ({"filename_prefix": "../outside/x"}, "leaves ComfyUI's output folder"),
+    ({"filename_prefix": "/etc/x"}, "relative path inside"),
+    ({"resume": "iv/missing.ivckpt"}, "does not exist"),
+    ({"resume": "iv/run.mp4"}, "must name a .ivckpt"),
+    ({"decode": "vae"}, "no vae is connected"),
+])
+def test_sink_bad_input_names_input_and_fix(output_dir, kw, words):
+    from infinite_video.nodes.stream import VideoSink
+
+    args = dict(decode="preview", filename_prefix="iv/run", fps=8.0, codec="h264 (mp4)", quality=19,
+                checkpoint_every=4, resume="")
+    args.update(kw)
+    problem = VideoSink.validate_inputs(**args)
+    if kw.get("decode") != "vae":
+        assert isinstance(problem, str) and words in problem and "Video Sink" in problem
+    with pytest.raises(ValueError, match=words):
+        VideoSink.execute(**args)
+
+
+def test_vae_of_another_family_is_refused_before_model_calls(shapes, output_dir):
+    model = shapes.clone()
+    seen = []
+    model.add_wrapper_with_key("apply_model", "test_count", lambda ex, *a, **k: seen.append(1) or ex(*a, **k))
+    with pytest.raises(ValueError, match="vae takes 128-channel latents but the model makes 16-channel"):
+        _sample(model, _sink(decode="vae", vae=tiny_ltxv_vae()))
+    assert seen == [] and not list(output_dir.rglob("*.mp4"))
+
+
+def test_unwritable_output_fails_before_model_calls(shapes, output_dir):
+    blocker = output_dir / "iv"
+    blocker.write_text("a file where the folder should be")
+    model = shapes.clone()
+    seen = []
+    model.add_wrapper_with_key("apply_model", "test_count", lambda ex, *a, **k: seen.append(1) or ex(*a, **k))
+    with pytest.raises((ValueError, OSError)):
+        _sample(model, _sink())
+    assert seen == []
+    assert os.path.isfile(blocker)
