@@ -132,17 +132,17 @@ def test_runtime_errors_name_the_input_and_fix(comfy_server):
 
 
 def test_main_job_workflow_writes_a_watchable_video(comfy_server):
-    """The main job's workflow (MIGA on the trained shapes model -> Latent Preview Decode -> mp4), shortened."""
+    """The main job's workflow (FIFO + DCE on the trained shapes model, streamed by a Video Sink), shortened."""
     import av
 
     prompt = load_api_workflow(PACK_ROOT / "example_workflows" / "api" / "shapes_long_video.json")
     prompt["9"]["inputs"]["frames"] = 12
-    prompt["12"]["inputs"]["filename_prefix"] = prompt["13"]["inputs"]["filename_prefix"] = "e2e/shapes"
+    prompt["14"]["inputs"]["filename_prefix"] = prompt["13"]["inputs"]["filename_prefix"] = "e2e/shapes"
     entry = comfy_server.run(prompt, timeout=600)
     latent = read_latent(comfy_server.saved_files(entry, "latents")[0])
-    assert list(latent.shape) == [1, 16, 12, 16, 16]
-    videos = [p for p in comfy_server.saved_files(entry, "images") if p.suffix == ".mp4"]
-    assert len(videos) == 1 and videos[0].is_file()
+    assert list(latent.shape) == [1, 16, 9, 16, 16], "with a sink the sampler returns its last window only"
+    videos = [p for p in comfy_server.saved_files(entry, "images", node_id="9") if p.suffix == ".mp4"]
+    assert len(videos) == 1 and videos[0].is_file(), "the sampler shows the streamed file as its UI output"
     with av.open(str(videos[0])) as container:
         stream = container.streams.video[0]
         frames = [f.to_ndarray(format="rgb24") for f in container.decode(stream)]
