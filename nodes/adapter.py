@@ -243,6 +243,18 @@ def stamp_prompts(positive: list) -> tuple[list, Optional[list]]:
     return stamped, (None if all(r is None for r in ranges) else ranges)
 
 
+class EngineCallback:
+    """A progress callback that takes the engine's callback dict whole (``i``, ``total``, ``frame``, ``stats``, ...)
+    instead of k-diffusion's ``(step, x0, x, total)``, and hears of every model call, so that long stretches without
+    an iteration end (MIGA's self-reflection regenerations) can be reported. See ``nodes/progress.py``."""
+
+    def __call__(self, info: dict) -> None:
+        raise NotImplementedError
+
+    def model_call(self) -> None:
+        """Called before each model call."""
+
+
 class PerFrameSampler(comfy.samplers.Sampler):
     """A ComfyUI ``Sampler`` that runs one of the pack's pure-torch loops with a per-frame denoiser.
 
@@ -265,9 +277,12 @@ class PerFrameSampler(comfy.samplers.Sampler):
         seed = extra_args.get("seed")
         ms = model_wrap.inner_model.model_sampling
         base = latent_image if latent_image is not None else torch.zeros_like(noise)
+        engine_callback = callback if isinstance(callback, EngineCallback) else None
 
         def denoiser(x: Tensor, sigma: Tensor, prompts: Optional[tuple] = None) -> Tensor:
             comfy.model_management.throw_exception_if_processing_interrupted()
+            if engine_callback is not None:
+                engine_callback.model_call()
             transformer_options[SIGMA_KEY] = sigma
             transformer_options[PROMPTS_KEY] = prompts
             self.model_calls += 1
@@ -276,7 +291,9 @@ class PerFrameSampler(comfy.samplers.Sampler):
 
         def on_step(info: dict) -> None:
             self.stats = info.get("stats")
-            if callback is not None:
+            if engine_callback is not None:
+                engine_callback(info)
+            elif callback is not None:
                 callback(info["i"], info["denoised"], info["x"], info["total"])
 
         return self.run(denoiser, base, sigmas, per_frame_noise_scaling(ms), on_step)

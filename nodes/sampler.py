@@ -11,7 +11,6 @@ import comfy.model_management
 import comfy.sample
 import comfy.samplers
 import comfy.utils
-import latent_preview
 from comfy_api.latest import io
 
 from ..samplers.config import QueueConfig
@@ -21,6 +20,7 @@ from ..samplers.stream import Stream
 from .adapter import (FRAME_RANGE_KEY, PerFrameSampler, PromptScheduleGuider, check_conditioning_width,
                       check_latent_channels, per_frame_family, stamp_prompts)
 from .stream import SinkType, model_fingerprint, open_session
+from .progress import SamplerProgress
 from .types import CATEGORY, QueueType
 from .validation import check_widgets, require_widgets
 
@@ -52,15 +52,10 @@ def _resolve_sigmas(model: Any, config: QueueConfig, latent: torch.Tensor, sched
     return comfy.samplers.calculate_sigmas(model.get_model_object("model_sampling"), scheduler, steps).cpu()
 
 
-def _sampling_callback(model: Any, config: QueueConfig) -> Any:
-    """Progress per queue iteration (one frame leaves per iteration) with a preview of the newest frame."""
-    preview = latent_preview.prepare_callback(model, 1)
-
-    def callback(step: int, x0: torch.Tensor, x: torch.Tensor, total: int) -> None:
-        comfy.model_management.throw_exception_if_processing_interrupted()
-        preview(step, x0, x, total)
-
-    return callback
+def _sampling_callback(model: Any, config: QueueConfig, frames: int) -> SamplerProgress:
+    """Progress with a preview of the newest frame: per queue iteration for FIFO, per output latent frame for MIGA
+    (with the node's text saying what runs while no frame leaves: warm-up, self-reflection), see nodes/progress.py."""
+    return SamplerProgress(model, config, frames)
 
 
 class InfiniteVideoSampler(io.ComfyNode):
@@ -141,7 +136,7 @@ class InfiniteVideoSampler(io.ComfyNode):
         sampler = PerFrameSampler(run)
         try:
             samples = guider.sample(torch.zeros_like(clip), clip, sampler, sigmas,
-                                    callback=_sampling_callback(model, queue),
+                                    callback=_sampling_callback(model, queue, frames),
                                     disable_pbar=not comfy.utils.PROGRESS_BAR_ENABLED, seed=seed)
         except BaseException:
             if session is not None:

@@ -1,0 +1,89 @@
+"""Progress of Infinite Video Sampler as a client sees it: websocket events of the real server (issue 12).
+
+MIGA's bar counts output latent frames (``max`` = frames, reaching it, never going back); while no frame leaves, the
+node's progress text says what runs: the warm-up sweeps and each self-reflection regeneration.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import struct
+
+import pytest
+
+from malformed_cases import base_prompt
+
+pytestmark = pytest.mark.host
+
+TEXT_EVENT = 3  # protocol.BinaryEventTypes.TEXT: >I event, >I node id length, node id, utf-8 text
+
+
+def miga_prompt(frames: int) -> dict:
+    p = base_prompt()
+    p["4"]["inputs"]["length"] = 29  # window of 8 latent frames
+    p["5"]["inputs"].update(window_length=8, partitions=2)
+    p["20"] = {"class_type": "InfiniteVideo_ZigzagStage",
+               "inputs": {"queue": ["5", 0], "steps": 8, "group_size": 2, "end_step": 8, "slide": 0}}
+    # no Unified Stage: stage 1 runs to clean and a group leaves per sweep (the unified stage's wavefront would hold
+    # a run this short back to its end); threshold 0: every drop in similarity triggers a regeneration
+    p["22"] = {"class_type": "InfiniteVideo_SelfReflection",
+               "inputs": {"queue": ["20", 0], "candidates": 1, "threshold": 0.0, "metric": "pairwise",
+                          "judged_level": 2}}
+    p["6"]["inputs"].update(queue=["22", 0], frames=frames, seed=3)
+    p["7"]["inputs"]["filename_prefix"] = "progress/miga"
+    return p
+
+
+async def _watch(server, prompt: dict, timeout: float) -> tuple[str, list[dict], list[tuple[str, str]]]:
+    import aiohttp
+
+    progress, texts = [], []
+    ws_url = server.url.replace("http://", "ws://") + f"/ws?clientId={server.client_id}"
+    async with aiohttp.ClientSession() as session:
+        async with session.ws_connect(ws_url, max_msg_size=0) as ws:
+            loop = asyncio.get_running_loop()
+            prompt_id = (await loop.run_in_executor(None, server.post_prompt, prompt))["prompt_id"]
+            status = "timeout"
+            async with asyncio.timeout(timeout):
+                async for msg in ws:
+                    if msg.type == aiohttp.WSMsgType.BINARY:
+                        (event,) = struct.unpack(">I", msg.data[:4])
+                        if event == TEXT_EVENT:
+                            (n,) = struct.unpack(">I", msg.data[4:8])
+                            texts.append((msg.data[8:8 + n].decode(), msg.data[8 + n:].decode()))
+                        continue
+                    if msg.type != aiohttp.WSMsgType.TEXT:
+                        continue
+                    data = json.loads(msg.data)
+                    kind, body = data.get("type"), data.get("data", {})
+                    if body.get("prompt_id") not in (None, prompt_id):
+                        continue
+                    if kind == "progress":
+                        progress.append(body)
+                    elif kind in ("execution_success", "execution_error"):
+                        status = kind
+                        break
+    return status, progress, texts
+
+
+def test_miga_progress_counts_output_frames_and_says_what_runs(comfy_server):
+    frames = 10
+    status, progress, texts = asyncio.run(_watch(comfy_server, miga_prompt(frames), timeout=600))
+    assert status == "execution_success"
+    bar = [(p["value"], p["max"]) for p in progress if str(p.get("node")) == "6"]
+    values = [v for v, _ in bar]
+    assert bar and {m for _, m in bar} == {frames}, bar
+    assert values == sorted(values) and values[-1] == frames, values
+    assert len(set(values)) > 3, f"the bar must move as frames leave, not jump to the end: {values}"
+    said = [t for node, t in texts if node == "6"]
+    assert any(t.startswith("MIGA warm-up: sweep") for t in said), said
+    assert any(t.startswith("Self-Reflection: regenerating a group (trigger ") for t in said), said
+
+
+def test_fifo_progress_still_counts_queue_iterations(comfy_server):
+    status, progress, _ = asyncio.run(_watch(comfy_server, base_prompt(), timeout=600))
+    assert status == "execution_success"
+    bar = [(p["value"], p["max"]) for p in progress if str(p.get("node")) == "6"]
+    # window 5 x 2 partitions: 10 warm-up iterations, then one per output frame (4)
+    assert bar[-1] == (14, 14) and [v for v, _ in bar] == list(range(1, 15)), bar
