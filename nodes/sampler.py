@@ -181,6 +181,9 @@ class QueueSamplerCustom(io.ComfyNode):
                 QueueType.Input("queue", tooltip="From FIFO Queue Init, optionally through the MIGA nodes."),
                 io.Int.Input("frames", default=32, min=1, max=1_000_000, tooltip=FRAMES_TOOLTIP),
                 *_step_inputs(),
+                SinkType.Input("sink", optional=True,
+                               tooltip=SINK_TOOLTIP.replace("The LATENT output", "SamplerCustomAdvanced's output")
+                               + " The file is named in the server log (a SAMPLER has no video output)."),
             ],
             outputs=[io.Sampler.Output(tooltip="Connect to SamplerCustomAdvanced's sampler input.")],
         )
@@ -190,27 +193,46 @@ class QueueSamplerCustom(io.ComfyNode):
         return check_widgets(cls, sampler_name=sampler_name, eta=eta)
 
     @classmethod
-    def execute(cls, queue, frames, sampler_name, eta) -> io.NodeOutput:
+    def execute(cls, queue, frames, sampler_name, eta, sink=None) -> io.NodeOutput:
         if not isinstance(queue, QueueConfig):
             raise ValueError("queue must come from FIFO Queue Init (or a MIGA node chained after it)")
         require_widgets(cls, frames=frames, sampler_name=sampler_name, eta=eta)
-        return io.NodeOutput(CustomQueueSampler(queue, frames, sampler_name, eta))
+        return io.NodeOutput(CustomQueueSampler(queue, frames, sampler_name, eta, sink))
 
 
 class CustomQueueSampler(PerFrameSampler):
     """PerFrameSampler whose seed comes from the guider call (SamplerCustomAdvanced passes the NOISE seed)."""
 
-    def __init__(self, queue: QueueConfig, frames: int, rule: str, eta: float):
+    def __init__(self, queue: QueueConfig, frames: int, rule: str, eta: float, sink: Any = None):
         super().__init__(run=None)  # type: ignore[arg-type]
-        self.queue, self.frames, self.rule, self.eta = queue, frames, rule, eta
+        self.queue, self.frames, self.rule, self.eta, self.sink = queue, frames, rule, eta, sink
 
     def sample(self, model_wrap, sigmas, extra_args, callback, noise, latent_image=None, denoise_mask=None,
                disable_pbar=False):
         base = latent_image if latent_image is not None else torch.zeros_like(noise)
         check_run_inputs(self.queue, base, sigmas, self.frames)
-        self.run = _queue_run(self.queue, self.frames, extra_args.get("seed") or 0, self.rule, self.eta, None)
-        return super().sample(model_wrap, sigmas, extra_args, callback, noise, latent_image, denoise_mask,
-                              disable_pbar)
+        seed = extra_args.get("seed") or 0
+        session = None
+        if self.sink is not None:  # model_wrap is the guider: its patcher and the conds it was given
+            window = self.queue.resolve_window(base.shape[2])
+            conds = getattr(model_wrap, "original_conds", {})
+            session = open_session(self.sink, model_wrap.model_patcher, base[:, :, :window], model_fingerprint(
+                model_wrap.model_patcher, base[:, :, :window], conds.get("positive"), conds.get("negative"),
+                queue=ascii(self.queue), frames=int(self.frames), seed=int(seed), sampler=self.rule,
+                eta=float(self.eta), cfg=float(getattr(model_wrap, "cfg", 0.0)), sigmas=sigmas))
+        self.run = _queue_run(self.queue, self.frames, seed, self.rule, self.eta, None,
+                              session.stream(keep=window) if session is not None else None)
+        try:
+            out = super().sample(model_wrap, sigmas, extra_args, callback, noise, latent_image, denoise_mask,
+                                 disable_pbar)
+        except BaseException:
+            if session is not None:
+                session.fail()
+            raise
+        if session is not None:
+            session.finish()
+            log.info("infinite-video: %s", session.summary())
+        return out
 
 
 class ConditioningFrameRange(io.ComfyNode):

@@ -302,3 +302,45 @@ def test_unwritable_output_fails_before_model_calls(shapes, output_dir):
         _sample(model, _sink())
     assert seen == []
     assert os.path.isfile(blocker)
+
+
+def test_sink_with_wan_vae_streams_what_vae_decode_gives(tiny_wan, wan21_vae, output_dir):
+    """The sampler's frames through the Wan 2.1 VAE, frame by frame, against VAE.decode of the whole output."""
+    from infinite_video.nodes.sampler import InfiniteVideoSampler
+    from infinite_video.samplers.config import QueueConfig
+
+    cond = [[torch.randn(1, 4, 4096, generator=torch.Generator().manual_seed(5)), {}]]
+    latent = {"samples": torch.zeros(1, 16, 4, 4, 4)}
+    queue = QueueConfig(4, 2, False, "noise")
+    full = InfiniteVideoSampler.execute(tiny_wan, cond, cond, latent, queue, 3, 6, 1.0, "euler", 1.0,
+                                        "simple").args[0]["samples"]
+    out = InfiniteVideoSampler.execute(tiny_wan, cond, cond, latent, queue, 3, 6, 1.0, "euler", 1.0, "simple",
+                                       sink=_sink(decode="vae", vae=wan21_vae, checkpoint_every=0))
+    frames = torch.from_numpy(_frames(out.args[1].get_stream_source())) / 255.0
+    ref = wan21_vae.decode(full)[0].float()
+    assert frames.shape == ref.shape == (4 * (6 - 1) + 1, 32, 32, 3)
+    assert psnr(frames, ref) > 35.0
+
+
+def test_queue_sampler_custom_streams_through_sampler_custom_advanced(shapes, output_dir):
+    import comfy.samplers
+    from comfy_extras.nodes_custom_sampler import Noise_RandomNoise, SamplerCustomAdvanced
+    from infinite_video.nodes.sampler import QueueSamplerCustom
+    from infinite_video.samplers.config import QueueConfig
+
+    queue = QueueConfig(4, 2, False, "noise")
+    zero = [[torch.zeros(1, 1, 4096), {}]]
+    guider = comfy.samplers.CFGGuider(shapes)
+    guider.set_conds(zero, zero)
+    guider.set_cfg(1.0)
+    sigmas = comfy.samplers.calculate_sigmas(shapes.get_model_object("model_sampling"), "simple", 8).cpu()
+    latent = {"samples": torch.zeros(1, 16, 4, 16, 16)}
+    node = SamplerCustomAdvanced()
+    run = getattr(node, node.FUNCTION)
+    plain = run(Noise_RandomNoise(4), guider, QueueSamplerCustom.execute(queue, 9, "euler", 0.0).args[0], sigmas,
+                latent)[0]["samples"]
+    sampler = QueueSamplerCustom.execute(queue, 9, "euler", 0.0, _sink(filename_prefix="iv/custom")).args[0]
+    tail = run(Noise_RandomNoise(4), guider, sampler, sigmas, latent)[0]["samples"]
+    assert tail.shape[2] == 4 and torch.equal(tail, plain[:, :, -4:])
+    (video,) = (output_dir / "iv").glob("custom_*.mp4")
+    assert _frames(video).shape[0] == 9
