@@ -10,8 +10,9 @@ their outputs are discarded. Two sources are described, and this module provides
 - ``"history"`` (the paper's wording, "clean distant frames"): :class:`HistoryBank` keeps a bounded history of latents
   that already *left* the queue and samples ``m`` of them evenly over a longer past. This is our reading of the paper;
   the official code never does it. The model is given them as the ``m`` frames right before the window: the
-  denoiser contract carries no frame positions (and Wan's RoPE offsets are not reachable through ComfyUI's model
-  call without patching it), so a video model takes them for the adjacent past. Measured on the analytic oracle
+  denoiser contract carries no frame positions (ComfyUI's Wan model numbers a window's frames ``0 .. f-1`` for its
+  RoPE; other positions would need a wrapper that redoes its forward set-up), so the model takes them for the
+  adjacent past. Measured on the analytic oracle
   (``tests/tools/bench_oracle.py``, AR(1) video, exact denoiser) that adds spurious long-range correlation (lags
   30-70: +0.07 where the truth is 0.00) and keeps lowering the variance along the video (drift -0.16 over 300
   frames at the shapes setting, -0.13 over 500 at the Wan 2.1 recipe); in-queue memory shows neither. Hence
