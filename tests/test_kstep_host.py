@@ -59,7 +59,8 @@ def _run(node, model, vae, image, *, length, chunks=2, m=2, k=1, full=2, seed=0,
     positive, negative = _conds(ltxv)
     out = node.execute(model, positive, negative, vae, image, length, chunks, m, k, full, sampler, "simple", cfg,
                        seed, clip_vision=clip_vision)
-    frames, latent, report = out.args
+    frames, latent, report, video = out.args
+    assert video is None, "no sink, no video"
     return frames, latent["samples"], report
 
 
@@ -79,7 +80,7 @@ def test_schema_ids_tooltips_and_outputs(node):
     combos = {inp.id: inp.options for inp in schema.inputs if inp.id in ("sampler_name", "scheduler")}
     assert combos == {"sampler_name": comfy.samplers.KSampler.SAMPLERS,
                       "scheduler": comfy.samplers.KSampler.SCHEDULERS}
-    assert [o.io_type for o in schema.outputs] == ["IMAGE", "LATENT", "STRING"]
+    assert [o.io_type for o in schema.outputs] == ["IMAGE", "LATENT", "STRING", "VIDEO"]
     from infinite_video.nodes import kstep
 
     assert kstep.NODES == [node]

@@ -344,3 +344,48 @@ def test_queue_sampler_custom_streams_through_sampler_custom_advanced(shapes, ou
     assert tail.shape[2] == 4 and torch.equal(tail, plain[:, :, -4:])
     (video,) = (output_dir / "iv").glob("custom_*.mp4")
     assert _frames(video).shape[0] == 9
+
+
+def test_kstep_streams_chunks_and_resumes_after_cancel(tiny_wan_i2v36, wan21_vae, output_dir):
+    """K-Step Noise Search with a sink: each chunk goes to the file as it finishes; a Cancel in the third chunk
+    leaves a checkpoint after the second; the resumed run's video equals the uninterrupted run's frames."""
+    import comfy.model_management
+    import tiny_models
+    from bench_kstep import start_image
+    from infinite_video.nodes.kstep import KStepNoiseSearch
+
+    pos, neg = tiny_models.tiny_conditioning(1), tiny_models.tiny_conditioning(2)
+    image = start_image((32, 32))
+
+    def run(model, sink):
+        return KStepNoiseSearch.execute(model, pos, neg, wan21_vae, image, 5, 4, 2, 1, 2, "euler", "simple", 3.0, 0,
+                                        sink=sink)
+
+    plain = run(tiny_wan_i2v36, None).args[0]
+    assert plain.shape[0] == 5 + 3 * 4
+    streamed = run(tiny_wan_i2v36, _sink(filename_prefix="iv/ks", checkpoint_every=1))
+    # with a sink the frames output holds the last chunk (its first frame is the chunk's own, not the stitched one)
+    assert streamed.args[0].shape[0] == 5 and torch.equal(streamed.args[0][1:], plain[-4:])
+    full = torch.from_numpy(_frames(streamed.args[3].get_stream_source())) / 255.0
+    assert full.shape[0] == plain.shape[0] and psnr(full, plain) > 35.0
+
+    model = tiny_wan_i2v36.clone()
+    calls = []
+    per_chunk = 2 * 1 + 2  # m * k preview steps + full steps: one model call each (cfg > 1 batches cond/uncond)
+
+    def cancel(ex, *a, **k):
+        calls.append(1)
+        if len(calls) == 2 * per_chunk + 1:
+            comfy.model_management.interrupt_current_processing(True)
+        return ex(*a, **k)
+    model.add_wrapper_with_key("apply_model", "test_cancel", cancel)
+    try:
+        with pytest.raises(comfy.model_management.InterruptProcessingException):
+            run(model, _sink(filename_prefix="iv/kcut", checkpoint_every=1))
+    finally:
+        comfy.model_management.interrupt_current_processing(False)
+    (ckpt,) = (output_dir / "iv").glob("kcut_*.ivckpt")
+    assert _frames(next((output_dir / "iv").glob("kcut_*.mp4"))).shape[0] == 5 + 4
+    resumed = run(tiny_wan_i2v36, _sink(filename_prefix="iv/kcut", checkpoint_every=1, resume=f"iv/{ckpt.name}"))
+    video = resumed.args[3].get_stream_source()
+    assert (_frames(video) == _frames(streamed.args[3].get_stream_source())).all()
