@@ -9,7 +9,7 @@ from comfy_api.latest import io
 from ..samplers.config import QueueConfig
 from ..samplers.plan import INIT_MODES, plan_fifo
 from .types import CATEGORY, QueueType
-from .validation import check_widgets, require_widgets
+from .validation import check_widgets, require_inputs
 
 
 class FIFOQueueInit(io.ComfyNode):
@@ -53,7 +53,7 @@ class FIFOQueueInit(io.ComfyNode):
 
     @classmethod
     def execute(cls, window_length: int, partitions: int, lookahead: bool, init_mode: str) -> io.NodeOutput:
-        require_widgets(cls, window_length=window_length, partitions=partitions, lookahead=lookahead,
+        require_inputs(cls, window_length=window_length, partitions=partitions, lookahead=lookahead,
                         init_mode=init_mode)  # linked values skip validation
         if window_length > 0:
             plan_fifo(window_length, partitions, lookahead, init_mode)  # fail here, not at sampling time

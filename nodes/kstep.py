@@ -35,7 +35,7 @@ from ..samplers.noise_search import (
 from .adapter import check_conditioning_width
 from .stream import SinkType, model_fingerprint, open_image_session
 from .i2v import I2VFamily, build_chunk_conditioning, check_image_size, check_vae, detect_family
-from .validation import check_widgets, require_widgets, shown
+from .validation import check_widgets, require_inputs, shown
 
 log = logging.getLogger("infinite_video")
 
@@ -254,7 +254,8 @@ class KStepNoiseSearch(io.ComfyNode):
     def execute(cls, model, positive, negative, vae, start_image, chunk_length: int, num_chunks: int,
                 candidates: int, preview_steps: int, full_steps: int, sampler_name: str, scheduler: str,
                 cfg: float, seed: int, clip_vision: Optional[Any] = None, sink: Optional[Any] = None) -> io.NodeOutput:
-        require_widgets(cls, cfg=cfg, seed=seed)
+        require_inputs(cls, model=model, positive=positive, negative=negative, vae=vae, start_image=start_image,
+                       cfg=cfg, seed=seed, clip_vision=clip_vision)
         family, clip_out = validate(model, vae, start_image, chunk_length, num_chunks, candidates, preview_steps,
                                     full_steps, sampler_name, scheduler, clip_vision)
         check_conditioning_width(model, {"positive": positive, "negative": negative}, "K-Step Noise Search")

@@ -18,7 +18,7 @@ from ..samplers.miga import resolve_miga
 from ..samplers.miga_partition import check_guidance
 from ..samplers.reflection import SIMILARITY_METRICS
 from .types import CATEGORY, QueueType
-from .validation import check_widgets, require_widgets
+from .validation import check_widgets, require_inputs
 
 PRESET_NOTE = ("Defaults: Wan 2.1 official (window 21). LTX-Video (window 13): steps 40, L_zig 3, end 32, unified 8; "
                "Cosmos Predict2 (window 24): steps 35, L_zig 6, end 28, unified 7 (untuned starting points).")
@@ -106,7 +106,7 @@ class ZigzagStage(io.ComfyNode):
     @classmethod
     def execute(cls, queue, steps: int, group_size: int, end_step: int, slide: int) -> io.NodeOutput:
         q = _check_queue(queue)
-        require_widgets(cls, steps=steps, group_size=group_size, end_step=end_step, slide=slide)
+        require_inputs(cls, steps=steps, group_size=group_size, end_step=end_step, slide=slide)
         problem = cls._end_step_problem(steps, end_step)
         if problem is not True:
             raise ValueError(problem)
@@ -145,7 +145,7 @@ class UnifiedStage(io.ComfyNode):
     @classmethod
     def execute(cls, queue, steps: int, re_denoise: bool, re_noise_step: int) -> io.NodeOutput:
         q = _check_queue(queue)  # a missing Zigzag Stage is reported by the sampler, so chain order is free
-        require_widgets(cls, steps=steps, re_denoise=re_denoise, re_noise_step=re_noise_step)
+        require_inputs(cls, steps=steps, re_denoise=re_denoise, re_noise_step=re_noise_step)
         return io.NodeOutput(_check_chain(dataclasses.replace(q, unified=UnifiedConfig(steps, re_denoise,
                                                                                          re_noise_step))))
 
@@ -191,7 +191,7 @@ class SelfReflection(io.ComfyNode):
     @classmethod
     def execute(cls, queue, candidates: int, threshold: float, metric: str, judged_level: int) -> io.NodeOutput:
         q = _check_queue(queue)
-        require_widgets(cls, candidates=candidates, threshold=threshold, metric=metric, judged_level=judged_level)
+        require_inputs(cls, candidates=candidates, threshold=threshold, metric=metric, judged_level=judged_level)
         cfg = ReflectionConfig(candidates, float(threshold), metric, judged_level)
         return io.NodeOutput(_check_chain(dataclasses.replace(q, reflection=cfg)))
 
@@ -232,7 +232,7 @@ class LongRangeGuidance(io.ComfyNode):
     @classmethod
     def execute(cls, queue, guidance_latents: int, source: str, history_span: int) -> io.NodeOutput:
         q = _check_queue(queue)
-        require_widgets(cls, guidance_latents=guidance_latents, source=source, history_span=history_span)
+        require_inputs(cls, guidance_latents=guidance_latents, source=source, history_span=history_span)
         # the binding constraint first: the window (when FIFO Queue Init sets it), then the span, which only the
         # history source reads
         q = _check_chain(dataclasses.replace(q, guidance=GuidanceConfig(guidance_latents, source, history_span)))

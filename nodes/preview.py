@@ -12,6 +12,7 @@ import torch
 from comfy_api.latest import io
 
 from .types import CATEGORY
+from .validation import require_inputs
 
 
 class EmptyConditioning(io.ComfyNode):
@@ -77,6 +78,7 @@ class LatentPreviewDecode(io.ComfyNode):
 
     @classmethod
     def execute(cls, model, samples, upscale: int) -> io.NodeOutput:
+        require_inputs(cls, model=model, samples=samples, upscale=upscale)
         fmt = model.get_model_object("latent_format")
         factors = getattr(fmt, "latent_rgb_factors", None)
         x = samples["samples"]

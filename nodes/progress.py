@@ -22,7 +22,7 @@ import latent_preview
 from ..samplers.config import QueueConfig
 from .adapter import EngineCallback
 
-TEXT_INTERVAL_S = 0.5  # at most two progress texts a second: a regeneration makes a model call every few ms on tiny models
+TEXT_INTERVAL_S = 0.5  # at most two texts a second: a regeneration makes a model call every few ms on tiny models
 
 
 def _node_text_sender() -> Optional[Callable[[str], None]]:

@@ -4,9 +4,9 @@
 :meth:`samplers.plan.FifoPlan.to_dict` as JSON (the same plan the sampler runs and the tests check), or status 400
 with ``{"error": ...}`` naming the input and the fix. The values are checked against FIFO Queue Init's own limits
 (``window_length <= 1024``, ``partitions <= 64``), which bound the answer (at most about 0.5 MB, 0.1 s); it is
-computed off the event loop and the last few answers are kept, so a client cannot stall the server. Registered on ComfyUI's own route table
-(``PromptServer.instance.routes``), the seam custom node packs use for routes; without a running server (tests,
-scripts) registering is a no-op.
+computed off the event loop and the last few answers are kept, so a client cannot stall the server. Registered on
+ComfyUI's own route table (``PromptServer.instance.routes``), the seam custom node packs use for routes; without a
+running server (tests, scripts) registering is a no-op.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from functools import lru_cache
 from typing import Any, Mapping
 
 from ..samplers.plan import plan_fifo
-from .validation import require_widgets, shown
+from .validation import require_inputs, shown
 
 PLAN_PATH = "/infinite_video/fifo_plan"
 _registered = False
@@ -51,7 +51,7 @@ def fifo_plan_json(query: Mapping[str, str]) -> dict[str, Any]:
     init_mode = _required(query, "init_mode", "clip|noise")
     from .fifo import FIFOQueueInit  # the node's limits and options, so the diagram accepts what the node does
 
-    require_widgets(FIFOQueueInit, window_length=window, partitions=partitions, init_mode=init_mode)
+    require_inputs(FIFOQueueInit, window_length=window, partitions=partitions, init_mode=init_mode)
     return _plan_dict(window, partitions, lookahead == "true", init_mode)
 
 

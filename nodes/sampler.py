@@ -22,7 +22,7 @@ from .adapter import (FRAME_RANGE_KEY, PerFrameSampler, PromptScheduleGuider, ch
 from .stream import SinkType, model_fingerprint, open_session
 from .progress import SamplerProgress
 from .types import CATEGORY, QueueType
-from .validation import check_widgets, require_widgets
+from .validation import check_widgets, require_inputs
 
 log = logging.getLogger("infinite_video")
 
@@ -111,8 +111,9 @@ class InfiniteVideoSampler(io.ComfyNode):
                 scheduler, sigmas=None, sink=None) -> io.NodeOutput:
         if not isinstance(queue, QueueConfig):
             raise ValueError("queue must come from FIFO Queue Init (or a MIGA node chained after it)")
-        require_widgets(cls, seed=seed, frames=frames, cfg=cfg, sampler_name=sampler_name, eta=eta,
-                        scheduler=scheduler)  # linked values skip validation
+        require_inputs(cls, model=model, positive=positive, negative=negative, latent_image=latent_image, seed=seed,
+                       frames=frames, cfg=cfg, sampler_name=sampler_name, eta=eta, scheduler=scheduler,
+                       sigmas=sigmas)  # linked widget values and raw socket values skip validation
         check_video_latent(latent_image["samples"])  # before fix_empty_latent_channels adds a frame axis
         latent = comfy.sample.fix_empty_latent_channels(model, latent_image["samples"])
         check_latent_channels(model, latent, "Infinite Video Sampler")
@@ -196,7 +197,7 @@ class QueueSamplerCustom(io.ComfyNode):
     def execute(cls, queue, frames, sampler_name, eta, sink=None) -> io.NodeOutput:
         if not isinstance(queue, QueueConfig):
             raise ValueError("queue must come from FIFO Queue Init (or a MIGA node chained after it)")
-        require_widgets(cls, frames=frames, sampler_name=sampler_name, eta=eta)
+        require_inputs(cls, frames=frames, sampler_name=sampler_name, eta=eta)
         return io.NodeOutput(CustomQueueSampler(queue, frames, sampler_name, eta, sink))
 
 
@@ -273,7 +274,7 @@ class ConditioningFrameRange(io.ComfyNode):
 
     @classmethod
     def execute(cls, conditioning, start_frame, end_frame) -> io.NodeOutput:
-        require_widgets(cls, start_frame=start_frame, end_frame=end_frame)
+        require_inputs(cls, conditioning=conditioning, start_frame=start_frame, end_frame=end_frame)
         problem = cls._order_problem(start_frame, end_frame)
         if problem is not True:
             raise ValueError(problem)

@@ -9,11 +9,12 @@ ComfyUI 0.3.64 checks a V3 node's widget values only partly (``execution.validat
   checks altogether.
 
 :func:`check_widgets` checks the values a node's ``validate_inputs`` receives against the node's own schema (options,
-finiteness, ``min``/``max``), so naming an input there never loses a check, and :func:`require_widgets` does the same
-in ``execute`` for values that came through a link (``None`` at validation time). Messages name the node, the input
-and the fix, and show user strings with :func:`shown`: a raw string can hold a lone surrogate (``"\\ud800"`` in
-JSON), which ComfyUI's prompt worker cannot print; an exception carrying one kills the worker thread and the server
-never runs another prompt.
+finiteness, ``min``/``max``), so naming an input there never loses a check, and :func:`require_inputs` does the same
+in ``execute`` for values that came through a link (``None`` at validation time) and for socket inputs, where
+ComfyUI passes a raw JSON value (anything but a ``[node id, output index]`` link) unchecked. Messages name the node,
+the input and the fix, and show user strings with :func:`shown`: a raw string can hold a lone surrogate
+(``"\\ud800"`` in JSON), which ComfyUI's prompt worker cannot print; an exception carrying one kills the worker
+thread and the server never runs another prompt.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import inspect
 import math
 from typing import Any, Mapping, Optional
 
+import torch
 from comfy_api.latest import io
 
 _MAX_SHOWN = 60
@@ -45,9 +47,35 @@ def _range(spec: Any) -> str:
     return f"[{lo}, {hi}]"
 
 
+def _is_conditioning(value: Any) -> bool:
+    return isinstance(value, list) and all(
+        isinstance(e, (list, tuple)) and len(e) >= 2 and isinstance(e[0], torch.Tensor) and isinstance(e[1], dict)
+        for e in value)
+
+
+# What a value arriving on a socket must look like. ComfyUI passes a raw JSON value given for a socket input (a
+# string, a number, an object: anything but a [node id, output index] link) to execute unchecked.
+_SOCKETS = {
+    "LATENT": lambda v: isinstance(v, dict) and isinstance(v.get("samples"), torch.Tensor),
+    "CONDITIONING": _is_conditioning,
+    "MODEL": lambda v: hasattr(v, "model") and hasattr(v, "get_model_object"),
+    "SIGMAS": lambda v: isinstance(v, torch.Tensor),
+    "IMAGE": lambda v: isinstance(v, torch.Tensor),
+    "VAE": lambda v: hasattr(v, "decode") and hasattr(v, "encode"),
+    "CLIP_VISION": lambda v: hasattr(v, "encode_image"),
+}
+
+
 def widget_problem(spec: io.Input, value: Any) -> Optional[str]:
-    """What is wrong with ``value`` for the widget ``spec`` (a schema input), or ``None``."""
+    """What is wrong with ``value`` for the input ``spec`` (a schema input: a widget, or a socket of a core type),
+    or ``None``."""
     name = spec.id
+    kind = spec.get_io_type()
+    if kind in _SOCKETS:
+        if _SOCKETS[kind](value):
+            return None
+        return (f"{name} must be connected to a node's {kind} output (a link [node id, output index]), got "
+                f"{shown(value)}")
     if isinstance(spec, io.Combo.Input):
         if not isinstance(value, str) or value not in spec.options:
             return f"{name} {shown(value)} is not one of its options; choose {_options(spec)}"
@@ -73,7 +101,7 @@ def _problems(node: type[io.ComfyNode], values: Mapping[str, Any], linked_none: 
     specs = {spec.id: spec for spec in schema.inputs}
     for name, value in values.items():
         spec = specs.get(name)
-        if spec is None or (value is None and linked_none):
+        if spec is None or (value is None and (linked_none or spec.optional)):  # optional: not connected
             continue
         problem = widget_problem(spec, value)
         if problem is not None:
@@ -90,7 +118,7 @@ def check_widgets(node: type[io.ComfyNode], **values: Any) -> bool | str:
     return True if problem is None else problem
 
 
-def require_widgets(node: type[io.ComfyNode], **values: Any) -> None:
+def require_inputs(node: type[io.ComfyNode], **values: Any) -> None:
     """Raise ``ValueError`` with the first problem among ``values`` (for ``execute``: linked values included)."""
     problem = _problems(node, values, linked_none=False)
     if problem is not None:

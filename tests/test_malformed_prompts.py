@@ -52,7 +52,8 @@ def test_plan_route_applies_the_node_limits(comfy_server, query, message):
 
 def test_plan_route_answer_is_bounded_at_the_node_maximum(comfy_server):
     """The largest queue FIFO Queue Init allows (1024 x 64 = 65,536 slots) answers, in well under a megabyte."""
-    status, body = comfy_server.request("GET", f"{PLAN}?window_length=1024&partitions=64&lookahead=true&init_mode=noise")
+    query = "window_length=1024&partitions=64&lookahead=true&init_mode=noise"
+    status, body = comfy_server.request("GET", f"{PLAN}?{query}")
     assert status == 200 and body["queue"] == 65536
     assert len(json.dumps(body)) < 1_000_000
 

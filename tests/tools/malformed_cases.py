@@ -50,7 +50,7 @@ def build(case: Case) -> dict:
     return prompt
 
 
-# -- graph edits --------------------------------------------------------------------------------------------------------
+# -- graph edits -------------------------------------------------------------------------------------------------------
 
 def _set(node: str, **values: Any) -> Edit:
     def edit(p: dict) -> None:
@@ -164,7 +164,7 @@ def _drop(node: str, name: str) -> Edit:
     return edit
 
 
-# -- the cases ----------------------------------------------------------------------------------------------------------
+# -- the cases ---------------------------------------------------------------------------------------------------------
 
 def _v(label: str, node: str, expect: str, edit: Edit) -> Case:
     return Case(label, "validation", node, expect, edit)
@@ -175,6 +175,7 @@ def _x(label: str, node: str, expect: str, edit: Edit) -> Case:
 
 
 S = SURROGATE
+LINK = "(a link [node id, output index])"
 CASES: list[Case] = [
     # every combo of the pack with a lone surrogate: rejected at validation, the value shown escaped
     _v(f"init_mode {S}", "5", "init_mode '\\ud800' is not one of its options", _set("5", init_mode=S)),
@@ -242,6 +243,20 @@ CASES: list[Case] = [
     _v("queue wired to CONDITIONING", "6", "mismatch", _set("6", queue=["2", 0])),
     _v(f"unet_name {S}", "1", "unet_name", _set("1", unet_name=S)),
     _v("link to a missing node", "", "", _set("6", queue=["99", 0])),
+    # raw JSON values on sockets: ComfyUI passes anything but a link to execute unchecked
+    _x("latent_image a string", "6", f"latent_image must be connected to a node's LATENT output {LINK}, got 'x'",
+       _set("6", latent_image="x")),
+    _x("latent_image null", "6", f"latent_image must be connected to a node's LATENT output {LINK}, got None",
+       _set("6", latent_image=None)),
+    _x("model a number", "6", f"model must be connected to a node's MODEL output {LINK}, got 5", _set("6", model=5)),
+    _x("positive an object", "6", "positive must be connected to a node's CONDITIONING output",
+       _set("6", positive={"a": 1})),
+    _x("negative a wrapped list", "6", "negative must be connected to a node's CONDITIONING output",
+       _set("6", negative={"__value__": [1, 2]})),
+    _x(f"queue a string {S}", "6", "queue must come from FIFO Queue Init", _set("6", queue=S)),
+    _x("zigzag queue a number", "20", "queue must come from FIFO Queue Init", _miga_set("20", queue=5)),
+    _x("frame range conditioning a string", "9", "Conditioning Frame Range: conditioning must be connected",
+       _all(_frame_range(), _set("9", conditioning="x"))),
     # checks that need the queue or the model: at execution, naming the node that holds the value
     _x("guidance 64 on a window of 8", "23", "Long-Range Guidance: guidance latents m_guid=64 fill the whole window",
        _miga_set("23", guidance_latents=64, history_span=16)),
@@ -288,7 +303,8 @@ def check_outcome(server: Any, case: Case, timeout: float = 300.0) -> Optional[s
             return None if body.get("error") else f"{case.label}: no prompt-level error in {body}"
         node = body.get("node_errors", {}).get(case.node)
         if node is None:
-            return f"{case.label}: node {case.node} not named in node_errors {list(body.get('node_errors', {}))}: {body}"
+            named = list(body.get("node_errors", {}))
+            return f"{case.label}: node {case.node} not named in node_errors {named}: {body}"
         text = "\n".join(_texts(node["errors"]))
         if case.expect not in text:
             return f"{case.label}: {case.expect!r} not in the errors of node {case.node}: {ascii(text[:2000])}"
