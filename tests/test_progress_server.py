@@ -12,7 +12,7 @@ import struct
 
 import pytest
 
-from malformed_cases import base_prompt
+from malformed_cases import base_prompt, miga_chain
 
 pytestmark = pytest.mark.host
 
@@ -21,15 +21,12 @@ TEXT_EVENT = 3  # protocol.BinaryEventTypes.TEXT: >I event, >I node id length, n
 
 def miga_prompt(frames: int) -> dict:
     p = base_prompt()
-    p["4"]["inputs"]["length"] = 29  # window of 8 latent frames
-    p["5"]["inputs"].update(window_length=8, partitions=2)
-    p["20"] = {"class_type": "InfiniteVideo_ZigzagStage",
-               "inputs": {"queue": ["5", 0], "steps": 8, "group_size": 2, "end_step": 8, "slide": 0}}
+    miga_chain(p)  # window 8: Zigzag 20 -> Unified 21 -> Self-Reflection 22 -> Long-Range Guidance 23
     # no Unified Stage: stage 1 runs to clean and a group leaves per sweep (the unified stage's wavefront would hold
     # a run this short back to its end); threshold 0: every drop in similarity triggers a regeneration
-    p["22"] = {"class_type": "InfiniteVideo_SelfReflection",
-               "inputs": {"queue": ["20", 0], "candidates": 1, "threshold": 0.0, "metric": "pairwise",
-                          "judged_level": 2}}
+    del p["21"], p["23"]
+    p["20"]["inputs"].update(steps=8, end_step=8)
+    p["22"]["inputs"].update(queue=["20", 0], candidates=1, threshold=0.0, judged_level=2)
     p["6"]["inputs"].update(queue=["22", 0], frames=frames, seed=3)
     p["7"]["inputs"]["filename_prefix"] = "progress/miga"
     return p

@@ -65,7 +65,7 @@ def _all(*edits: Edit) -> Edit:
     return edit
 
 
-def _miga(p: dict) -> None:
+def miga_chain(p: dict) -> None:
     """The full MIGA chain on a window of 8 (as the end-to-end test): Zigzag 20, Unified 21, Self-Reflection 22,
     Long-Range Guidance 23 -> sampler 6."""
     p["4"]["inputs"]["length"] = 29
@@ -83,7 +83,7 @@ def _miga(p: dict) -> None:
 
 
 def _miga_set(node: str, **values: Any) -> Edit:
-    return _all(_miga, _set(node, **values))
+    return _all(miga_chain, _set(node, **values))
 
 
 def _custom(p: dict) -> None:
