@@ -66,7 +66,7 @@ _SOCKETS = {
 }
 
 
-def widget_problem(spec: io.Input, value: Any) -> Optional[str]:
+def input_problem(spec: io.Input, value: Any) -> Optional[str]:
     """What is wrong with ``value`` for the input ``spec`` (a schema input: a widget, or a socket of a core type),
     or ``None``."""
     name = spec.id
@@ -103,7 +103,7 @@ def _problems(node: type[io.ComfyNode], values: Mapping[str, Any], linked_none: 
         spec = specs.get(name)
         if spec is None or (value is None and (linked_none or spec.optional)):  # optional: not connected
             continue
-        problem = widget_problem(spec, value)
+        problem = input_problem(spec, value)
         if problem is not None:
             return f"{schema.display_name}: {problem}"
     return None
