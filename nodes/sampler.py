@@ -151,7 +151,7 @@ class InfiniteVideoSampler(io.ComfyNode):
         if session is None:
             return io.NodeOutput(out, None)
         session.finish()
-        log.info("infinite-video: %s", session.summary())
+        log.info("infinite-video: %s", session)
         video, preview = session.outputs()
         return io.NodeOutput(out, video, ui=preview)
 
@@ -232,7 +232,7 @@ class CustomQueueSampler(PerFrameSampler):
             raise
         if session is not None:
             session.finish()
-            log.info("infinite-video: %s", session.summary())
+            log.info("infinite-video: %s", session)
         return out
 
 

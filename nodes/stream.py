@@ -493,7 +493,7 @@ class StreamSession:
         result = ui.SavedResult(name, folder, io.FolderType.output)
         return VideoFromFile(self.path), ui.PreviewVideo([result])
 
-    def summary(self) -> str:
+    def __str__(self) -> str:
         return (f"{self.rel}: {self.latents_written} latent frames streamed (decode {self.decode_s:.1f} s, encode "
                 f"{self.encode_s:.1f} s)")
 
