@@ -270,8 +270,9 @@ function draw(ctx, node, view) {
       const noise = 1 - plan.levels[s] / plan.steps; // 0 = clean, 1 = fresh noise
       const bh = Math.max(3, noise * BARS);
       const finished = s < plan.pad || plan.levels[s] >= plan.steps;
-      ctx.fillStyle = finished ? COLORS.clean : plan.kind === "fifo" && s === plan.head ? COLORS.head
-        : `hsl(${210 - 170 * noise}, 75%, 58%)`;
+      // FIFO: the head frame leaves after this iteration; MIGA: the front group (it reaches the end step)
+      const leaving = plan.kind === "fifo" ? s === plan.head : s < plan.group;
+      ctx.fillStyle = finished ? COLORS.clean : leaving ? COLORS.head : `hsl(${210 - 170 * noise}, 75%, 58%)`;
       ctx.fillRect(x0 + s * cw + (cw > 3 ? 0.5 : 0), barsTop + BARS - bh, Math.max(1, cw - (cw > 3 ? 1 : 0)), bh);
     }
     const rowH = box.rows.h;
