@@ -516,8 +516,10 @@ def shapes_starter() -> Workflow:
             "visible in diffusion_models when ComfyUI loads it. It has no text encoder: Empty Conditioning, cfg 1.\n\n"
             "Chain: FIFO Queue Init (window 0 = the latent's 9 frames, 3 partitions, lookahead) -> Self-Reflection "
             "-> Long-Range Guidance -> Infinite Video Sampler: the best-measured chain on this model (README, "
-            "consistency benchmark). Latent Preview Decode is exact for this model (no VAE).\n\n"
-            + _expect(plan, frames, 1, 8) + " (Latent Preview Decode makes one image per latent frame.) A few "
+            "consistency benchmark). The Video Sink streams the mp4 to output/infinite-video while the run goes, "
+            "with the preview decode (exact for this model, no VAE); Cancel keeps every frame written and a "
+            "checkpoint to resume from (paste its name into the sink's resume).\n\n"
+            + _expect(plan, frames, 1, 8) + " (the preview decode makes one image per latent frame.) A few "
             "minutes on a laptop CPU.\n\n"
             "Then try the real-model templates of this pack (Wan 2.1, Wan 2.2, LTX-Video).", 560)
     unet = wf.add("UNETLoader", "Load the pack's shapes model", ["shapes_wan21.safetensors", "default"],
@@ -533,14 +535,14 @@ def shapes_starter() -> Workflow:
     gd = wf.add("InfiniteVideo_LongRangeGuidance", "Long-Range Guidance", list(SHAPES["guidance"]),
                 {"queue": (rf.id, 0, "IV_QUEUE")}, [("queue", "IV_QUEUE")], size=DIAGRAM_MIGA)
     wf.column()
-    s = wf.add("InfiniteVideo_Sampler", "Infinite Video Sampler", [0, "fixed", frames, 1.0, "euler", 1.0, "simple"],
-               {"model": (unet.id, 0, "MODEL"), "positive": (cond.id, 0, "CONDITIONING"),
-                "negative": (cond.id, 0, "CONDITIONING"), "latent_image": (latent.id, 0, "LATENT"),
-                "queue": (gd.id, 0, "IV_QUEUE")}, [("LATENT", "LATENT")])
-    dec = wf.add("InfiniteVideo_LatentPreviewDecode", "Latent Preview Decode", [8],
-                 {"model": (unet.id, 0, "MODEL"), "samples": (s.id, 0, "LATENT")}, [("IMAGE", "IMAGE")])
-    vid = wf.add("CreateVideo", "Video at 8 fps", [8.0], {"images": (dec.id, 0, "IMAGE")}, [("VIDEO", "VIDEO")])
-    wf.add("SaveVideo", "Save", ["infinite-video/shapes_long_video", "mp4", "h264"], {"video": (vid.id, 0, "VIDEO")})
+    sink = wf.add("InfiniteVideo_VideoSink", "Video Sink (the mp4 grows while the run goes)",
+                  ["preview", "infinite-video/shapes_long_video", 8.0, "h264 (mp4)", 19, 64, ""],
+                  outputs=[("sink", "IV_VIDEO_SINK")])
+    wf.add("InfiniteVideo_Sampler", "Infinite Video Sampler", [0, "fixed", frames, 1.0, "euler", 1.0, "simple"],
+           {"model": (unet.id, 0, "MODEL"), "positive": (cond.id, 0, "CONDITIONING"),
+            "negative": (cond.id, 0, "CONDITIONING"), "latent_image": (latent.id, 0, "LATENT"),
+            "queue": (gd.id, 0, "IV_QUEUE"), "sink": (sink.id, 0, "IV_VIDEO_SINK")},
+           [("LATENT", "LATENT"), ("VIDEO", "VIDEO")])
     return wf
 
 
