@@ -128,7 +128,7 @@ def test_sampler_node_bad_input_is_rejected_before_model_calls(tiny_wan):
     calls = []
     model.add_wrapper_with_key("apply_model", "test_count", lambda ex, *a, **k: calls.append(1) or ex(*a, **k))
     latent, queue, _ = _sampler_inputs()
-    with pytest.raises(ValueError, match="frames must be at least 1"):
+    with pytest.raises(ValueError, match="frames 0 is below its minimum 1"):
         _run(model, queue, latent, 0)
     with pytest.raises(ValueError, match="window_length 9 is longer than the latent's 4 frames"):
         _run(model, QueueConfig(9, 2, True, "noise"), latent, 3)
