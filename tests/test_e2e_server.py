@@ -7,6 +7,7 @@ import copy
 import pytest
 
 from comfy_server import PACK_ROOT, ServerError, load_api_workflow, read_latent
+from malformed_cases import miga_chain
 
 pytestmark = pytest.mark.host
 
@@ -63,18 +64,8 @@ def test_prompt_switching_workflow_saves_every_frame(comfy_server):
 def test_full_miga_chain_saves_every_frame(comfy_server):
     """FIFO Queue Init -> Zigzag -> Unified -> Self-Reflection -> Long-Range Guidance -> sampler, via the API."""
     prompt = fifo_prompt()
-    prompt["4"]["inputs"]["length"] = 29  # window of 8 latent frames
-    prompt["5"]["inputs"].update(window_length=8, partitions=2)
-    prompt["20"] = {"class_type": "InfiniteVideo_ZigzagStage",
-                    "inputs": {"queue": ["5", 0], "steps": 16, "group_size": 2, "end_step": 12, "slide": 0}}
-    prompt["21"] = {"class_type": "InfiniteVideo_UnifiedStage",
-                    "inputs": {"queue": ["20", 0], "steps": 4, "re_denoise": True, "re_noise_step": 12}}
-    prompt["22"] = {"class_type": "InfiniteVideo_SelfReflection",
-                    "inputs": {"queue": ["21", 0], "candidates": 2, "threshold": 0.01, "metric": "pairwise",
-                               "judged_level": 4}}
-    prompt["23"] = {"class_type": "InfiniteVideo_LongRangeGuidance",
-                    "inputs": {"queue": ["22", 0], "guidance_latents": 2, "source": "queue", "history_span": 16}}
-    prompt["6"]["inputs"].update(queue=["23", 0], frames=10)
+    miga_chain(prompt)  # window of 8 latent frames: Zigzag 20 -> Unified 21 -> Self-Reflection 22 -> Guidance 23
+    prompt["6"]["inputs"]["frames"] = 10
     prompt["7"]["inputs"]["filename_prefix"] = "e2e/miga"
     info = comfy_server.object_info()
     for node_id in ("20", "21", "22", "23"):  # keep the test's widget names in step with the schema
