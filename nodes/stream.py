@@ -92,7 +92,7 @@ def sink_problem(filename_prefix: str, fps: float, codec: str, quality: int, dec
     if problem:
         return f"Video Sink: {problem}"
     if not 0 <= int(quality) <= 63:
-        return f"Video Sink: quality (constant rate factor) must be 0 (lossless) .. 51 (h264) / 63 (vp9)"
+        return "Video Sink: quality (constant rate factor) must be 0 (lossless) .. 51 (h264) / 63 (vp9)"
     if decode not in DECODE_MODES:
         return f"Video Sink: decode must be one of {', '.join(DECODE_MODES)}"
     if int(checkpoint_every) < 0:

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import os
 from fractions import Fraction
-from typing import Any, Optional
+from typing import Optional
 
 import av
 import numpy as np
@@ -179,17 +179,8 @@ def join_videos(parts: list[tuple[str, int]], path: str) -> int:
     return total
 
 
-def count_frames(path: str) -> int:
-    """Decodable frames of a video file."""
-    with av.open(path) as src:
-        return sum(1 for _ in src.decode(video=0))
-
-
 def read_frames(path: str) -> np.ndarray:
     """All frames of a video file, ``[T, H, W, 3]`` uint8."""
     with av.open(path) as src:
         return np.stack([f.to_ndarray(format="rgb24") for f in src.decode(video=0)])
 
-
-def describe(writer: Optional[Any]) -> str:
-    return "" if writer is None else f"{writer.frames} frames"

@@ -166,6 +166,26 @@ def _sample(model, sink, frames=12, seed=1, queue=None):
                                         sink=sink)
 
 
+def cancelled(model, at_call: int, sink, **kw) -> None:
+    """Run ``_sample`` and press Cancel (ComfyUI's interrupt flag) at model call ``at_call``; the run must stop."""
+    import comfy.model_management
+
+    model = model.clone()
+    calls = []
+
+    def cancel(ex, *a, **k):
+        calls.append(1)
+        if len(calls) == at_call:
+            comfy.model_management.interrupt_current_processing(True)
+        return ex(*a, **k)
+    model.add_wrapper_with_key("apply_model", "test_cancel", cancel)
+    try:
+        with pytest.raises(comfy.model_management.InterruptProcessingException):
+            _sample(model, sink, **kw)
+    finally:
+        comfy.model_management.interrupt_current_processing(False)
+
+
 def _frames(path):
     from infinite_video.nodes.stream_video import read_frames
 
@@ -191,26 +211,12 @@ def test_sink_streams_file_and_returns_tail_and_video(shapes, output_dir):
 
 
 def test_cancel_then_resume_continues_bit_for_bit(shapes, output_dir):
-    import comfy.model_management
-
     uninterrupted = _sample(shapes, _sink(filename_prefix="iv/full"), frames=16)
     ref_frames = _frames(uninterrupted.args[1].get_stream_source())
     ref_tail = uninterrupted.args[0]["samples"]
 
-    model = shapes.clone()
-    calls = []
-
-    def cancel_later(ex, *a, **k):
-        calls.append(1)
-        if len(calls) == WARMUP_CALLS + CALLS_PER_FRAME * 7 + 1:  # in the middle of the iteration after frame 7
-            comfy.model_management.interrupt_current_processing(True)
-        return ex(*a, **k)
-    model.add_wrapper_with_key("apply_model", "test_cancel", cancel_later)
-    try:
-        with pytest.raises(comfy.model_management.InterruptProcessingException):
-            _sample(model, _sink(filename_prefix="iv/cut"), frames=16)
-    finally:
-        comfy.model_management.interrupt_current_processing(False)
+    # Cancel in the middle of the iteration after frame 7
+    cancelled(shapes, WARMUP_CALLS + CALLS_PER_FRAME * 7 + 1, _sink(filename_prefix="iv/cut"), frames=16)
     (ckpt,) = list((output_dir / "iv").glob("cut_*.ivckpt"))
     (cut_video,) = list((output_dir / "iv").glob("cut_*.mp4"))
     cut_frames = _frames(cut_video)
@@ -225,22 +231,7 @@ def test_cancel_then_resume_continues_bit_for_bit(shapes, output_dir):
 
 
 def test_resume_with_other_settings_or_corrupt_checkpoint_is_refused(shapes, output_dir):
-    import comfy.model_management
-
-    model = shapes.clone()
-    calls = []
-
-    def cancel(ex, *a, **k):
-        calls.append(1)
-        if len(calls) == WARMUP_CALLS + CALLS_PER_FRAME * 3 + 1:
-            comfy.model_management.interrupt_current_processing(True)
-        return ex(*a, **k)
-    model.add_wrapper_with_key("apply_model", "test_cancel", cancel)
-    try:
-        with pytest.raises(comfy.model_management.InterruptProcessingException):
-            _sample(model, _sink(filename_prefix="iv/a"), frames=10)
-    finally:
-        comfy.model_management.interrupt_current_processing(False)
+    cancelled(shapes, WARMUP_CALLS + CALLS_PER_FRAME * 3 + 1, _sink(filename_prefix="iv/a"), frames=10)
     (ckpt,) = list((output_dir / "iv").glob("a_*.ivckpt"))
     before = {p.name: p.read_bytes() for p in (output_dir / "iv").iterdir()}
     counted = shapes.clone()

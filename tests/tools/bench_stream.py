@@ -8,7 +8,7 @@ Two set-ups, both through Infinite Video Sampler with a Video Sink, as a user ru
 - **shapes**: the pack's trained tiny Wan 2.1 (16x16 latents), preview decode (8x upscale, 128x128 video);
 - **wan+vae**: the tiny random-weight Wan 2.1 with a random full-size Wan 2.1 VAE (4x4 latents -> 32x32 video),
   decoded frame by frame with the causal cache.
-For each, FIFO (the shapes main-job queue) and MIGA (zigzag + unified + self-reflection + guidance).
+For each, FIFO (2 partitions, no lookahead) and MIGA (zigzag + unified + self-reflection + guidance).
 
 Memory: whole-process peak RSS (Linux VmHWM, reset after the model is loaded and warmed up) of a run of 10N output
 latent frames over one of N frames, each in a fresh child process; target <= 1.05. With a GPU, the peak of
@@ -79,8 +79,8 @@ def queue(method: str, window: int):
     from infinite_video.samplers.config import QueueConfig
     from shapes.bench_consistency import queue_config
 
-    if window == 9:  # the shapes model: the consistency benchmark's configurations
-        return queue_config("fifo_lookahead" if method == "fifo" else "miga")
+    if window == 9:  # the shapes model: FIFO with 2 partitions (cheap on a CPU), MIGA as the consistency benchmark
+        return QueueConfig(9, 2, False, "noise") if method == "fifo" else queue_config("miga")
     from infinite_video.samplers.config import GuidanceConfig, ReflectionConfig, UnifiedConfig, ZigzagConfig
 
     base = QueueConfig(window, 2, True, "noise")
