@@ -475,7 +475,7 @@ class StreamSession:
         every chunk (when ``checkpoint_every`` > 0), only the newest chunk kept, and the resume state."""
         from ..samplers.noise_search import search_state
 
-        self.last_state = self.resume_state if self.resume_state is not None else None
+        self.last_state = self.resume_state
 
         def on_chunk(c: int, frames: Tensor, latent: Tensor) -> None:
             self.write_images(frames, latents=latent.shape[2])

@@ -45,8 +45,8 @@ class StreamDecoder(Protocol):
     def load_state_dict(self, state: dict[str, Any]) -> None: ...
 
 
-def _no_frames(like: Optional[Tensor] = None) -> Tensor:
-    return torch.zeros((0, 1, 1, 3)) if like is None else like[:0]
+def _no_frames() -> Tensor:
+    return torch.zeros((0, 1, 1, 3))
 
 
 def _to_frames(pixels: Tensor) -> Tensor:

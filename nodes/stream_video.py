@@ -114,21 +114,19 @@ class VideoWriter:
         self.flushed = True
 
 
-def _packets(path: str, frames: int):
-    """The packets of the first ``frames`` frames of ``path``'s video stream, with their frame index; stops quietly
-    at a truncated end (a file cut short by a killed process ends in a partial fragment)."""
-    with av.open(path) as src:
-        vs = src.streams.video[0]
-        rate = vs.average_rate or vs.guessed_rate
-        try:
-            for packet in src.demux(vs):
-                if packet.pts is None or packet.size == 0:
-                    continue
-                index = round(float(packet.pts * packet.time_base * rate))
-                if index < frames:
-                    yield index, packet
-        except av.error.FFmpegError:
-            return
+def _packets(src: "av.container.InputContainer", frames: int):
+    """The packets of the first ``frames`` frames of ``src``'s video stream; stops quietly at a truncated end (a file
+    cut short by a killed process ends in a partial fragment)."""
+    vs = src.streams.video[0]
+    rate = vs.average_rate or vs.guessed_rate
+    try:
+        for packet in src.demux(vs):
+            if packet.pts is None or packet.size == 0:
+                continue
+            if round(float(packet.pts * packet.time_base * rate)) < frames:
+                yield packet
+    except av.error.FFmpegError:
+        return
 
 
 def join_videos(parts: list[tuple[str, int]], path: str) -> int:
@@ -151,6 +149,7 @@ def join_videos(parts: list[tuple[str, int]], path: str) -> int:
                 stream = out.add_stream_from_template(template_src.streams.video[0])
                 offset, total = 0.0, 0
                 for part, n in parts:
+                    copied = 0
                     with av.open(part) as src:
                         vs = src.streams.video[0]
                         if (vs.codec_context.name, (vs.codec_context.width, vs.codec_context.height)) != (
@@ -158,14 +157,13 @@ def join_videos(parts: list[tuple[str, int]], path: str) -> int:
                             raise ValueError(f"{os.path.basename(part)} is not the same kind of video as "
                                              f"{os.path.basename(first)}: resume with the sink settings the run used")
                         rate = vs.average_rate or vs.guessed_rate
-                    copied = 0
-                    for index, packet in _packets(part, n):
-                        shift = round(offset / packet.time_base)
-                        packet.pts += shift
-                        packet.dts = packet.dts + shift if packet.dts is not None else None
-                        packet.stream = stream
-                        out.mux(packet)
-                        copied += 1
+                        for packet in _packets(src, n):
+                            shift = round(offset / packet.time_base)
+                            packet.pts += shift
+                            packet.dts = packet.dts + shift if packet.dts is not None else None
+                            packet.stream = stream
+                            out.mux(packet)
+                            copied += 1
                     if copied < n:
                         raise ValueError(f"{os.path.basename(part)} holds {copied} readable frames, the checkpoint "
                                          f"needs {n}: the file was cut short or replaced; resume from an earlier "
