@@ -37,6 +37,7 @@ from ..samplers.stream import Stream
 from .stream_decode import PREVIEW_UPSCALE, STREAMING_FAMILIES, PreviewStreamDecoder, StreamDecoder, make_decoder
 from .stream_video import CODECS, VideoWriter, codec_problem, join_videos
 from .types import CATEGORY
+from .validation import check_widgets, require_inputs, shown
 
 log = logging.getLogger("infinite_video")
 
@@ -81,31 +82,27 @@ def _inside_output(rel: str, what: str) -> str:
     return path
 
 
-def sink_problem(filename_prefix: str, fps: float, codec: str, quality: int, decode: str, checkpoint_every: int,
-                 resume: str) -> Optional[str]:
-    """The first thing wrong with the sink's values (naming the input and the fix), or None."""
-    import math
-
-    if not isinstance(fps, (int, float)) or not math.isfinite(fps) or fps <= 0:
-        return f"Video Sink: fps must be a positive number of frames per second, got {fps!r}; Wan makes 16 fps"
-    problem = codec_problem(codec)
-    if problem:
-        return f"Video Sink: {problem}"
-    if not 0 <= int(quality) <= 63:
-        return "Video Sink: quality (constant rate factor) must be 0 (lossless) .. 51 (h264) / 63 (vp9)"
-    if decode not in DECODE_MODES:
-        return f"Video Sink: decode must be one of {', '.join(DECODE_MODES)}"
-    if int(checkpoint_every) < 0:
-        return "Video Sink: checkpoint_every must be 0 (no checkpoints) or a number of output latent frames"
+def sink_problem(filename_prefix: Optional[str], codec: Optional[str], quality: Optional[int],
+                 resume: Optional[str]) -> Optional[str]:
+    """What the shared widget check (:func:`.validation.check_widgets`: options, ranges, NaN) cannot see: the codec's
+    encoder in this PyAV build, its quality range, and the paths. The first problem (input and fix), or None;
+    ``None`` values are linked inputs, checked at execution."""
+    if codec is not None:
+        problem = codec_problem(codec)
+        if problem:
+            return f"Video Sink: {problem}"
+        if quality is not None and codec.startswith("h264") and quality > 51:
+            return f"Video Sink: quality {quality} is above h264's maximum 51; use 0 (lossless) .. 51, or vp9 (webm)"
     try:
-        _inside_output(filename_prefix.strip(), "filename_prefix")
-        if resume.strip():
+        if filename_prefix is not None:
+            _inside_output(filename_prefix.strip(), "filename_prefix")
+        if resume is not None and resume.strip():
             path = _inside_output(resume.strip(), "resume")
             if not path.endswith(CHECKPOINT_SUFFIX):
-                return f"Video Sink: resume must name a {CHECKPOINT_SUFFIX} checkpoint file, got {os.path.basename(path)!r}"
+                return f"Video Sink: resume must name a {CHECKPOINT_SUFFIX} checkpoint file, got {shown(os.path.basename(path))}"
             if not os.path.isfile(path):
-                return (f"Video Sink: resume checkpoint {resume.strip()!r} does not exist in the output folder; copy "
-                        f"the name the interrupted run printed, or leave resume empty for a new run")
+                return (f"Video Sink: resume checkpoint {shown(resume.strip())} does not exist in the output folder; "
+                        f"copy the name the interrupted run printed, or leave resume empty for a new run")
     except ValueError as e:
         return str(e)
     return None
@@ -158,15 +155,19 @@ class VideoSink(io.ComfyNode):
         )
 
     @classmethod
-    def validate_inputs(cls, decode: str, filename_prefix: str, fps: float, codec: str, quality: int,
-                        checkpoint_every: int, resume: str, vae: Any = None) -> bool | str:
-        problem = sink_problem(filename_prefix, fps, codec, quality, decode, checkpoint_every, resume)
-        return problem or True
+    def validate_inputs(cls, decode: Optional[str] = None, filename_prefix: Optional[str] = None,
+                        fps: Optional[float] = None, codec: Optional[str] = None, quality: Optional[int] = None,
+                        checkpoint_every: Optional[int] = None, resume: Optional[str] = None) -> bool | str:
+        ok = check_widgets(cls, decode=decode, filename_prefix=filename_prefix, fps=fps, codec=codec, quality=quality,
+                           checkpoint_every=checkpoint_every, resume=resume)
+        return ok if ok is not True else (sink_problem(filename_prefix, codec, quality, resume) or True)
 
     @classmethod
     def execute(cls, decode, filename_prefix, fps, codec, quality, checkpoint_every, resume,
                 vae=None) -> io.NodeOutput:
-        problem = sink_problem(filename_prefix, fps, codec, quality, decode, checkpoint_every, resume)
+        require_inputs(cls, decode=decode, filename_prefix=filename_prefix, fps=fps, codec=codec, quality=quality,
+                       checkpoint_every=checkpoint_every, resume=resume)
+        problem = sink_problem(filename_prefix, codec, quality, resume)
         if problem:
             raise ValueError(problem)
         if decode == "vae" and vae is None:

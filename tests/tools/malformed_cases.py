@@ -121,6 +121,26 @@ def _kstep_set(**values: Any) -> Edit:
     return _all(_kstep, _set("40", **values))
 
 
+def _sink(p: dict) -> None:
+    """Video Sink 80 (preview decode, no checkpoints) on the sampler's sink input."""
+    p["80"] = {"class_type": "InfiniteVideo_VideoSink",
+               "inputs": {"decode": "preview", "filename_prefix": "malformed/sink", "fps": 16.0, "codec": "h264 (mp4)",
+                          "quality": 19, "checkpoint_every": 0, "resume": ""}}
+    p["6"]["inputs"]["sink"] = ["80", 0]
+
+
+def _sink_set(**values: Any) -> Edit:
+    return _all(_sink, _set("80", **values))
+
+
+def _sink_fps_from_primitive(value: float) -> Edit:
+    def edit(p: dict) -> None:
+        _sink(p)
+        p["81"] = {"class_type": "PrimitiveFloat", "inputs": {"value": value}}
+        p["80"]["inputs"]["fps"] = ["81", 0]
+    return edit
+
+
 def _frame_range(**values: Any) -> Edit:
     def edit(p: dict) -> None:
         p["9"] = {"class_type": "InfiniteVideo_ConditioningFrameRange",
@@ -188,6 +208,8 @@ CASES: list[Case] = [
     _v(f"kstep scheduler {S}", "40", "scheduler '\\ud800'", _kstep_set(scheduler=S)),
     _v(f"init_mode surrogates and emoji {S}", "5", "FIFO Queue Init: init_mode",
        _set("5", init_mode="\udfff" + S + " \U0001F600")),
+    _v(f"sink codec {S}", "80", "Video Sink: codec '\\ud800' is not one of its options", _sink_set(codec=S)),
+    _v(f"sink decode {S}", "80", "decode '\\ud800'", _sink_set(decode=S)),
     # other strings no combo holds
     _v("init_mode empty", "5", "init_mode '' is not one of its options; choose clip, noise", _set("5", init_mode="")),
     _v("init_mode NUL", "5", "init_mode 'noise\\x00'", _set("5", init_mode="noise\x00")),
@@ -216,6 +238,18 @@ CASES: list[Case] = [
        _cfg_from_primitive(NAN)),
     _x("cfg 1e9 through a link", "6", "cfg 1000000000.0 is above its maximum 100.0",
        _cfg_from_primitive(1e9)),
+    _v("sink fps NaN", "80", "Video Sink: fps must be a finite number", _sink_set(fps=NAN)),
+    _x("sink fps NaN through a link", "80", "Video Sink: fps must be a finite number", _sink_fps_from_primitive(NAN)),
+    # the sink's paths and codec limits
+    _v("sink prefix leaves the output folder", "80", "filename_prefix leaves ComfyUI's output folder",
+       _sink_set(filename_prefix="../../outside")),
+    _v("sink prefix absolute", "80", "filename_prefix must be a relative path", _sink_set(filename_prefix="/tmp/x")),
+    _v("sink resume missing", "80", "resume checkpoint 'malformed/none.ivckpt' does not exist",
+       _sink_set(resume="malformed/none.ivckpt")),
+    _v(f"sink resume {S}", "80", "resume must name a .ivckpt", _sink_set(resume=S)),
+    _v("sink h264 quality 60", "80", "quality 60 is above h264's maximum 51", _sink_set(quality=60)),
+    _v("sink fps 0", "80", "fps 0.0 is below its minimum 0.01", _sink_set(fps=0)),
+    _x("sink decode vae without a vae", "80", "decode is vae but no vae is connected", _sink_set(decode="vae")),
     # out-of-range values of inputs a validate_inputs names (ComfyUI skips their min/max checks)
     _v("frame range start -5", "9", "start_frame -5 is below its minimum 0", _frame_range(start_frame=-5)),
     _v("frame range start 1e7", "9", "start_frame 10000000 is above its maximum 1000000",
