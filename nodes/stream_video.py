@@ -2,7 +2,8 @@
 
 - **Always valid.** MP4 is written fragmented (``frag_keyframe+empty_moov``): the file plays while it grows, after a
   normal end, after Cancel (closed with every frame written so far) and, up to its last fragment, after the process
-  was killed. WebM (Matroska) is written cluster by cluster.
+  was killed. WebM (Matroska) is written one cluster per frame. The file is unbuffered in Python, so what the muxer
+  has written is in the OS's hands and survives a killed process.
 - **No look-ahead.** H.264 uses ``tune=zerolatency`` (no B-frames, no frame delay) so each frame is in the file as
   soon as it is encoded, and a stream can be cut after any frame: frames only reference earlier frames.
 - **Checkpoint boundaries are keyframes.** :meth:`VideoWriter.mark` forces the next frame to be a keyframe; with
@@ -42,6 +43,13 @@ def codec_problem(codec: str) -> Optional[str]:
     return None
 
 
+# mp4: a fragment closes (and is written) at each keyframe. webm: one cluster per frame; Matroska writes a cluster only
+# when the next one starts, and by default starts one at a keyframe only past 4 KiB, so a checkpoint's frames could
+# still sit in memory when the process is killed.
+_MUXER_OPTIONS = {"mp4": {"movflags": "frag_keyframe+empty_moov+default_base_moof"},
+                  "webm": {"cluster_size_limit": "1"}}
+
+
 def _encoder_options(encoder: str, quality: int, fps: Fraction) -> dict[str, str]:
     if encoder == "libx264":
         # keyint: a keyframe at least every 2 s, so the file visibly grows (a fragment per keyframe)
@@ -61,9 +69,10 @@ class VideoWriter:
         fmt, _, encoder, pix_fmt = CODECS[codec]
         self.path, self.width, self.height = path, width + width % 2, height + height % 2  # 4:2:0 needs even sizes
         self.fps = Fraction(fps).limit_denominator(1001)
-        self.file = open(path, "xb")  # never overwrite
-        options = {"movflags": "frag_keyframe+empty_moov+default_base_moof"} if fmt == "mp4" else {}
-        self.container = av.open(self.file, mode="w", format=fmt, options=options)
+        # Unbuffered: what the muxer flushes reaches the OS at once, so it survives a killed process. ("x": never
+        # overwrite.)
+        self.file = open(path, "xb", buffering=0)
+        self.container = av.open(self.file, mode="w", format=fmt, options=_MUXER_OPTIONS[fmt])
         self.stream = self.container.add_stream(encoder, rate=self.fps)
         self.stream.width, self.stream.height, self.stream.pix_fmt = self.width, self.height, pix_fmt
         self.stream.options = _encoder_options(encoder, quality, self.fps)
@@ -143,9 +152,8 @@ def join_videos(parts: list[tuple[str, int]], path: str) -> int:
                          f"checkpoint whose video is still there") from None
     with av.open(first) as template_src, open(path, "xb") as f:
         fmt = "webm" if path.endswith(".webm") else "mp4"
-        options = {"movflags": "frag_keyframe+empty_moov+default_base_moof"} if fmt == "mp4" else {}
         try:
-            with av.open(f, mode="w", format=fmt, options=options) as out:
+            with av.open(f, mode="w", format=fmt, options=_MUXER_OPTIONS[fmt]) as out:
                 stream = out.add_stream_from_template(template_src.streams.video[0])
                 offset, total = 0.0, 0
                 for part, n in parts:

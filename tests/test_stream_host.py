@@ -11,6 +11,7 @@ import os
 import re
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -383,3 +384,47 @@ def test_kstep_streams_chunks_and_resumes_after_cancel(tiny_wan_i2v36, wan21_vae
     resumed = run(tiny_wan_i2v36, _sink(filename_prefix="iv/kcut", checkpoint_every=1, resume=f"iv/{ckpt.name}"))
     video = resumed.args[3].get_stream_source()
     assert (_frames(video) == _frames(streamed.args[3].get_stream_source())).all()
+
+
+_KILLED_WRITER = r"""
+import importlib.util, json, os, signal, sys
+import torch
+spec = importlib.util.spec_from_file_location("stream_video", sys.argv[1])
+sv = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(sv)
+path, codec, k = sys.argv[2], sys.argv[3], int(sys.argv[4])
+gen = torch.Generator().manual_seed(k)
+writer = sv.VideoWriter(path, 16.0, codec, 19, 32, 32)
+for i in range(4 * k + 8):
+    if i == k:
+        writer.mark()  # a checkpoint boundary after k frames, as the sink marks it
+    writer.write(torch.rand(1, 32, 32, 3, generator=gen))
+    if i >= k and writer.flushed:  # where the sink would write its checkpoint ...
+        os.kill(os.getpid(), signal.SIGKILL)  # ... and the process dies right after
+print("flushed never turned true", flush=True)
+"""
+
+
+@pytest.mark.parametrize("codec", ["h264 (mp4)", "vp9 (webm)"])
+@pytest.mark.parametrize("k", [3, 10])
+def test_killed_writer_keeps_every_frame_before_the_checkpoint(tmp_path, codec, k):
+    """Once :attr:`VideoWriter.flushed` says the frames before a mark are on disk (the moment a periodic checkpoint is
+    written), a SIGKILL must not lose any of them, for both containers, even with small frames that fit in a buffer:
+    a resume joins exactly those ``k`` frames. (Small fragments used to sit in Python's file buffer, and Matroska kept
+    clusters under 4 KiB in memory, so a kill lost frames the checkpoint counted on.)"""
+    import subprocess
+    import sys
+
+    from infinite_video.nodes.stream_video import CODECS, join_videos, read_frames
+
+    ext = CODECS[codec][1]
+    path = tmp_path / f"killed.{ext}"
+    module = Path(__file__).resolve().parents[1] / "nodes" / "stream_video.py"
+    done = subprocess.run([sys.executable, "-c", _KILLED_WRITER, str(module), str(path), codec, str(k)],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == -9, done.stdout + done.stderr  # it died by SIGKILL once the mark was flushed
+    joined = tmp_path / f"joined.{ext}"
+    assert join_videos([(str(path), k)], str(joined)) == k
+    frames = read_frames(str(joined))
+    assert frames.shape == (k, 32, 32, 3)
+    np.testing.assert_array_equal(frames, read_frames(str(path))[:k])  # remuxed, not re-encoded
