@@ -84,15 +84,8 @@ def _miga_chain(config: QueueConfig, latent_frames: int) -> dict[str, Any]:
         up = s.unified
         unified = {"sweeps": up.sweeps, "start_level": up.start_level, "renoise_level": up.renoise_level,
                    "slide": up.slide}
-        if hasattr(up, "chunk"):
-            # finished in blocks: each re-reads its context, finishes `chunk` latents and looks ahead
-            length = up.context + up.chunk + up.lookahead
-            unified_calls = sum(len(up.windows(length, up.context, j)) for j in range(up.sweeps)) / up.chunk
-            unified.update(context=up.context, chunk=up.chunk, lookahead=up.lookahead)
-        else:
-            # streamed as whole-video sweeps: in the steady state every sweep writes each latent once, `slide` at
-            # a time
-            unified_calls = up.sweeps / up.slide
+        # streamed as whole-video sweeps: in the steady state every sweep writes each latent once, `slide` at a time
+        unified_calls = up.sweeps / up.slide
     reflection = 0.0
     if s.reflection is not None:
         per_trigger = s.reflection.candidates * regeneration_calls(

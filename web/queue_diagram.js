@@ -30,8 +30,7 @@ const PAD = 8;
 const WIDTH = 460;
 const DEBOUNCE_MS = 250;
 export const COLORS = { panel: "#1b1b1b", text: "#e8e8e8", error: "#ff8a80", ignored: "#ffd54f", clean: "#8a8a8a",
-                        head: "#ffffff", read: "#9e9e9e", write: ["#ff8a65", "#ffb74d"], memory: "#80deea",
-                        context: "#8a8a8a", emit: "#4fc3f7", lookahead: "#37474f" };
+                        head: "#ffffff", read: "#9e9e9e", write: ["#ff8a65", "#ffb74d"], memory: "#80deea" };
 
 // -- the chain in the graph ------------------------------------------------------------------------------------------
 
@@ -170,7 +169,7 @@ function lines(view) {
     if (p.unified) parts.push(`unified ${f1(c.unified)}`);
     out.push([`${f1(c.expected)} model calls per output frame (${parts.join(" + ")}), ${p.warmup} warm-up`,
               COLORS.text]);
-    if (p.unified && !p.unified.chunk) {
+    if (p.unified) {
       out.push([`unified stage: ${p.unified.sweeps} sweeps over the whole video, ${p.unified.slide} latents ` +
                 `written per window`, COLORS.text]);
     }
@@ -216,7 +215,6 @@ function textRows(ctx, view, width) {
 
 const BARS = 56;
 const ROWS = 26;
-const UNIFIED = 22;
 
 /**
  * Where the drawing of `view` sits on `node`, in node-local px: the panel, the text rows' baselines, the bar area
@@ -235,10 +233,6 @@ export function layout(node, view, ctx) {
     h += 4 + BARS + 4;
     box.rows = { y: h, h: ROWS / 2 };
     h += ROWS + 2;
-    if (plan.unified?.chunk) {
-      box.unified = { y: h + 2, h: UNIFIED };
-      h += UNIFIED + LINE + 4;
-    }
     box.legend = { y: h + 2 };
     h += 2 * LINE + 2;
   }
@@ -290,21 +284,6 @@ function draw(ctx, node, view) {
         ctx.fill();
       }
     });
-    if (plan.unified?.chunk) {
-      const u = plan.unified;
-      const total = u.context + u.chunk + u.lookahead;
-      const uw = box.w - 2 * PAD;
-      const uy = box.y + box.unified.y;
-      let ux = x0;
-      for (const [n, color] of [[u.context, COLORS.context], [u.chunk, COLORS.emit], [u.lookahead, COLORS.lookahead]]) {
-        ctx.fillStyle = color;
-        ctx.fillRect(ux, uy, (n / total) * uw - 1, UNIFIED - 6);
-        ux += (n / total) * uw;
-      }
-      ctx.fillStyle = COLORS.text;
-      ctx.fillText(`unified block: ${u.context} context + ${u.chunk} finished + ${u.lookahead} look-ahead, ` +
-                   `${u.sweeps} sweeps`, x0, uy + UNIFIED + LINE - 6, uw);
-    }
     LEGEND.forEach((row, r) => {
       let lx = x0;
       const ly = box.y + box.legend.y + r * LINE;
