@@ -472,17 +472,25 @@ class StreamSession:
         os.remove(self.write_path)
 
     def chunk_hooks(self) -> dict[str, Any]:
-        """Keyword arguments for ``noise_search.search_chunks``: frames to the file per chunk, a checkpoint after
-        every chunk (when ``checkpoint_every`` > 0), only the newest chunk kept, and the resume state."""
+        """Keyword arguments for ``noise_search.search_chunks``: frames to the file per chunk, a checkpoint after the
+        chunk that brings ``checkpoint_every`` or more latent frames since the last one (chunks are the only
+        consistent states), only the newest chunk kept, and the resume state."""
         from ..samplers.noise_search import search_state
 
         self.last_state = self.resume_state
+        every, since = self.spec.checkpoint_every, 0
+        done = self.resume_state["frames_done"] if self.resume_state is not None else 0
 
         def on_chunk(c: int, frames: Tensor, latent: Tensor) -> None:
+            nonlocal since, done
             self.write_images(frames, latents=latent.shape[2])
-            if self.spec.checkpoint_every > 0:
-                self.last_state = search_state(c + 1, frames[-1:])
-                self.on_state(self.last_state)
+            done += latent.shape[2]
+            if every > 0:  # as drive(): with checkpoints off, a Cancel saves nothing either
+                self.last_state = search_state(c + 1, frames[-1:], done)
+                since += latent.shape[2]
+                if since >= every:
+                    self.on_state(self.last_state)
+                    since = 0
 
         return {"on_chunk": on_chunk, "keep_chunks": 1, "resume": self.resume_state}
 

@@ -340,10 +340,12 @@ def search_chunks(
     return SearchResult(stitch_chunks(frames_out, dim=0), stitch_chunks(latents_out, dim=2), records)
 
 
-def search_state(chunk: int, guide: Tensor) -> dict:
+def search_state(chunk: int, guide: Tensor, latent_frames: int) -> dict:
     """What :func:`search_chunks` needs to continue after ``chunk`` chunks: their count and the next guide
-    ``[1, H, W, 3]`` (the last frame so far)."""
-    return {"kind": "kstep", "chunk": int(chunk), "guide": guide.detach().cpu().clone(), "frames_done": int(chunk)}
+    ``[1, H, W, 3]`` (the last frame so far); ``frames_done`` counts the latent frames of those chunks, as the queue
+    runners count theirs (it names the checkpoint in the log)."""
+    return {"kind": "kstep", "chunk": int(chunk), "guide": guide.detach().cpu().clone(),
+            "frames_done": int(latent_frames)}
 
 
 def runs_per_chunk(candidates: int, preview_steps: int, full_steps: int) -> int:

@@ -428,3 +428,22 @@ def test_killed_writer_keeps_every_frame_before_the_checkpoint(tmp_path, codec, 
     frames = read_frames(str(joined))
     assert frames.shape == (k, 32, 32, 3)
     np.testing.assert_array_equal(frames, read_frames(str(path))[:k])  # remuxed, not re-encoded
+
+
+def test_kstep_checkpoints_count_latent_frames(tiny_wan_i2v36, wan21_vae, output_dir, caplog):
+    """checkpoint_every counts latent frames for K-Step too: with chunks of 5 frames the first chunk makes 2 latents
+    and each later one 1 (4 new frames; 17 frames are 5 latents in all), so with checkpoint_every = 3 one checkpoint
+    is due, after the second chunk (not one after every chunk), saved once the third chunk's frames close its
+    fragment, and named by its 3 latent frames. (The last chunks add 2 < 3 latents: no second one.)"""
+    import logging
+
+    import tiny_models
+    from bench_kstep import start_image
+    from infinite_video.nodes.kstep import KStepNoiseSearch
+
+    pos, neg = tiny_models.tiny_conditioning(1), tiny_models.tiny_conditioning(2)
+    with caplog.at_level(logging.INFO, logger="infinite_video"):
+        KStepNoiseSearch.execute(tiny_wan_i2v36, pos, neg, wan21_vae, start_image((32, 32)), 5, 4, 1, 1, 1, "euler",
+                                 "simple", 1.0, 0, sink=_sink(filename_prefix="iv/kevery", checkpoint_every=3))
+    saved = [r.getMessage() for r in caplog.records if "checkpoint at" in r.getMessage()]
+    assert len(saved) == 1 and "checkpoint at 3 latent frames" in saved[0], saved
