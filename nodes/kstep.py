@@ -230,7 +230,8 @@ class KStepNoiseSearch(io.ComfyNode):
                 SinkType.Input("sink", optional=True,
                                tooltip="Optional Video Sink: each chunk's frames (decoded by this node's vae; the "
                                        "sink's decode and vae are not used) go to the file as the chunk finishes, "
-                                       "a checkpoint after every chunk when checkpoint_every > 0, resumable. The "
+                                       "a checkpoint after the first chunk that completes checkpoint_every latent "
+                                       "frames (chunk by chunk: a chunk is the unit that resumes). The "
                                        "frames and latent outputs then hold only the last chunk."),
             ],
             outputs=[
