@@ -7,9 +7,10 @@ input and drive a :class:`StreamSession` around their run:
   (:mod:`.stream_video`) at the end of the queue iteration that finished it, so the file grows while the run goes and
   the sampler keeps only a bounded tail of latents;
 - every ``checkpoint_every`` output latents, and on Cancel or an error, the engine's state (:mod:`..samplers.stream`),
-  the decoder's cache and the list of video parts are written next to the video, atomically (temporary file, then
-  rename). A periodic checkpoint is written only once the video frames it covers are in a closed fragment of the file,
-  so even a killed process leaves a checkpoint whose frames are all in the file;
+  what the decoder needs to continue (:mod:`.stream_decode`) and the list of video parts are written next to the
+  video, atomically (temporary file, then rename). A periodic checkpoint is written only once the video frames it
+  covers are in a closed fragment of the file, so even a killed process leaves a checkpoint whose frames are all in
+  the file;
 - ``resume`` names such a checkpoint: the run continues bit for bit, its new frames go to a part file, and at the end
   (or Cancel) the earlier video's frames and the new part are joined by remuxing into a new file. Nothing earlier is
   overwritten or deleted; a successful run deletes only its own checkpoint.
@@ -45,7 +46,7 @@ SinkType = io.Custom("IV_VIDEO_SINK")
 DECODE_MODES = ("vae", "preview")
 CHECKPOINT_SUFFIX = ".ivckpt"
 CHECKPOINT_FORMAT = "infinite-video checkpoint"
-CHECKPOINT_VERSION = 1
+CHECKPOINT_VERSION = 2  # 2: a Wan decoder's state is its last latents, not its cache
 
 
 @dataclass(frozen=True)
@@ -99,7 +100,8 @@ def sink_problem(filename_prefix: Optional[str], codec: Optional[str], quality: 
         if resume is not None and resume.strip():
             path = _inside_output(resume.strip(), "resume")
             if not path.endswith(CHECKPOINT_SUFFIX):
-                return f"Video Sink: resume must name a {CHECKPOINT_SUFFIX} checkpoint file, got {shown(os.path.basename(path))}"
+                return (f"Video Sink: resume must name a {CHECKPOINT_SUFFIX} checkpoint file, got "
+                        f"{shown(os.path.basename(path))}")
             if not os.path.isfile(path):
                 return (f"Video Sink: resume checkpoint {shown(resume.strip())} does not exist in the output folder; "
                         f"copy the name the interrupted run printed, or leave resume empty for a new run")

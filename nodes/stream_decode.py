@@ -22,6 +22,8 @@ Only ``VAE.decode``, the public ``first_stage_model`` and ComfyUI's memory manag
 
 from __future__ import annotations
 
+import math
+from collections import deque
 from typing import Any, Optional, Protocol
 
 import torch
@@ -67,8 +69,39 @@ def wan_vae_kind(vae: Any) -> Optional[str]:
     return None
 
 
+def causal_history(decoder: Any) -> int:
+    """Latent frames a Wan decoder (``comfy.ldm.wan.vae*.Decoder3d``) must have seen for its causal cache to be the
+    same as after the whole video: its temporal receptive field, in latents, plus a margin of 2.
+
+    Every causal convolution caches the last ``k_t - 1`` frames of its input; ``Resample`` in ``upsample3d`` mode
+    doubles the frame rate after its own time convolution, so a convolution at 2 or 4 frames per latent reaches back
+    ``(k_t - 1) / rate`` latents. They run in series along the main path (shortcuts are 1x1x1 or duplicate frames: no
+    reach), so the reaches add up: 37.5 latents for both Wan 2.1 and Wan 2.2's decoders. The margin covers the first
+    latent of a replay, which a fresh cache decodes to one frame instead of four.
+    """
+    from comfy.ldm.wan.vae import CausalConv3d as Conv21
+    from comfy.ldm.wan.vae2_2 import CausalConv3d as Conv22
+
+    rate, reach, doubles = 1, 0.0, set()
+    for m in decoder.modules():  # parents before children, blocks in the order forward() runs them
+        if getattr(m, "mode", None) == "upsample3d":
+            doubles.add(id(m.time_conv))
+        elif isinstance(m, (Conv21, Conv22)):
+            reach += (m.kernel_size[0] - 1) / rate
+            if id(m) in doubles:
+                rate *= 2
+    return math.ceil(reach) + 2
+
+
 class WanStreamDecoder:
-    """Frame-by-frame decode with a persistent causal feature cache (``comfy.ldm.wan.vae*.WanVAE.decode``'s loop)."""
+    """Frame-by-frame decode with a persistent causal feature cache (``comfy.ldm.wan.vae*.WanVAE.decode``'s loop).
+
+    The cache holds two frames of every convolution's input at full width, about 1.8 GB in bf16 at 832x480, so a
+    checkpoint does not store it: it stores the last :func:`causal_history` latents (about 16 MB there) and
+    :meth:`load_state_dict` decodes them again into a fresh cache, discarding their frames. The decoder's receptive
+    field is finite, so the rebuilt cache is the one the uninterrupted run had, bit for bit
+    (``tests/test_stream_host.py``); a resume costs that many latent decodes (seconds on a GPU).
+    """
 
     def __init__(self, vae: Any):
         import comfy.ldm.wan.vae as wan21
@@ -77,8 +110,10 @@ class WanStreamDecoder:
         if self.kind is None:
             raise ValueError("WanStreamDecoder needs a Wan 2.1 / 2.2 VAE")
         self.net = vae.first_stage_model
-        self.cache: list = [None] * wan21.count_conv3d(self.net.decoder)
+        self.layers = wan21.count_conv3d(self.net.decoder)
+        self.cache: list = [None] * self.layers
         self.count = 0
+        self.recent: deque[Tensor] = deque(maxlen=causal_history(self.net.decoder))
 
     @torch.no_grad()
     def push(self, latent: Tensor) -> Tensor:
@@ -86,6 +121,7 @@ class WanStreamDecoder:
         if getattr(vae, "patcher", None) is not None:  # as VAE.decode does (free memory, load the VAE weights)
             comfy.model_management.load_models_gpu([vae.patcher], memory_required=vae.memory_used_decode(
                 latent.shape, vae.vae_dtype), force_full_load=getattr(vae, "disable_offload", False))
+        self.recent.append(latent.detach().cpu().clone())
         z = latent.to(vae.vae_dtype).to(vae.device)
         x = self.net.conv2(z)  # a 1x1x1 convolution: per frame, as WanVAE.decode applies it to the whole latent
         extra = {"first_chunk": True} if self.kind == "wan22" and self.count == 0 else {}
@@ -101,15 +137,18 @@ class WanStreamDecoder:
         return _no_frames()
 
     def state_dict(self) -> dict[str, Any]:
-        return {"kind": self.kind, "count": self.count,
-                "cache": [c.detach().cpu().clone() if isinstance(c, Tensor) else c for c in self.cache]}
+        return {"kind": self.kind, "count": self.count, "recent": [z.clone() for z in self.recent]}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        if state.get("kind") != self.kind or len(state.get("cache", ())) != len(self.cache):
+        recent = state.get("recent")
+        if state.get("kind") != self.kind or not isinstance(recent, list) or len(recent) > self.recent.maxlen:
             raise ValueError(f"the checkpoint's decoder is {state.get('kind')!r}, this VAE is {self.kind!r}: resume "
                              f"with the VAE the run was started with")
-        device = self.vae.device
-        self.cache = [c.to(device) if isinstance(c, Tensor) else c for c in state["cache"]]
+        # a fresh cache fed the last latents (from latent 0 when the run had fewer): the run's cache again
+        self.cache, self.count = [None] * self.layers, 0
+        self.recent.clear()
+        for z in recent:
+            self.push(z)
         self.count = int(state["count"])
 
 

@@ -77,20 +77,68 @@ def test_wan22_stream_decode_equals_full_decode(comfy_host):
     assert (streamed - full).abs().max() < 1e-5
 
 
-def test_wan_decoder_state_continues_exactly(wan21_vae):
+def _wan22_full_structure():
+    """A Wan 2.2 VAE stand with the real decoder's structure (num_res_blocks = 2: the same receptive field), narrow."""
+    from comfy.ldm.wan.vae2_2 import WanVAE
+
+    from bench_kstep import _fill_random
+
+    stand = _Wan22Stand()
+    stand.first_stage_model = WanVAE(dim=16, dec_dim=16, z_dim=48, dim_mult=[1, 2, 4, 4], num_res_blocks=2,
+                                     attn_scales=[], temperal_downsample=[False, True, True], dropout=0.0).eval()
+    _fill_random(stand.first_stage_model, 0)
+    return stand
+
+
+@pytest.mark.parametrize("kind", ["wan21", "wan22"])
+def test_wan_decoder_resumes_bit_for_bit_from_its_last_latents(wan21_vae, kind):
+    """A checkpoint holds the decoder's last ``causal_history`` latents, not its cache (1.8 GB at 832x480); loading
+    decodes them into a fresh cache, which is then the uninterrupted run's cache bit for bit, because the decoder's
+    receptive field is finite (40 latents for both families). Replaying only the last 4 latents gives other frames:
+    the replay must reach back (random weights damp old latents, so past ~30 the difference is below float precision
+    here; 40 is the computed reach). Latents of 1x1 (the receptive field is in time) on the full-size Wan 2.1 VAE and
+    a narrow Wan 2.2 net of the real structure."""
     import io
 
+    from infinite_video.nodes.stream_decode import WanStreamDecoder, causal_history
+
+    vae = wan21_vae if kind == "wan21" else _wan22_full_structure()
+    history = causal_history(vae.first_stage_model.decoder)
+    assert history == 40
+    channels = 16 if kind == "wan21" else 48
+    cut, tail = history + 3, 3
+    latent = torch.randn(1, channels, cut + tail, 1, 1, generator=torch.Generator().manual_seed(2))
+    run = WanStreamDecoder(vae)
+    for i in range(cut):
+        run.push(latent[:, :, i:i + 1])
+    buf = io.BytesIO()
+    torch.save(run.state_dict(), buf)
+    expected = [run.push(latent[:, :, i:i + 1]) for i in range(cut, cut + tail)]  # the uninterrupted run goes on
+
+    buf.seek(0)
+    state = torch.load(buf, weights_only=True)
+    assert len(state["recent"]) == history and state["count"] == cut
+    assert buf.getbuffer().nbytes < 2 * history * latent[:, :, :1].numel() * 4 + 10_000  # latents, no cache
+    resumed = WanStreamDecoder(vae)
+    resumed.load_state_dict(state)
+    got = [resumed.push(latent[:, :, i:i + 1]) for i in range(cut, cut + tail)]
+    assert all(torch.equal(g, e) for g, e in zip(got, expected))
+
+    short = WanStreamDecoder(vae)
+    short.load_state_dict({**state, "recent": state["recent"][-4:]})
+    assert not torch.equal(short.push(latent[:, :, cut:cut + 1]), expected[0])
+
+
+def test_wan_decoder_resumes_exactly_before_its_history_fills(wan21_vae):
+    """Fewer latents than the history: the checkpoint holds them all, and the replay starts where the video did."""
     from infinite_video.nodes.stream_decode import WanStreamDecoder
 
     latent = torch.randn(1, 16, 4, 4, 4, generator=torch.Generator().manual_seed(2))
     ref = _push_all(WanStreamDecoder(wan21_vae), latent)
     first = WanStreamDecoder(wan21_vae)
     head = torch.cat([first.push(latent[:, :, i:i + 1]) for i in range(2)])
-    buf = io.BytesIO()
-    torch.save(first.state_dict(), buf)
-    buf.seek(0)
     second = WanStreamDecoder(wan21_vae)
-    second.load_state_dict(torch.load(buf, weights_only=True))
+    second.load_state_dict(first.state_dict())
     rest = torch.cat([second.push(latent[:, :, i:i + 1]) for i in range(2, 4)])
     assert torch.equal(torch.cat([head, rest]), ref)
 
@@ -315,6 +363,42 @@ def test_sink_with_wan_vae_streams_what_vae_decode_gives(tiny_wan, wan21_vae, ou
     ref = wan21_vae.decode(full)[0].float()
     assert frames.shape == ref.shape == (4 * (6 - 1) + 1, 32, 32, 3)
     assert psnr(frames, ref) > 35.0
+
+
+def test_wan_vae_sink_cancel_then_resume_gives_the_uninterrupted_video(tiny_wan, wan21_vae, output_dir):
+    """Cancel and resume with the Wan 2.1 VAE decoding: the checkpoint carries the decoder's last latents and the
+    resumed run replays them, so the joined video equals the uninterrupted one frame for frame (lossless h264)."""
+    import comfy.model_management
+    from infinite_video.nodes.sampler import InfiniteVideoSampler
+    from infinite_video.samplers.config import QueueConfig
+
+    cond = [[torch.randn(1, 4, 4096, generator=torch.Generator().manual_seed(5)), {}]]
+    latent = {"samples": torch.zeros(1, 16, 4, 4, 4)}
+
+    def run(model, prefix, resume=""):
+        sink = _sink(decode="vae", vae=wan21_vae, filename_prefix=prefix, checkpoint_every=2, resume=resume)
+        return InfiniteVideoSampler.execute(model, cond, cond, latent, QueueConfig(4, 2, False, "noise"), 3, 8, 1.0,
+                                            "euler", 1.0, "simple", sink=sink)
+
+    ref = _frames(run(tiny_wan, "iv/wfull").args[1].get_stream_source())
+    assert ref.shape == (4 * (8 - 1) + 1, 32, 32, 3)
+    model, calls = tiny_wan.clone(), []
+
+    def cancel(ex, *a, **k):
+        calls.append(1)
+        if len(calls) == WARMUP_CALLS + 5 * CALLS_PER_FRAME + 1:  # in the iteration after the 5th output latent
+            comfy.model_management.interrupt_current_processing(True)
+        return ex(*a, **k)
+    model.add_wrapper_with_key("apply_model", "test_cancel", cancel)
+    try:
+        with pytest.raises(comfy.model_management.InterruptProcessingException):
+            run(model, "iv/wcut")
+    finally:
+        comfy.model_management.interrupt_current_processing(False)
+    (ckpt,) = (output_dir / "iv").glob("wcut_*.ivckpt")
+    assert _frames(next((output_dir / "iv").glob("wcut_*.mp4"))).shape[0] == 4 * (5 - 1) + 1
+    resumed = run(tiny_wan, "iv/wcut", resume=f"iv/{ckpt.name}")
+    assert np.array_equal(_frames(resumed.args[1].get_stream_source()), ref)
 
 
 def test_queue_sampler_custom_streams_through_sampler_custom_advanced(shapes, output_dir):
