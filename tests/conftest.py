@@ -155,11 +155,11 @@ def comfy_server(comfy_host, tiny_model_files):
     """ONE real headless ComfyUI server for the session (``comfy_server.ComfyServer``).
 
     Loads this pack (as ``infinite-video``) and ``tests/tools/iv_test_nodes``; the tiny models are in
-    ``diffusion_models``, with the committed shapes model (``tests/models/shapes_wan21``). Start-up fails, with the server log, if either pack logs an import failure or registers
-    no nodes.
+    ``diffusion_models``. The committed shapes model (``tests/models/shapes_wan21``) is there because the pack
+    registers its folder (``nodes/model_paths.py``), as for a user. Start-up fails, with the server log, if either
+    pack logs an import failure or registers no nodes.
     """
-    shapes = PACK_ROOT / "tests" / "models" / "shapes_wan21"  # the committed trained tiny Wan 2.1
-    with start_server(comfy_host, model_folders={"diffusion_models": [tiny_model_files, shapes]}) as server:
+    with start_server(comfy_host, model_folders={"diffusion_models": [tiny_model_files]}) as server:
         registered = server.object_info()
         ours = sorted(k for k in registered if k.startswith("InfiniteVideo_"))
         if not ours or "IVTest_RandomConditioning" not in registered:

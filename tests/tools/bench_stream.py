@@ -3,6 +3,7 @@
     python tests/tools/bench_stream.py            # memory N vs 10N frames (fresh process each), speed with/without
     python tests/tools/bench_stream.py --quick    # smaller
     python tests/tools/bench_stream.py --soak     # 10,000 latent frames of the shapes model against 1,000
+    python tests/tools/bench_stream.py --only speed --rounds 3    # one half (memory | speed)
 
 Two set-ups, both through Infinite Video Sampler with a Video Sink, as a user runs them:
 - **shapes**: the pack's trained tiny Wan 2.1 (16x16 latents), preview decode (8x upscale, 128x128 video);
@@ -14,7 +15,9 @@ Memory: whole-process peak RSS (Linux VmHWM, reset after the model is loaded and
 latent frames over one of N frames, each in a fresh child process; target <= 1.05. With a GPU, the peak of
 ``torch.cuda.max_memory_allocated`` too. Without a sink the same ratio is printed for comparison (the output LATENT
 and its decode grow with the video). Speed: seconds per output latent frame with the sink over without it, measured
-interleaved in one process, with the sink's own decode and encode seconds reported separately.
+interleaved in one process, with the sink's own decode and encode seconds reported separately. "Without" is what a
+graph without a sink does: the sampler's LATENT, decoded whole (VAE Decode, or the preview decode for shapes), then
+encoded as one video at the end (Save Video).
 """
 
 from __future__ import annotations
@@ -93,8 +96,9 @@ def queue(method: str, window: int):
                                guidance=GuidanceConfig(2, "queue", 64))
 
 
-def run(parts, method: str, frames: int, sink: bool, out_dir: str, seed: int = 0):
-    """One sampler run; returns (seconds, session or None)."""
+def run(parts, method: str, frames: int, sink: bool, out_dir: str, seed: int = 0, encode: bool = False):
+    """One sampler run; returns (seconds, session or None). Without a sink, ``encode`` adds what a graph does after
+    the sampler: decode the whole LATENT (the set-up's VAE, or the preview decode) and encode it as one video."""
     import folder_paths
 
     from infinite_video.nodes.sampler import InfiniteVideoSampler
@@ -112,7 +116,21 @@ def run(parts, method: str, frames: int, sink: bool, out_dir: str, seed: int = 0
     t0 = time.perf_counter()
     out = InfiniteVideoSampler.execute(model, pos, neg, {"samples": window}, queue(method, window.shape[2]), seed,
                                        frames, cfg, "euler", 1.0, "simple", sink=spec)
-    if not sink:  # what a graph without a sink does next: decode every frame (the preview decode here, cheapest)
+    if not sink and encode:  # what a graph without a sink does next: decode the whole LATENT, then save a video
+        from infinite_video.nodes.stream_video import VideoWriter
+
+        latent = out.args[0]["samples"]
+        if sink_kw["decode"] == "vae":  # VAE Decode
+            images = sink_kw["vae"].decode(model.model.process_latent_out(latent.float()))[0].float()
+        else:  # Latent Preview Decode
+            from infinite_video.nodes.preview import LatentPreviewDecode
+
+            images = LatentPreviewDecode.execute(model, out.args[0], 8).args[0]
+        writer = VideoWriter(str(Path(out_dir) / f"batch_{time.time_ns()}.mp4"), 16.0, "h264 (mp4)", 19,
+                             images.shape[2], images.shape[1])  # Save Video: the whole IMAGE batch at the end
+        writer.write(images)
+        writer.close()
+    elif not sink:  # memory runs: the decode only (the preview decode, cheapest), as before
         from infinite_video.nodes.preview import LatentPreviewDecode
 
         LatentPreviewDecode.execute(model, out.args[0], 8)
@@ -151,6 +169,7 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--soak", action="store_true", help="10,000 vs 1,000 latent frames, shapes model, FIFO")
     ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--only", choices=("memory", "speed"), help="one half of the benchmark")
     ap.add_argument("--memory-child", nargs=4, help=argparse.SUPPRESS)
     ap.add_argument("--dir", default=str(Path.home() / ".cache" / "infinite-video" / "bench"))
     args = ap.parse_args()
@@ -165,22 +184,30 @@ def main() -> None:
               f"10,000 frames {long['peak_kib']} KiB, ratio {long['peak_kib'] / short['peak_kib']:.3f} (target <= 1.05)")
         return
     n = {"shapes": 8 if args.quick else 32, "wan+vae": 4 if args.quick else 12}
+    if args.only != "speed":
+        memory(n, args.dir)
+    if args.only != "memory":
+        speed(n, args.dir, 1 if args.quick else args.rounds)
+
+
+def memory(n: dict, folder: str) -> None:
     print("memory: whole-process peak RSS, 10N vs N output latent frames, fresh process each (target <= 1.05)")
     print(f"{'set-up':9s} {'method':6s} {'sink':5s} {'N':>4s} {'peak N KiB':>11s} {'peak 10N KiB':>13s} {'ratio':>6s}")
     rows = [(name, method, "1") for name in SETUPS for method in METHODS] + [("shapes", "fifo", "0")]
     for name, method, sink in rows:  # every set-up with the sink; one without it, for contrast
-        a, b = (child([name, method, str(k), sink, "--dir", args.dir]) for k in (n[name], 10 * n[name]))
+        a, b = (child([name, method, str(k), sink, "--dir", folder]) for k in (n[name], 10 * n[name]))
         vram = f"  VRAM {a['vram_peak_mib']:.0f} vs {b['vram_peak_mib']:.0f} MiB" if "vram_peak_mib" in a else ""
         print(f"{name:9s} {method:6s} {'yes' if sink == '1' else 'no':5s} {n[name]:4d} {a['peak_kib']:11d} "
               f"{b['peak_kib']:13d} {b['peak_kib'] / a['peak_kib']:6.3f}{vram}", flush=True)
 
+
+def speed(n: dict, folder: str, rounds: int) -> None:
     boot_host()
-    rounds = 1 if args.quick else args.rounds
-    print(f"\nspeed: seconds per output latent frame with the sink over without (decode by the preview node), "
-          f"median of {rounds} interleaved round(s)")
+    print(f"\nspeed: seconds per output latent frame with the sink over without it (LATENT, then the whole video "
+          f"decoded and encoded at the end), median of {rounds} interleaved round(s)")
     with tempfile.TemporaryDirectory() as out:
         for name in SETUPS:
-            parts = setup(name, Path(args.dir))
+            parts = setup(name, Path(folder))
             frames = 2 * n[name]
             for method in METHODS[:1]:  # FIFO: the sink's cost does not depend on the queue
                 run(parts, method, 2, True, out)  # warm-up
@@ -190,7 +217,7 @@ def main() -> None:
                     with_s.append(s / frames)
                     dec.append(session.decode_s / frames)
                     enc.append(session.encode_s / frames)
-                    without_s.append(run(parts, method, frames, False, out, seed=r)[0] / frames)
+                    without_s.append(run(parts, method, frames, False, out, seed=r, encode=True)[0] / frames)
                 w, wo = statistics.median(with_s), statistics.median(without_s)
                 print(f"{name:9s} {method:6s} {frames:4d} frames: {w:.4f} s/frame with sink, {wo:.4f} without, "
                       f"ratio {w / wo:.2f}; sink decode {statistics.median(dec):.4f} + encode "
