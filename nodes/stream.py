@@ -320,14 +320,14 @@ class StreamSession:
             problem = _mismatch(data["fingerprint"], fingerprint)
             if problem:
                 raise ValueError(f"Video Sink: {problem}")
-            if self.decoder is not None:
-                self.decoder.load_state_dict(data["decoder"])
             self.resume_state = data["engine"]
             self.parts = [(str(p), int(n)) for p, n in data["parts"]]
             for p, n in self.parts:
                 if not os.path.isfile(_inside_output(p, "resume")):
                     raise ValueError(f"Video Sink: the checkpoint continues {p!r}, which is no longer in the output "
                                      f"folder; put it back, or start a new run")
+            if self.decoder is not None:  # last: a Wan decoder replays its latents here
+                self.decoder.load_state_dict(data["decoder"])
         ext = CODECS[spec.codec][1]
         self.path, self.rel = _video_name(spec.filename_prefix, ext)
         self.ckpt_path = self.path[: -len(ext) - 1] + CHECKPOINT_SUFFIX
@@ -347,7 +347,9 @@ class StreamSession:
         if spec.decode == "preview":
             return "preview"
         net = getattr(spec.vae, "first_stage_model", spec.vae)
-        return f"vae:{type(net).__module__}.{type(net).__name__}"
+        weight = next(iter(net.parameters()), None) if isinstance(net, torch.nn.Module) else None
+        digest = tensor_digest(weight.flatten()[:4096]) if weight is not None else ""
+        return f"vae:{type(net).__module__}.{type(net).__name__}/{digest}"
 
     @staticmethod
     def decoder_for(spec: SinkSpec, model: Any, channels: int) -> StreamDecoder:

@@ -397,6 +397,15 @@ def test_wan_vae_sink_cancel_then_resume_gives_the_uninterrupted_video(tiny_wan,
         comfy.model_management.interrupt_current_processing(False)
     (ckpt,) = (output_dir / "iv").glob("wcut_*.ivckpt")
     assert _frames(next((output_dir / "iv").glob("wcut_*.mp4"))).shape[0] == 4 * (5 - 1) + 1
+    weight = next(wan21_vae.first_stage_model.parameters())
+    with torch.no_grad():  # another Wan 2.1 VAE (other weights): refused, naming the decode
+        original = weight.view(-1)[0].clone()
+        weight.view(-1)[0] = original + 1.0
+        try:
+            with pytest.raises(ValueError, match="decode: saved 'vae:comfy.ldm.wan.vae.WanVAE/"):
+                run(tiny_wan, "iv/wcut", resume=f"iv/{ckpt.name}")
+        finally:
+            weight.view(-1)[0] = original
     resumed = run(tiny_wan, "iv/wcut", resume=f"iv/{ckpt.name}")
     assert np.array_equal(_frames(resumed.args[1].get_stream_source()), ref)
 
