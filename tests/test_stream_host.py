@@ -148,7 +148,8 @@ def test_ltxv_chunked_decode_against_full_decode(comfy_host, capsys):
 
     vae = tiny_ltxv_vae()
     latent = torch.randn(1, 128, 12, 2, 2, generator=torch.Generator().manual_seed(3)) * 0.5
-    full = vae.decode(latent)[0].float().cpu()
+    with torch.no_grad():  # outside a prompt nothing turns autograd off (ComfyUI runs nodes under inference mode)
+        full = vae.decode(latent)[0].float().cpu()
     decoder = make_decoder(vae)
     assert isinstance(decoder, ChunkedStreamDecoder)
     streamed = _push_all(decoder, latent)
