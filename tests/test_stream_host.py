@@ -39,7 +39,7 @@ def _push_all(decoder, latent):
 
 
 def psnr(a, b):
-    mse = float(((a - b) ** 2).mean())
+    mse = float(((a.detach() - b.detach()) ** 2).mean())  # a VAE called outside a prompt records autograd
     return math.inf if mse == 0 else 10 * math.log10(1.0 / mse)
 
 
