@@ -207,6 +207,13 @@ def tensor_digest(*values: Any) -> str:
     return h.hexdigest()[:16]
 
 
+def weights_digest(net: Any) -> str:
+    """A digest of a network's first 4,096 weights (enough to tell two checkpoints apart, cheap to compute); ``""``
+    for something that is not a ``torch.nn.Module`` or has no parameters."""
+    weight = next(iter(net.parameters()), None) if isinstance(net, torch.nn.Module) else None
+    return tensor_digest(weight.flatten()[:4096]) if weight is not None else ""
+
+
 def _mismatch(saved: dict, now: dict) -> Optional[str]:
     diffs = [k for k in now if saved.get(k) != now[k]] + [k for k in saved if k not in now]
     if not diffs:
@@ -241,9 +248,7 @@ def _video_name(prefix: str, ext: str) -> tuple[str, str]:
 def model_fingerprint(model: Any, latent: Tensor, positive: Any, negative: Any, **settings: Any) -> dict:
     """What a resumed run must share with the run it continues: model, latent, prompts and ``settings``."""
     net = model.model.diffusion_model
-    weight = next(iter(net.parameters()), None)
-    return {"model": f"{type(model.model).__name__}/{type(net).__name__}",
-            "weights": tensor_digest(weight.flatten()[:4096]) if weight is not None else "",
+    return {"model": f"{type(model.model).__name__}/{type(net).__name__}", "weights": weights_digest(net),
             "latent": list(latent.shape), "latent_values": tensor_digest(latent),
             "positive": tensor_digest(positive), "negative": tensor_digest(negative),
             **{k: (tensor_digest(v) if isinstance(v, Tensor) else v) for k, v in settings.items()}}
@@ -347,9 +352,7 @@ class StreamSession:
         if spec.decode == "preview":
             return "preview"
         net = getattr(spec.vae, "first_stage_model", spec.vae)
-        weight = next(iter(net.parameters()), None) if isinstance(net, torch.nn.Module) else None
-        digest = tensor_digest(weight.flatten()[:4096]) if weight is not None else ""
-        return f"vae:{type(net).__module__}.{type(net).__name__}/{digest}"
+        return f"vae:{type(net).__module__}.{type(net).__name__}/{weights_digest(net)}"
 
     @staticmethod
     def decoder_for(spec: SinkSpec, model: Any, channels: int) -> StreamDecoder:
