@@ -97,8 +97,8 @@ def queue(method: str, window: int):
 
 
 def run(parts, method: str, frames: int, sink: bool, out_dir: str, seed: int = 0, encode: bool = False):
-    """One sampler run; returns (seconds, session or None). Without a sink, ``encode`` adds what a graph does after
-    the sampler: decode the whole LATENT (the set-up's VAE, or the preview decode) and encode it as one video."""
+    """One sampler run; returns (seconds, session or None). Without a sink the whole LATENT is then decoded (the
+    set-up's VAE, or the preview decode) and, with ``encode``, saved as one video, as a graph does after the sampler."""
     import folder_paths
 
     from infinite_video.nodes.sampler import InfiniteVideoSampler
@@ -116,24 +116,20 @@ def run(parts, method: str, frames: int, sink: bool, out_dir: str, seed: int = 0
     t0 = time.perf_counter()
     out = InfiniteVideoSampler.execute(model, pos, neg, {"samples": window}, queue(method, window.shape[2]), seed,
                                        frames, cfg, "euler", 1.0, "simple", sink=spec)
-    if not sink and encode:  # what a graph without a sink does next: decode the whole LATENT, then save a video
-        from infinite_video.nodes.stream_video import VideoWriter
-
-        latent = out.args[0]["samples"]
+    if not sink:  # what a graph without a sink does next: decode the whole LATENT (and save it as one video)
         if sink_kw["decode"] == "vae":  # VAE Decode
-            images = sink_kw["vae"].decode(model.model.process_latent_out(latent.float()))[0].float()
+            images = sink_kw["vae"].decode(model.model.process_latent_out(out.args[0]["samples"].float()))[0].float()
         else:  # Latent Preview Decode
             from infinite_video.nodes.preview import LatentPreviewDecode
 
             images = LatentPreviewDecode.execute(model, out.args[0], 8).args[0]
-        writer = VideoWriter(str(Path(out_dir) / f"batch_{time.time_ns()}.mp4"), 16.0, "h264 (mp4)", 19,
-                             images.shape[2], images.shape[1])  # Save Video: the whole IMAGE batch at the end
-        writer.write(images)
-        writer.close()
-    elif not sink:  # memory runs: the decode only (the preview decode, cheapest), as before
-        from infinite_video.nodes.preview import LatentPreviewDecode
+        if encode:  # Save Video: the whole IMAGE batch at the end
+            from infinite_video.nodes.stream_video import VideoWriter
 
-        LatentPreviewDecode.execute(model, out.args[0], 8)
+            writer = VideoWriter(str(Path(out_dir) / f"batch_{time.time_ns()}.mp4"), 16.0, "h264 (mp4)", 19,
+                                 images.shape[2], images.shape[1])
+            writer.write(images)
+            writer.close()
     seconds = time.perf_counter() - t0
     logging.getLogger("infinite_video").removeHandler(handler)
     return seconds, (handler.items[-1] if handler.items else None)
@@ -181,7 +177,8 @@ def main() -> None:
     if args.soak:
         short, long = (child(["shapes", "fifo", str(n), "1", "--dir", args.dir]) for n in (1000, 10000))
         print(f"soak, shapes FIFO with sink (preview decode): peak RSS 1,000 frames {short['peak_kib']} KiB, "
-              f"10,000 frames {long['peak_kib']} KiB, ratio {long['peak_kib'] / short['peak_kib']:.3f} (target <= 1.05)")
+              f"10,000 frames {long['peak_kib']} KiB, ratio {long['peak_kib'] / short['peak_kib']:.3f} "
+              f"(target <= 1.05)")
         return
     n = {"shapes": 8 if args.quick else 32, "wan+vae": 4 if args.quick else 12}
     if args.only != "speed":
