@@ -217,8 +217,9 @@ def _sample(model, sink, frames=12, seed=1, queue=None):
                                         sink=sink)
 
 
-def cancelled(model, at_call: int, sink, **kw) -> None:
-    """Run ``_sample`` and press Cancel (ComfyUI's interrupt flag) at model call ``at_call``; the run must stop."""
+def cancelled(model, at_call: int, sink=None, run=None, **kw) -> None:
+    """Run ``run(model)`` (default: ``_sample(model, sink, **kw)``) and press Cancel (ComfyUI's interrupt flag) at
+    model call ``at_call``; the run must stop."""
     import comfy.model_management
 
     model = model.clone()
@@ -232,7 +233,7 @@ def cancelled(model, at_call: int, sink, **kw) -> None:
     model.add_wrapper_with_key("apply_model", "test_cancel", cancel)
     try:
         with pytest.raises(comfy.model_management.InterruptProcessingException):
-            _sample(model, sink, **kw)
+            run(model) if run is not None else _sample(model, sink, **kw)
     finally:
         comfy.model_management.interrupt_current_processing(False)
 
@@ -369,7 +370,6 @@ def test_sink_with_wan_vae_streams_what_vae_decode_gives(tiny_wan, wan21_vae, ou
 def test_wan_vae_sink_cancel_then_resume_gives_the_uninterrupted_video(tiny_wan, wan21_vae, output_dir):
     """Cancel and resume with the Wan 2.1 VAE decoding: the checkpoint carries the decoder's last latents and the
     resumed run replays them, so the joined video equals the uninterrupted one frame for frame (lossless h264)."""
-    import comfy.model_management
     from infinite_video.nodes.sampler import InfiniteVideoSampler
     from infinite_video.samplers.config import QueueConfig
 
@@ -383,19 +383,8 @@ def test_wan_vae_sink_cancel_then_resume_gives_the_uninterrupted_video(tiny_wan,
 
     ref = _frames(run(tiny_wan, "iv/wfull").args[1].get_stream_source())
     assert ref.shape == (4 * (8 - 1) + 1, 32, 32, 3)
-    model, calls = tiny_wan.clone(), []
-
-    def cancel(ex, *a, **k):
-        calls.append(1)
-        if len(calls) == WARMUP_CALLS + 5 * CALLS_PER_FRAME + 1:  # in the iteration after the 5th output latent
-            comfy.model_management.interrupt_current_processing(True)
-        return ex(*a, **k)
-    model.add_wrapper_with_key("apply_model", "test_cancel", cancel)
-    try:
-        with pytest.raises(comfy.model_management.InterruptProcessingException):
-            run(model, "iv/wcut")
-    finally:
-        comfy.model_management.interrupt_current_processing(False)
+    # Cancel in the iteration after the 5th output latent
+    cancelled(tiny_wan, WARMUP_CALLS + 5 * CALLS_PER_FRAME + 1, run=lambda model: run(model, "iv/wcut"))
     (ckpt,) = (output_dir / "iv").glob("wcut_*.ivckpt")
     assert _frames(next((output_dir / "iv").glob("wcut_*.mp4"))).shape[0] == 4 * (5 - 1) + 1
     weight = next(wan21_vae.first_stage_model.parameters())
@@ -438,7 +427,6 @@ def test_queue_sampler_custom_streams_through_sampler_custom_advanced(shapes, ou
 def test_kstep_streams_chunks_and_resumes_after_cancel(tiny_wan_i2v36, wan21_vae, output_dir):
     """K-Step Noise Search with a sink: each chunk goes to the file as it finishes; a Cancel in the third chunk
     leaves a checkpoint after the second; the resumed run's video equals the uninterrupted run's frames."""
-    import comfy.model_management
     import tiny_models
     from bench_kstep import start_image
     from infinite_video.nodes.kstep import KStepNoiseSearch
@@ -458,21 +446,9 @@ def test_kstep_streams_chunks_and_resumes_after_cancel(tiny_wan_i2v36, wan21_vae
     full = torch.from_numpy(_frames(streamed.args[3].get_stream_source())) / 255.0
     assert full.shape[0] == plain.shape[0] and psnr(full, plain) > 35.0
 
-    model = tiny_wan_i2v36.clone()
-    calls = []
     per_chunk = 2 * 1 + 2  # m * k preview steps + full steps: one model call each (cfg > 1 batches cond/uncond)
-
-    def cancel(ex, *a, **k):
-        calls.append(1)
-        if len(calls) == 2 * per_chunk + 1:
-            comfy.model_management.interrupt_current_processing(True)
-        return ex(*a, **k)
-    model.add_wrapper_with_key("apply_model", "test_cancel", cancel)
-    try:
-        with pytest.raises(comfy.model_management.InterruptProcessingException):
-            run(model, _sink(filename_prefix="iv/kcut", checkpoint_every=1))
-    finally:
-        comfy.model_management.interrupt_current_processing(False)
+    cancelled(tiny_wan_i2v36, 2 * per_chunk + 1,
+              run=lambda model: run(model, _sink(filename_prefix="iv/kcut", checkpoint_every=1)))
     (ckpt,) = (output_dir / "iv").glob("kcut_*.ivckpt")
     assert _frames(next((output_dir / "iv").glob("kcut_*.mp4"))).shape[0] == 5 + 4
     resumed = run(tiny_wan_i2v36, _sink(filename_prefix="iv/kcut", checkpoint_every=1, resume=f"iv/{ckpt.name}"))
