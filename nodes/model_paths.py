@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-SHAPES_MODEL_DIR = Path(__file__).resolve().parents[1] / "tests" / "models" / "shapes_wan21"
+SHAPES_MODEL_DIR = Path(__file__).resolve().parents[1] / "models" / "shapes_wan21"
 SHAPES_MODEL_FILE = "shapes_wan21.safetensors"
 
 

@@ -1,6 +1,6 @@
 """Empty Conditioning and Latent Preview Decode: run and watch a video model without a text encoder or a VAE.
 
-Both exist for the pack's own tiny trained model (``tests/models/shapes_wan21``, trained unconditionally and on
+Both exist for the pack's own tiny trained model (``models/shapes_wan21``, trained unconditionally and on
 latents the preview factors decode exactly), and are handy with real models too: an unconditional run, or a
 quick look at a long latent video without decoding thousands of frames through the VAE.
 """

@@ -13,7 +13,7 @@ their outputs are discarded. Two sources are described, and this module provides
   denoiser contract carries no frame positions (ComfyUI's Wan model numbers a window's frames ``0 .. f-1`` for its
   RoPE; other positions would need a wrapper that redoes its forward set-up), so the model takes them for the
   adjacent past. Measured on the analytic oracle
-  (``tests/tools/bench_oracle.py``, AR(1) video, exact denoiser) that adds spurious long-range correlation (lags
+  (``tools/bench/oracle.py``, AR(1) video, exact denoiser) that adds spurious long-range correlation (lags
   30-70: +0.07 where the truth is 0.00) and keeps lowering the variance along the video (drift -0.16 over 300
   frames at the shapes setting, -0.13 over 500 at the Wan 2.1 recipe); in-queue memory shows neither. Hence
   ``"queue"`` is the default.

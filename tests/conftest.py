@@ -1,67 +1,38 @@
 """Shared test set-up.
 
-The pack is imported under the fixed package name ``infinite_video`` whatever its folder is called, because its
-sub-packages (``nodes``, ``samplers``) would otherwise clash with ComfyUI's own top-level ``nodes`` module.
+The pack is imported under the fixed package name ``infinite_video`` whatever its folder is called
+(``tools/pack.py``): its sub-packages ``nodes`` and ``samplers`` would otherwise clash with ComfyUI's own top-level
+``nodes`` module, and its folder is usually not a Python identifier (``custom_nodes/infinite-video``). pytest runs in
+``importlib`` mode (pyproject.toml) so it never puts the repo root on ``sys.path`` either. Test support is the package
+``infinite_video.tools.testing``.
+
+ComfyUI host: discovery is ``tools/ci/find_host.py``, the same rule ``.ci/setup`` runs. When a host is found, its
+folder goes on ``sys.path`` and ``--cpu`` is set before anything imports ``comfy.model_management``
+(``tools/testing/host.py``), so host tests may import ``comfy`` at module level; without one, every test marked
+``host`` (or using a host fixture) is skipped and the run says why in the report header and in one line at the end.
 """
 
 from __future__ import annotations
 
-import importlib.util
-import sys
+import runpy
+import shutil
+import tempfile
 from pathlib import Path
+from typing import Iterator
+
+import pytest
 
 PACK_ROOT = Path(__file__).resolve().parents[1]
+runpy.run_path(str(PACK_ROOT / "tools" / "pack.py"))["load_pack"]()
 
-
-def _load_pack() -> None:
-    if "infinite_video" in sys.modules:
-        return
-    spec = importlib.util.spec_from_file_location(
-        "infinite_video", PACK_ROOT / "__init__.py", submodule_search_locations=[str(PACK_ROOT)]
-    )
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["infinite_video"] = module
-    spec.loader.exec_module(module)
-
-
-_load_pack()
-
-
-# ---------------------------------------------------------------------------------------------------------------------
-# ComfyUI host: discovery, the ``host`` marker, in-process import, tiny models, one real server per session.
-#
-# Host discovery is ``tests/tools/find_host.py``, the same rule ``.ci/setup`` runs. When a host is found, its folder
-# goes on ``sys.path`` and ``--cpu`` is set before anything imports ``comfy.model_management`` (comfyui-host.md §7), so
-# host tests may import ``comfy`` at module level; without one, every test marked ``host`` (or using a host fixture)
-# is skipped and the run says why in the report header and in one line at the end.
-
-import shutil  # noqa: E402
-import tempfile  # noqa: E402
-from typing import Iterator  # noqa: E402
-
-import pytest  # noqa: E402
-
-TOOLS_DIR = Path(__file__).resolve().parent / "tools"
-sys.path.insert(0, str(TOOLS_DIR))
-
-import find_host  # noqa: E402
-import tiny_models  # noqa: E402
-from comfy_server import ServerError, start_server  # noqa: E402
+from infinite_video.tools.ci import find_host  # noqa: E402
+from infinite_video.tools.testing import tiny_models  # noqa: E402
+from infinite_video.tools.testing.comfy_server import ServerError, start_server  # noqa: E402
+from infinite_video.tools.testing.host import prepare_host  # noqa: E402
 
 HOST, HOST_REASON = find_host.find_host()
-
-
-def _prepare_host(host: Path) -> None:
-    """Put the host on ``sys.path`` and force ``--cpu``; cheap (no torch import)."""
-    if str(host) not in sys.path:
-        sys.path.insert(0, str(host))
-    import comfy.cli_args
-
-    comfy.cli_args.args.cpu = True
-
-
 if HOST is not None:
-    _prepare_host(HOST)
+    prepare_host(HOST)
 
 
 def pytest_report_header(config):
@@ -154,8 +125,8 @@ def tiny_cosmos(tiny_model_files):
 def comfy_server(comfy_host, tiny_model_files):
     """ONE real headless ComfyUI server for the session (``comfy_server.ComfyServer``).
 
-    Loads this pack (as ``infinite-video``) and ``tests/tools/iv_test_nodes``; the tiny models are in
-    ``diffusion_models``. The committed shapes model (``tests/models/shapes_wan21``) is there because the pack
+    Loads this pack (as ``infinite-video``) and ``tools/testing/iv_test_nodes``; the tiny models are in
+    ``diffusion_models``. The committed shapes model (``models/shapes_wan21``) is there because the pack
     registers its folder (``nodes/model_paths.py``), as for a user. Start-up fails, with the server log, if either
     pack logs an import failure or registers no nodes.
     """

@@ -6,8 +6,8 @@ import copy
 
 import pytest
 
-from comfy_server import PACK_ROOT, ServerError, load_api_workflow, read_latent
-from malformed_cases import miga_chain
+from infinite_video.tools.testing.comfy_server import PACK_ROOT, ServerError, load_api_workflow, read_latent
+from infinite_video.tools.testing.malformed_cases import miga_chain
 
 pytestmark = pytest.mark.host
 

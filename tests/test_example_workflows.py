@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from comfy_server import PACK_ROOT, start_server
+from infinite_video.tools.testing.comfy_server import PACK_ROOT, start_server
 
 pytestmark = pytest.mark.host
 
@@ -32,7 +32,7 @@ LOADERS = {"UNETLoader": ("unet_name", "diffusion_models"), "CLIPLoader": ("clip
            "VAELoader": ("vae_name", "vae"), "CheckpointLoaderSimple": ("ckpt_name", "checkpoints"),
            "CLIPVisionLoader": ("clip_name", "clip_vision")}
 STARTER = "Shapes long video, starter (CPU, no download)"
-# real model file -> the tiny random-weight model of the same family (tests/tools/tiny_models.py)
+# real model file -> the tiny random-weight model of the same family (tools/testing/tiny_models.py)
 TINY = {"wan2.1_t2v_1.3B_fp16.safetensors": "tiny_wan21.safetensors",
         "shapes_wan21.safetensors": "shapes_wan21.safetensors"}
 

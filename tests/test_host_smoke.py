@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-import tiny_models
-from comfy_server import PACK_ROOT, PromptRejected, load_api_workflow, read_latent
+from infinite_video.tools.testing import tiny_models
+from infinite_video.tools.testing.comfy_server import PACK_ROOT, PromptRejected, load_api_workflow, read_latent
 
 pytestmark = pytest.mark.host
 

@@ -5,7 +5,7 @@ Issue 12: a combo value holding a lone surrogate (``"\\ud800"``) used to pass va
 check V3 combo values), the pack's error echoed it and ComfyUI's prompt worker thread died printing it; the server
 still answered HTTP but never executed again. The cases below are the kinds an API client can send (bad strings in
 every combo, non-finite floats, out-of-range values, impossible combinations, wrong models) and end with a valid
-prompt that must still run. ``tests/tools/soak_prompts.py`` posts the same cases 1,000 times and checks the memory.
+prompt that must still run. ``tools/bench/soak_prompts.py`` posts the same cases 1,000 times and checks the memory.
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ import math
 
 import pytest
 
-from comfy_server import ServerError, read_latent
-from malformed_cases import CASES, Case, base_prompt, check_outcome
+from infinite_video.tools.testing.comfy_server import ServerError, read_latent
+from infinite_video.tools.testing.malformed_cases import CASES, Case, base_prompt, check_outcome
 
 pytestmark = pytest.mark.host
 

@@ -1,7 +1,7 @@
-"""Every queue sampler against an analytic oracle (``tests/tools/oracle.py``): a stationary Gaussian AR(1) video and
+"""Every queue sampler against an analytic oracle (``tools/testing/oracle.py``): a stationary Gaussian AR(1) video and
 its exact conditional-mean denoiser, run through the real engines (``sample_fifo``, ``sample_miga``).
 
-What is asserted (the full table for longer runs: ``python tests/tools/bench_oracle.py``):
+What is asserted (the full table for longer runs: ``python -m tools.bench.oracle``):
 
 - at zero correlation every method's per-frame variance is the exact variance of its ladder path (a skipped,
   doubled or mislabelled step changes it);
@@ -19,7 +19,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-import oracle
+from infinite_video.tools.testing import oracle
 
 FRAMES = 80
 

@@ -12,7 +12,7 @@ import struct
 
 import pytest
 
-from malformed_cases import base_prompt, miga_chain
+from infinite_video.tools.testing.malformed_cases import base_prompt, miga_chain
 
 pytestmark = pytest.mark.host
 

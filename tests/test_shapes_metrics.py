@@ -1,6 +1,6 @@
 """Shapes clips and their consistency metrics: hand-computed toys, and clips whose content is known from ``meta``.
 
-Pure (no ComfyUI): ``tests/conftest.py`` puts ``tests/tools`` on ``sys.path``, so ``shapes`` imports as a package.
+Pure (no ComfyUI): the shapes support is ``tools/testing/shapes``.
 """
 
 from __future__ import annotations
@@ -10,9 +10,9 @@ import math
 import pytest
 import torch
 
-from shapes import clips
-from shapes.clips import PALETTE, ClipSpec, decode, encode, make_clips
-from shapes.metrics import (
+from infinite_video.tools.testing.shapes import clips
+from infinite_video.tools.testing.shapes.clips import PALETTE, ClipSpec, decode, encode, make_clips
+from infinite_video.tools.testing.shapes.metrics import (
     METRIC_KEYS,
     background_consistency,
     background_features,

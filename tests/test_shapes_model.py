@@ -1,4 +1,4 @@
-"""The pack's trained tiny Wan 2.1 ("shapes", tests/models/shapes_wan21) on the real host, with the two nodes made
+"""The pack's trained tiny Wan 2.1 ("shapes", models/shapes_wan21) on the real host, with the two nodes made
 for it (Empty Conditioning, Latent Preview Decode).
 
 The model must load as an ordinary Wan 2.1 (so every node of the pack runs on it unchanged) and must really have
@@ -13,10 +13,10 @@ import json
 import pytest
 import torch
 
-from comfy_server import PACK_ROOT
-from shapes.bench_consistency import run_native, to_rgb
-from shapes.clips import ClipSpec, encode, make_clips
-from shapes.metrics import palette_coverage, video_metrics
+from infinite_video.tools.testing.comfy_server import PACK_ROOT
+from infinite_video.tools.bench.consistency import run_native, to_rgb
+from infinite_video.tools.testing.shapes.clips import ClipSpec, encode, make_clips
+from infinite_video.tools.testing.shapes.metrics import palette_coverage, video_metrics
 
 pytestmark = pytest.mark.host
 
@@ -110,7 +110,7 @@ def test_training_architecture_is_what_comfyui_detects(comfy_host):
 
     import comfy.ops
     from comfy.ldm.wan.model import WanModel
-    from shapes.train import ARCH, build_model, check_loads_as_trained
+    from infinite_video.tools.authoring.train_shapes import ARCH, build_model, check_loads_as_trained
 
     weights = {k: v.float() for k, v in safetensors.torch.load_file(str(MODEL)).items()}
     model = build_model()

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from comfy_server import PACK_ROOT, start_server
+from infinite_video.tools.testing.comfy_server import PACK_ROOT, start_server
 
 SHAPES = PACK_ROOT / "tests" / "models" / "shapes_wan21"
 FRAMES = 30

@@ -2,7 +2,7 @@
 sampler (file, tail, VIDEO output), Cancel + resume bit for bit, and bad sink input rejected before any model call.
 
 VAEs: a random full-size Wan 2.1 VAE (ComfyUI builds no smaller one), a narrow real ``vae2_2.WanVAE`` for Wan 2.2 and
-a small real LTX-Video VAE (``tests/tools/bench_kstep.py``)."""
+a small real LTX-Video VAE (``tools/testing/tiny_vaes.py``)."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 import torch
 
-from bench_kstep import SmallWan22VAE, load_vae, tiny_ltxv_vae, write_random_wan21_vae
+from infinite_video.tools.testing.tiny_vaes import SmallWan22VAE, load_vae, tiny_ltxv_vae, write_random_wan21_vae
 
 
 @pytest.fixture(scope="module")
@@ -81,12 +81,12 @@ def _wan22_full_structure():
     """A Wan 2.2 VAE stand with the real decoder's structure (num_res_blocks = 2: the same receptive field), narrow."""
     from comfy.ldm.wan.vae2_2 import WanVAE
 
-    from bench_kstep import _fill_random
+    from infinite_video.tools.testing.tiny_vaes import fill_random
 
     stand = _Wan22Stand()
     stand.first_stage_model = WanVAE(dim=16, dec_dim=16, z_dim=48, dim_mult=[1, 2, 4, 4], num_res_blocks=2,
                                      attn_scales=[], temperal_downsample=[False, True, True], dropout=0.0).eval()
-    _fill_random(stand.first_stage_model, 0)
+    fill_random(stand.first_stage_model, 0)
     return stand
 
 
@@ -427,8 +427,8 @@ def test_queue_sampler_custom_streams_through_sampler_custom_advanced(shapes, ou
 def test_kstep_streams_chunks_and_resumes_after_cancel(tiny_wan_i2v36, wan21_vae, output_dir):
     """K-Step Noise Search with a sink: each chunk goes to the file as it finishes; a Cancel in the third chunk
     leaves a checkpoint after the second; the resumed run's video equals the uninterrupted run's frames."""
-    import tiny_models
-    from bench_kstep import start_image
+    from infinite_video.tools.testing import tiny_models
+    from infinite_video.tools.testing.tiny_vaes import start_image
     from infinite_video.nodes.kstep import KStepNoiseSearch
 
     pos, neg = tiny_models.tiny_conditioning(1), tiny_models.tiny_conditioning(2)
@@ -507,8 +507,8 @@ def test_kstep_checkpoints_count_latent_frames(tiny_wan_i2v36, wan21_vae, output
     fragment, and named by its 3 latent frames. (The last chunks add 2 < 3 latents: no second one.)"""
     import logging
 
-    import tiny_models
-    from bench_kstep import start_image
+    from infinite_video.tools.testing import tiny_models
+    from infinite_video.tools.testing.tiny_vaes import start_image
     from infinite_video.nodes.kstep import KStepNoiseSearch
 
     pos, neg = tiny_models.tiny_conditioning(1), tiny_models.tiny_conditioning(2)

@@ -13,8 +13,8 @@ import json
 
 import pytest
 
-from browser import Browser, find_chromium
-from comfy_server import PACK_ROOT, start_server
+from infinite_video.tools.testing.browser import Browser, find_chromium
+from infinite_video.tools.testing.comfy_server import PACK_ROOT, start_server
 from infinite_video.samplers.chain_plan import plan_chain
 from infinite_video.samplers.config import GuidanceConfig, QueueConfig, ReflectionConfig, UnifiedConfig, ZigzagConfig
 from infinite_video.samplers.plan import plan_fifo

@@ -12,7 +12,7 @@ file is not installed. The URLs are ComfyUI's official repackaged files (the one
 Every workflow has a Note saying what to download, where, what to expect and what it costs; the figures in the notes
 (model calls per output frame, warm-up frames, steps) come from samplers/chain_plan.py, the plan the samplers run.
 
-Run: python tests/tools/make_ui_workflow.py  (thumbnails: python tests/tools/make_thumbnails.py)
+Run: python -m tools.authoring.ui_workflows  (thumbnails: python -m tools.authoring.thumbnails)
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
 
-ROOT = Path(__file__).resolve().parents[2]
+from ..pack import PACK_ROOT as ROOT
 OUT = ROOT / "example_workflows"
 
 HF_WAN21 = "https://huggingface.co/Comfy-Org/Wan_2.1_ComfyUI_repackaged/resolve/main/split_files"
@@ -136,15 +136,6 @@ def ui_workflow(wf: Workflow) -> dict:
 # -- the figures in the notes come from the plan the samplers run ----------------------------------------------------
 
 def _plan(chain: dict, latent_frames: int) -> dict:
-    sys.path.insert(0, str(ROOT.parent))
-    import importlib.util
-
-    if "infinite_video" not in sys.modules:  # the pack under a fixed name, as tests/conftest.py loads it
-        spec = importlib.util.spec_from_file_location("infinite_video", ROOT / "__init__.py",
-                                                      submodule_search_locations=[str(ROOT)])
-        module = importlib.util.module_from_spec(spec)
-        sys.modules["infinite_video"] = module
-        spec.loader.exec_module(module)
     from infinite_video.samplers.chain_plan import plan_chain
     from infinite_video.samplers.config import (
         GuidanceConfig, QueueConfig, ReflectionConfig, UnifiedConfig, ZigzagConfig,

@@ -1,7 +1,7 @@
 """MIGA against FIFO on the pack's trained tiny Wan 2.1 ("shapes"), on CPU, side by side in one run.
 
-    python tests/tools/bench_miga.py            # 3 interleaved rounds (seeds 0-2) x 180 frames, memory 512 vs 64
-    python tests/tools/bench_miga.py --quick
+    python -m tools.bench.miga            # 3 interleaved rounds (seeds 0-2) x 180 frames, memory 512 vs 64
+    python -m tools.bench.miga --quick
 
 Same window (the model's 9 trained latent frames), same 27-step ladder, same seed per round. Figures (ratios;
 absolute seconds on these machines mean little):
@@ -22,12 +22,10 @@ import sys
 import time
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE))
+from ..testing.host import boot_host
+from .fifo import measure_run, memory_children, memory_report
 
-from benchmark import boot_host, measure_run, memory_children, memory_report  # noqa: E402
-
-# (name in the table, bench_consistency method): the defaults first (queue guidance, pairwise_denoised), then history
+# (name in the table, tools.bench.consistency method): the defaults first (queue guidance, pairwise_denoised), then history
 # guidance, the official noisy-latent metric, and no self-reflection.
 VARIANTS = (("miga (defaults)", "miga"), ("miga, official half slide", "miga_half_slide"),
             ("miga, history guidance", "miga_history"), ("miga, pairwise metric", "miga_pairwise"),
@@ -37,20 +35,20 @@ MEMORY_METHOD = "miga"
 
 def load_shapes():
     import comfy.sd
-    from shapes.bench_consistency import MODEL_PATH
+    from .consistency import MODEL_PATH
 
     return comfy.sd.load_diffusion_model(str(MODEL_PATH))
 
 
 def variants() -> dict:
-    from shapes.bench_consistency import queue_config
+    from .consistency import queue_config
 
     return {"fifo_lookahead": queue_config("fifo_lookahead"), **{n: queue_config(m) for n, m in VARIANTS}}
 
 
 def memory_child(frames: int) -> None:
     boot_host()
-    from shapes.bench_consistency import queue_config, run_queue_method
+    from .consistency import queue_config, run_queue_method
 
     model = load_shapes()
     cfg = queue_config(MEMORY_METHOD)
@@ -81,7 +79,7 @@ def main() -> None:
         memory_child(args.memory_child)
         return
     boot_host()
-    from shapes.bench_consistency import STEPS, WINDOW, run_queue_method
+    from .consistency import STEPS, WINDOW, run_queue_method
 
     model = load_shapes()
     frames = 36 if args.quick else args.frames
@@ -108,7 +106,7 @@ def main() -> None:
         trig = f"{sum(r.get('triggers', 0) for r in rs) / judged:.1%}" if judged else "-"
         print(f"{name:28s} {calls / frames:11.2f} {sec / frames:8.4f} {calls / fc:10.2f} {s_ratio:7.2f} {trig:>9s}")
     print("target: MIGA / FIFO <= 1.3 with self-reflection at its default threshold (0.01)")
-    print(memory_report("MIGA (defaults)", memory_children(__file__, args.dir)))
+    print(memory_report("MIGA (defaults)", memory_children(__spec__.name, args.dir)))
 
 
 if __name__ == "__main__":

@@ -16,7 +16,7 @@ Feeding it to the real engines (``sample_fifo``, ``sample_miga``) turns every bo
   natively on one window (:func:`native_window`, the discretisation reference); the lag-1 correlation at every stream
   position (:func:`lag_profile`) shows any border, of any stage, that sits at a fixed place.
 
-Used by ``tests/test_oracle.py`` (fast, asserting) and ``tests/tools/bench_oracle.py`` (the full table, longer runs).
+Used by ``tests/test_oracle.py`` (fast, asserting) and ``tools/bench/oracle.py`` (the full table, longer runs).
 Pure torch, no ComfyUI.
 """
 

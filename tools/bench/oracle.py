@@ -1,7 +1,7 @@
 """Every queue sampler against the analytic oracle (``oracle.py``): the full table, for longer runs than the tests.
 
-    python tests/tools/bench_oracle.py                      # both settings, 200 output frames, rho 0.9 and 0
-    python tests/tools/bench_oracle.py --setting wan21 --frames 400 --methods tta,tta_guidance
+    python -m tools.bench.oracle                      # both settings, 200 output frames, rho 0.9 and 0
+    python -m tools.bench.oracle --setting wan21 --frames 400 --methods tta,tta_guidance
 
 Methods (all on the same exact denoiser, flow matching, deterministic Euler):
 
@@ -26,13 +26,9 @@ import sys
 import time
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-sys.path[:0] = [str(HERE), str(HERE.parent)]
+import torch
 
-import conftest  # noqa: E402,F401  (loads the pack as infinite_video; no ComfyUI needed)
-import torch  # noqa: E402
-
-import oracle  # noqa: E402
+from ..testing import oracle
 
 SETTINGS = {"small": oracle.SMALL, "wan21": oracle.WAN21}
 

@@ -19,7 +19,7 @@ Cosmos Predict2 detection infers only ``in_channels`` and ``model_channels``; ``
 the five (~15 M parameters).
 
 Nothing here imports ComfyUI at module level: the builders import it when called, after the host is on ``sys.path``
-and ``comfy.cli_args.args.cpu`` is set (see ``tests/conftest.py`` / ``comfy_server.py``).
+and ``comfy.cli_args.args.cpu`` is set (see ``host.py``).
 """
 
 from __future__ import annotations

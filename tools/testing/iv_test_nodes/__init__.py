@@ -1,7 +1,7 @@
 """Test-only ComfyUI node pack loaded beside infinite-video by the server fixtures and ``.ci/example``.
 
 Never shipped with the pack's nodes. ``IVTest_RandomConditioning`` makes CONDITIONING from a seeded randn, for the
-tiny Wan / LTXV / Cosmos models that have no text encoder here (``tests/tools/tiny_models.py``).
+tiny Wan / LTXV / Cosmos models that have no text encoder here (``tools/testing/tiny_models.py``).
 """
 
 import importlib.util

@@ -1,9 +1,9 @@
 """Streaming output (Video Sink) on CPU: memory flat in the video's length, and the cost of decoding and encoding.
 
-    python tests/tools/bench_stream.py            # memory N vs 10N frames (fresh process each), speed with/without
-    python tests/tools/bench_stream.py --quick    # smaller
-    python tests/tools/bench_stream.py --soak     # 10,000 latent frames of the shapes model against 1,000
-    python tests/tools/bench_stream.py --only speed --rounds 3    # one half (memory | speed)
+    python -m tools.bench.stream            # memory N vs 10N frames (fresh process each), speed with/without
+    python -m tools.bench.stream --quick    # smaller
+    python -m tools.bench.stream --soak     # 10,000 latent frames of the shapes model against 1,000
+    python -m tools.bench.stream --only speed --rounds 3    # one half (memory | speed)
 
 Two set-ups, both through Infinite Video Sampler with a Video Sink, as a user runs them:
 - **shapes**: the pack's trained tiny Wan 2.1 (16x16 latents), preview decode (8x upscale, 128x128 video);
@@ -32,10 +32,10 @@ import tempfile
 import time
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE))
-
-from benchmark import boot_host, reset_peak_rss, rss_kib  # noqa: E402
+from ..testing import tiny_models
+from ..testing.host import boot_host
+from ..pack import PACK_ROOT
+from .fifo import reset_peak_rss, rss_kib
 
 SETUPS = ("shapes", "wan+vae")
 METHODS = ("fifo", "miga")
@@ -58,11 +58,10 @@ def setup(name: str, folder: Path):
     """``(model, latent window, positive, negative, cfg, sink kwargs)`` of a set-up."""
     import torch
 
-    import tiny_models
-    from bench_kstep import load_vae, write_random_wan21_vae
+    from ..testing.tiny_vaes import load_vae, write_random_wan21_vae
 
     if name == "shapes":
-        from shapes.bench_consistency import MODEL_PATH, WINDOW
+        from .consistency import MODEL_PATH, WINDOW
 
         import comfy.sd
 
@@ -80,7 +79,7 @@ def setup(name: str, folder: Path):
 
 def queue(method: str, window: int):
     from infinite_video.samplers.config import QueueConfig
-    from shapes.bench_consistency import queue_config
+    from .consistency import queue_config
 
     if window == 9:  # the shapes model: FIFO with 2 partitions (cheap on a CPU), MIGA as the consistency benchmark
         return QueueConfig(9, 2, False, "noise") if method == "fifo" else queue_config("miga")
@@ -154,7 +153,8 @@ def memory_child(name: str, method: str, frames: int, sink: bool, folder: str) -
 
 
 def child(args: list[str]) -> dict:
-    out = subprocess.run([sys.executable, __file__, "--memory-child", *args], capture_output=True, text=True)
+    out = subprocess.run([sys.executable, "-m", __spec__.name, "--memory-child", *args], capture_output=True,
+                         text=True, cwd=PACK_ROOT)
     if out.returncode:
         raise RuntimeError(out.stderr[-3000:])
     return json.loads(out.stdout.strip().splitlines()[-1])

@@ -4,8 +4,8 @@ Every method runs in the same process, on the same model, with the same seeds an
 scored on decoded frames (``clips.decode``: the model's latents decode exactly through the preview factors) with
 the weight-free metrics of ``shapes/metrics.py``::
 
-    python tests/tools/shapes/bench_consistency.py                 # 3 seeds x 180 latent frames (20 windows)
-    python tests/tools/shapes/bench_consistency.py --quick         # 1 seed, 36 frames, for a smoke run
+    python -m tools.bench.consistency                 # 3 seeds x 180 latent frames (20 windows)
+    python -m tools.bench.consistency --quick         # 1 seed, 36 frames, for a smoke run
 
 Methods (window = the 9 latent frames the model was trained on, 27 ladder steps everywhere):
 
@@ -42,13 +42,10 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parent))
+from ..testing.shapes.clips import decode
+from ..pack import PACK_ROOT
 
-from shapes.clips import decode  # noqa: E402
-
-REPO = HERE.parents[2]
-MODEL_PATH = REPO / "tests" / "models" / "shapes_wan21" / "shapes_wan21.safetensors"
+MODEL_PATH = PACK_ROOT / "models" / "shapes_wan21" / "shapes_wan21.safetensors"
 WINDOW, PARTITIONS, SPATIAL = 9, 3, 16
 STEPS = WINDOW * PARTITIONS
 CFG = 1.0  # unconditional model: one model call per window
@@ -136,7 +133,7 @@ def run_queue_method(model, cfg, frames: int, seed: int, callback=None):
     """Our sampler through the real adapter path (``benchmark.sample_queue``), from a blank window."""
     import torch
 
-    from benchmark import sample_queue
+    from .fifo import sample_queue
 
     clip = torch.zeros(1, 16, WINDOW, SPATIAL, SPATIAL)
     out, sampler = sample_queue(model, cfg, frames, clip, empty_cond(), empty_cond(), CFG, seed, callback)
@@ -258,13 +255,13 @@ def main(argv=None) -> None:
     if unknown:
         sys.exit(f"unknown methods {sorted(unknown)}; choose from {', '.join(METHODS)}")
 
-    from benchmark import boot_host
+    from ..testing.host import boot_host
 
     boot_host()
     import torch
 
     import comfy.sd
-    from shapes.metrics import video_metrics
+    from ..testing.shapes.metrics import video_metrics
 
     if args.threads:
         torch.set_num_threads(args.threads)

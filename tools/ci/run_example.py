@@ -1,9 +1,9 @@
 """The main job behind ``bash .ci/example``: run an API workflow on a real headless ComfyUI server, print the result.
 
-    python tests/tools/run_example.py --host ~/comfy/ComfyUI --output ./output [--workflow FILE] [--timeout S]
+    python -m tools.ci.run_example --host ~/comfy/ComfyUI --output ./output [--workflow FILE] [--timeout S]
 
 Starts the server (``comfy_server.start_server``) with this pack and the test node pack. Its ``diffusion_models``
-folders are the pack's trained tiny Wan 2.1 (``tests/models/shapes_wan21/shapes_wan21.safetensors``, committed; the
+folders are the pack's trained tiny Wan 2.1 (``models/shapes_wan21/shapes_wan21.safetensors``, committed; the
 default workflow ``shapes_long_video.json`` runs FIFO + Self-Reflection + Long-Range Guidance on it and saves
 an mp4) and a temporary folder holding the tiny
 random-weight Wan 2.1 of ``tiny_models.py`` (seed 0) as ``tiny_wan21.safetensors`` (for ``fifo_tiny_wan.json``).
@@ -19,24 +19,18 @@ import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-import comfy_server  # noqa: E402
-import find_host  # noqa: E402
-import tiny_models  # noqa: E402
+from ..testing import comfy_server, tiny_models
+from ..testing.host import prepare_host
+from . import find_host
 
 DEFAULT_WORKFLOW = comfy_server.PACK_ROOT / "example_workflows" / "api" / "shapes_long_video.json"
-SHAPES_MODEL_DIR = comfy_server.PACK_ROOT / "tests" / "models" / "shapes_wan21"
+SHAPES_MODEL_DIR = comfy_server.PACK_ROOT / "models" / "shapes_wan21"
 DEFAULT_MODEL_SEED = 0
 
 
 def write_default_model(host: Path, folder: Path) -> Path:
     """The tiny Wan 2.1 (fixed seed) under its ``UNETLoader`` file name; imports ComfyUI's model code on CPU."""
-    if str(host) not in sys.path:
-        sys.path.insert(0, str(host))
-    import comfy.cli_args
-
-    comfy.cli_args.args.cpu = True
+    prepare_host(host)
     return tiny_models.write_tiny_wan21(folder / tiny_models.FILE_NAMES["wan21"], seed=DEFAULT_MODEL_SEED)
 
 

@@ -1,6 +1,6 @@
 """Drive a real headless ComfyUI server: start / stop, post API workflows, wait for results, read saved latents.
 
-Used by the pytest fixtures (``tests/conftest.py``) and by ``tests/tools/run_example.py`` (``bash .ci/example``).
+Used by the pytest fixtures (``tests/conftest.py``) and by ``tools/ci/run_example.py`` (``bash .ci/example``).
 Only the standard library at module level; ``read_latent`` imports safetensors when called.
 
     with start_server(host, custom_nodes={"infinite-video": PACK_ROOT, "iv_test_nodes": TEST_NODES},
@@ -30,9 +30,9 @@ import uuid
 from pathlib import Path
 from typing import Iterator, Mapping, Optional, Sequence
 
-TOOLS_DIR = Path(__file__).resolve().parent
-PACK_ROOT = TOOLS_DIR.parents[1]
-TEST_NODES_DIR = TOOLS_DIR / "iv_test_nodes"
+from ..pack import PACK_ROOT
+
+TEST_NODES_DIR = Path(__file__).resolve().parent / "iv_test_nodes"
 PACK_FOLDER_NAME = "infinite-video"
 
 # Log lines ComfyUI writes when a custom node pack fails to load (nodes.py, load_custom_node / init_external_...).

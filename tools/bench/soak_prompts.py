@@ -1,6 +1,6 @@
 """Soak: many sequential short prompts, malformed and valid mixed, against ONE real server (issue 12).
 
-    nice -n 10 "$IV_PYTHON" tests/tools/soak_prompts.py [--prompts 1000] [--valid-every 8]
+    nice -n 10 "$IV_PYTHON" -m tools.bench.soak_prompts [--prompts 1000] [--valid-every 8]
 
 Cycles through every case of ``malformed_cases.CASES`` (rejected at validation, or failing at execution naming the
 node) with a valid tiny FIFO run every ``--valid-every`` prompts, and checks:
@@ -25,13 +25,11 @@ import tempfile
 import time
 from pathlib import Path
 
-TOOLS = Path(__file__).resolve().parent
-sys.path.insert(0, str(TOOLS))
-
-import find_host  # noqa: E402
-import malformed_cases as mc  # noqa: E402
-import tiny_models  # noqa: E402
-from comfy_server import read_latent, start_server  # noqa: E402
+from ..ci import find_host
+from ..testing import malformed_cases as mc
+from ..testing import tiny_models
+from ..testing.comfy_server import read_latent, start_server
+from ..testing.host import prepare_host
 
 
 def rss_mib(pid: int) -> float:
@@ -71,10 +69,7 @@ def main() -> int:
     if host is None:
         print(f"no ComfyUI host: {reason}")
         return 1
-    sys.path.insert(0, str(host))
-    import comfy.cli_args
-
-    comfy.cli_args.args.cpu = True
+    prepare_host(host)
     # one torch thread in the server: on a machine shared with other jobs, more threads than cores spin and a tiny
     # run slows down a hundredfold; the soak is about memory and liveness, not speed
     os.environ.setdefault("OMP_NUM_THREADS", "1")

@@ -5,7 +5,7 @@ card is a grey placeholder. The real-model workflows get a picture of the workfl
 (headless Chromium against a real server with this pack, queue diagram included); the starter gets frames of the
 video it makes (the shapes model's consistency-benchmark contact sheet of the same chain).
 
-Run: python tests/tools/make_thumbnails.py   (needs the host and Chromium, like tests/test_web_queue_diagram.py)
+Run: python -m tools.authoring.thumbnails   (needs the host and Chromium, like tests/test_web_queue_diagram.py)
 """
 
 from __future__ import annotations
@@ -17,16 +17,13 @@ import sys
 import time
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE))
-
-from browser import Browser  # noqa: E402
-from comfy_server import PACK_ROOT, start_server  # noqa: E402
-from find_host import find_host  # noqa: E402
+from ..ci.find_host import find_host
+from ..testing.browser import Browser
+from ..testing.comfy_server import PACK_ROOT, start_server
 
 OUT = PACK_ROOT / "example_workflows"
 STARTER = "Shapes long video, starter (CPU, no download)"
-SHEET = PACK_ROOT / "tests" / "models" / "shapes_wan21" / "bench" / "miga_dce.png"  # the starter's chain
+SHEET = PACK_ROOT / "models" / "shapes_wan21" / "bench" / "miga_dce.png"  # the starter's chain
 SIZE = (768, 512)
 
 

@@ -3,8 +3,8 @@
 Everything is measured in the same run, interleaved, and printed as ratios (these machines are noisy; absolute
 seconds mean little). Run with the pack's virtualenv::
 
-    python tests/tools/benchmark.py            # FIFO vs native KSampler, calls per frame, memory 512 vs 64
-    python tests/tools/benchmark.py --quick    # smaller, for a smoke run
+    python -m tools.bench.fifo            # FIFO vs native KSampler, calls per frame, memory 512 vs 64
+    python -m tools.bench.fifo --quick    # smaller, for a smoke run
 
 Figures:
 - seconds per output latent frame of FIFO (no lookahead / lookahead) over native KSampler's seconds per latent frame
@@ -23,34 +23,14 @@ import sys
 import time
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE))
-sys.path.insert(0, str(HERE.parent))
+from ..testing import tiny_models
+from ..testing.host import boot_host
+from ..pack import PACK_ROOT
 
 WINDOW, PARTITIONS, SPATIAL = 8, 2, 16  # latent frames per window, blocks, latent height/width
 
 
-def boot_host():
-    """Import ComfyUI in-process on CPU and the pack as ``infinite_video``."""
-    from find_host import find_host
-
-    host, why = find_host()
-    if host is None:
-        sys.exit(why)
-    sys.argv = [sys.argv[0], "--cpu"]
-    sys.path.insert(0, str(host))
-    import comfy.options
-
-    comfy.options.enable_args_parsing()
-    import comfy.cli_args
-
-    comfy.cli_args.args.cpu = True
-    import conftest  # noqa: F401  (loads the pack as infinite_video)
-
-
 def load_model(folder: Path):
-    import tiny_models
-
     path = folder / tiny_models.FILE_NAMES["wan21"]
     if not path.is_file():
         tiny_models.write_tiny_wan21(path, seed=0)
@@ -58,8 +38,6 @@ def load_model(folder: Path):
 
 
 def conds():
-    import tiny_models
-
     return tiny_models.tiny_conditioning(1), tiny_models.tiny_conditioning(2)
 
 
@@ -194,12 +172,12 @@ def memory_child(frames: int) -> None:
     print(json.dumps(res))
 
 
-def memory_children(script: str, folder: str, lengths=(64, 512), extra=()) -> dict[int, dict]:
-    """Run ``script --memory-child N`` in a fresh process per length; returns each child's JSON line by length."""
+def memory_children(module: str, folder: str, lengths=(64, 512), extra=()) -> dict[int, dict]:
+    """Run ``python -m module --memory-child N`` in a fresh process per length; each child's JSON line by length."""
     mem = {}
     for n in lengths:
-        out = subprocess.run([sys.executable, script, "--memory-child", str(n), "--dir", folder, *extra],
-                             capture_output=True, text=True, check=True)
+        out = subprocess.run([sys.executable, "-m", module, "--memory-child", str(n), "--dir", folder, *extra],
+                             capture_output=True, text=True, check=True, cwd=PACK_ROOT)
         mem[n] = json.loads(out.stdout.strip().splitlines()[-1])
     return mem
 
@@ -245,7 +223,7 @@ def main() -> None:
     print(f"{'FIFO, lookahead (with warm-up)':34s} {med(look, 1):9.4f} {med(look, 1) / nat:7.2f}")
     print(f"model calls per output frame: no lookahead {med(plain, 2):.2f} (theory n = {PARTITIONS}), "
           f"lookahead {med(look, 2):.2f} (theory 2n = {2 * PARTITIONS})")
-    print(memory_report("FIFO (no lookahead)", memory_children(__file__, args.dir)))
+    print(memory_report("FIFO (no lookahead)", memory_children(__spec__.name, args.dir)))
 
 if __name__ == "__main__":
     main()

@@ -13,7 +13,7 @@ shift-8 schedule ComfyUI samples Wan with, so both the low-noise detail and the 
 
 Run with the pack's virtualenv (CPU, 2 threads: ~30 min for the committed 5000 steps)::
 
-    python tests/tools/shapes/train.py --out tests/models/shapes_wan21/shapes_wan21.safetensors
+    python -m tools.authoring.train_shapes --out models/shapes_wan21/shapes_wan21.safetensors
 """
 
 from __future__ import annotations
@@ -28,11 +28,9 @@ from pathlib import Path
 
 import torch
 
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parent))
-sys.path.insert(0, str(HERE.parent.parent.parent))
-
-from shapes.clips import ClipSpec, make_latents  # noqa: E402
+from ..ci.find_host import find_host
+from ..testing.host import prepare_host
+from ..testing.shapes.clips import ClipSpec, make_latents
 
 # Architecture of the committed model (WanModel keyword arguments). Everything ComfyUI's detection does not read
 # from the weights is fixed to what it assumes (comfy/model_detection.py, Wan 2.1): num_heads = dim // 128,
@@ -46,15 +44,10 @@ SHIFT = 8.0  # ComfyUI's WAN21 sampling shift
 
 def build_model():
     """A fresh ``WanModel`` with ``ARCH``, initialised as the official Wan code does (zero output head)."""
-    from find_host import find_host
-
     host, why = find_host()
     if host is None:
         sys.exit(why)
-    sys.path.insert(0, str(host))
-    import comfy.cli_args
-
-    comfy.cli_args.args.cpu = not torch.cuda.is_available()  # comfy.model_management probes the device on import
+    prepare_host(host, cpu=not torch.cuda.is_available())  # comfy.model_management probes the device on import
     import comfy.ops
     from comfy.ldm.wan.model import WanModel
 

@@ -1,7 +1,7 @@
 """Malformed API prompts for the pack, and how the server must answer each (issue 12).
 
 Shared by ``tests/test_malformed_prompts.py`` (every case once, through the session's real server) and the soak
-benchmark ``tests/tools/soak_prompts.py`` (1,000 prompts against one server). A :class:`Case` edits the tiny FIFO
+benchmark ``tools/bench/soak_prompts.py`` (1,000 prompts against one server). A :class:`Case` edits the tiny FIFO
 workflow (``example_workflows/api/fifo_tiny_wan.json``, 4 output frames) and says what must happen:
 
 - ``validation``: ``POST /prompt`` answers 400 and ``node_errors`` holds the node ``node`` with ``expect`` in one of its
@@ -19,8 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Optional
 
-TOOLS_DIR = Path(__file__).resolve().parent
-PACK_ROOT = TOOLS_DIR.parents[1]
+from ..pack import PACK_ROOT
 SURROGATE = "\ud800"
 NAN, INF = float("nan"), float("inf")  # json.dumps writes NaN / Infinity, as a JavaScript client can
 

@@ -1,4 +1,4 @@
-"""Find the ComfyUI host: the one discovery rule shared by ``.ci/setup``, ``tests/conftest.py`` and the example.
+"""Find the ComfyUI host: the one discovery rule shared by ``.ci/setup``, ``tests/conftest.py`` and the tools.
 
 In order:
 

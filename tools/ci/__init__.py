@@ -1,0 +1,1 @@
+"""What `.ci/` runs: host discovery (`find_host`, standard library only) and the main job (`run_example`)."""
