@@ -9,7 +9,7 @@ pytestmark = pytest.mark.host
 
 
 def _conds(family: str, seed: int):
-    from tools.tiny_models import CONTEXT_DIMS, tiny_conditioning
+    from infinite_video.tools.testing.tiny_models import CONTEXT_DIMS, tiny_conditioning
 
     return tiny_conditioning(seed, dim=CONTEXT_DIMS[family], attention_mask=family == "ltxv")
 

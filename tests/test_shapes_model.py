@@ -20,7 +20,7 @@ from infinite_video.tools.testing.shapes.metrics import palette_coverage, video_
 
 pytestmark = pytest.mark.host
 
-MODEL_DIR = PACK_ROOT / "tests" / "models" / "shapes_wan21"
+MODEL_DIR = PACK_ROOT / "models" / "shapes_wan21"
 MODEL = MODEL_DIR / "shapes_wan21.safetensors"
 
 

@@ -14,7 +14,7 @@ import torch
 
 from infinite_video.tools.testing.comfy_server import PACK_ROOT, start_server
 
-SHAPES = PACK_ROOT / "tests" / "models" / "shapes_wan21"
+SHAPES = PACK_ROOT / "models" / "shapes_wan21"
 FRAMES = 30
 
 

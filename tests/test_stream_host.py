@@ -184,7 +184,7 @@ def _shapes_model(comfy_host):
     import comfy.sd
 
     root = Path(__file__).resolve().parents[1]
-    return comfy.sd.load_diffusion_model(str(root / "tests" / "models" / "shapes_wan21" / "shapes_wan21.safetensors"))
+    return comfy.sd.load_diffusion_model(str(root / "models" / "shapes_wan21" / "shapes_wan21.safetensors"))
 
 
 @pytest.fixture(scope="module")
