@@ -22,14 +22,13 @@ from __future__ import annotations
 
 from typing import Any, Callable, Optional
 
-import torch
-from torch import Tensor
-
 import comfy.model_base
 import comfy.model_management
 import comfy.model_patcher
 import comfy.patcher_extension
 import comfy.samplers
+import torch
+from torch import Tensor
 
 SIGMA_KEY = "infinite_video_sigmas"
 PROMPTS_KEY = "infinite_video_prompts"
@@ -37,7 +36,8 @@ PROMPT_INDEX_KEY = "infinite_video_prompt_index"
 FRAME_RANGE_KEY = "infinite_video_frame_range"
 WRAPPER_KEY = "infinite_video_per_frame"
 
-SUPPORTED_FAMILIES = "Wan 2.1 (T2V, I2V, FLF, Fun), Wan 2.2 (TI2V-5B, A14B single expert), LTX-Video and Cosmos Predict2"
+SUPPORTED_FAMILIES = (
+    "Wan 2.1 (T2V, I2V, FLF, Fun), Wan 2.2 (TI2V-5B, A14B single expert), LTX-Video and Cosmos Predict2")
 # Subclasses of these models add tokens or embed the timestep without flattening it, so they are not per-frame safe.
 _UNSAFE_KWARGS = {
     "reference_latent": "reference latents (Wan Fun / Phantom)",
@@ -223,7 +223,8 @@ class PromptScheduleGuider(comfy.samplers.CFGGuider):
     active indices in ``transformer_options[PROMPTS_KEY]`` for each model call.
     """
 
-    def predict_noise(self, x: Tensor, timestep: Tensor, model_options: dict = {}, seed: Optional[int] = None) -> Tensor:  # noqa: B006
+    def predict_noise(self, x: Tensor, timestep: Tensor, model_options: dict = {},  # noqa: B006 (CFGGuider's signature)
+                      seed: Optional[int] = None) -> Tensor:  # noqa: B006
         active = model_options.get("transformer_options", {}).get(PROMPTS_KEY)
         positive = self.conds.get("positive", None)
         if active is not None and positive is not None:

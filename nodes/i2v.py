@@ -21,11 +21,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Optional
 
-import torch
-
 import comfy.model_base
 import comfy.model_management
 import node_helpers
+import torch
 
 SUPPORTED = (
     "Wan 2.1 / Wan 2.2-A14B image-to-video (36 input channels: latent + mask + image, e.g. wan2.1_i2v_480p_14B or "

@@ -15,14 +15,13 @@ from __future__ import annotations
 import logging
 from typing import Any, Optional
 
-import torch
-from comfy_api.latest import io, ui
-
 import comfy.model_management
 import comfy.sample
 import comfy.samplers
 import comfy.utils
 import latent_preview
+import torch
+from comfy_api.latest import io, ui
 
 from ..samplers.noise_search import (
     ChunkRecord,
@@ -33,8 +32,8 @@ from ..samplers.noise_search import (
     search_chunks,
 )
 from .adapter import check_conditioning_width
-from .stream import SinkType, model_fingerprint, open_image_session
 from .i2v import I2VFamily, build_chunk_conditioning, check_image_size, check_vae, detect_family
+from .stream import SinkType, model_fingerprint, open_image_session
 from .validation import check_widgets, require_inputs, shown
 
 log = logging.getLogger("infinite_video")

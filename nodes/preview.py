@@ -8,7 +8,6 @@ quick look at a long latent video without decoding thousands of frames through t
 from __future__ import annotations
 
 import torch
-
 from comfy_api.latest import io
 
 from .types import CATEGORY

@@ -5,22 +5,28 @@ from __future__ import annotations
 import logging
 from typing import Any, Optional
 
-import torch
-
 import comfy.model_management
 import comfy.sample
 import comfy.samplers
 import comfy.utils
+import torch
 from comfy_api.latest import io
 
 from ..samplers.config import QueueConfig
 from ..samplers.run import check_run_inputs, check_video_latent, required_steps, run_queue
 from ..samplers.steps import STEP_RULES
 from ..samplers.stream import Stream
-from .adapter import (FRAME_RANGE_KEY, PerFrameSampler, PromptScheduleGuider, check_conditioning_width,
-                      check_latent_channels, per_frame_family, stamp_prompts)
-from .stream import SinkType, model_fingerprint, open_session
+from .adapter import (
+    FRAME_RANGE_KEY,
+    PerFrameSampler,
+    PromptScheduleGuider,
+    check_conditioning_width,
+    check_latent_channels,
+    per_frame_family,
+    stamp_prompts,
+)
 from .progress import SamplerProgress
+from .stream import SinkType, model_fingerprint, open_session
 from .types import CATEGORY, QueueType
 from .validation import check_widgets, require_inputs
 

@@ -27,12 +27,11 @@ import time
 from dataclasses import dataclass
 from typing import Any, Callable, Optional
 
-import torch
-from torch import Tensor
-
 import folder_paths
+import torch
 from comfy_api.latest import io, ui
 from comfy_api.latest._input_impl.video_types import VideoFromFile
+from torch import Tensor
 
 from ..samplers.stream import Stream
 from .stream_decode import PREVIEW_UPSCALE, STREAMING_FAMILIES, PreviewStreamDecoder, StreamDecoder, make_decoder
@@ -327,7 +326,7 @@ class StreamSession:
                 raise ValueError(f"Video Sink: {problem}")
             self.resume_state = data["engine"]
             self.parts = [(str(p), int(n)) for p, n in data["parts"]]
-            for p, n in self.parts:
+            for p, _ in self.parts:
                 if not os.path.isfile(_inside_output(p, "resume")):
                     raise ValueError(f"Video Sink: the checkpoint continues {p!r}, which is no longer in the output "
                                      f"folder; put it back, or start a new run")

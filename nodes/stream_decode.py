@@ -26,10 +26,9 @@ import math
 from collections import deque
 from typing import Any, Optional, Protocol
 
+import comfy.model_management
 import torch
 from torch import Tensor
-
-import comfy.model_management
 
 from .preview import latent_to_rgb
 

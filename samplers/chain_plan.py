@@ -27,7 +27,6 @@ from .config import QueueConfig
 from .miga import resolve_miga
 from .miga_plan import static_partition
 
-
 MAX_DRAWN_SLOTS = 4096
 
 

@@ -44,7 +44,8 @@ def check_video_latent(latent: Tensor) -> None:
     if latent.ndim != 5:
         raise ValueError(
             f"latent must be a video latent [batch, channels, frames, height, width], got rank {latent.ndim} "
-            f"(shape {tuple(latent.shape)}); use a video latent node such as EmptyHunyuanLatentVideo or EmptyLTXVLatentVideo"
+            f"(shape {tuple(latent.shape)}); use a video latent node such as EmptyHunyuanLatentVideo or "
+            "EmptyLTXVLatentVideo"
         )
 
 

@@ -58,13 +58,25 @@ from .config import GuidanceConfig, QueueConfig, ReflectionConfig, UnifiedConfig
 from .fifo import _denoise_grouped, _randn
 from .guidance import MEMORY_SOURCES, HistoryBank
 from .miga_plan import (
-    UnifiedPlan, ZigzagPlan, check_group_width, check_guidance, plan_unified, plan_zigzag,
+    UnifiedPlan,
+    ZigzagPlan,
+    check_group_width,
+    check_guidance,
+    plan_unified,
+    plan_zigzag,
     static_partition,
 )
 from .prompts import FrameRange, validate_schedule
 from .reflection import (
-    ReflectionState, check_candidates, check_reflection_fit, check_threshold, get_similarity, judged_groups,
-    judges_denoised, reference_groups, select_candidate,
+    ReflectionState,
+    check_candidates,
+    check_reflection_fit,
+    check_threshold,
+    get_similarity,
+    judged_groups,
+    judges_denoised,
+    reference_groups,
+    select_candidate,
 )
 from .steps import NoiseScaling, get_step_rule, per_frame_step, ve_noise_scaling
 from .stream import LatentTail, Stream, check_state, clone_state, drive

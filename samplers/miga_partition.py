@@ -12,7 +12,6 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
-
 # --------------------------------------------------------------------------------------------------------------------
 # size checks (re-exported by :mod:`.reflection` with the other MIGA settings checks)
 

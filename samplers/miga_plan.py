@@ -40,9 +40,17 @@ This module re-exports their public names, so ``from .miga_plan import ...`` kee
 from __future__ import annotations
 
 from .miga_partition import (  # noqa: F401
-    MigaWindow, check_group_width, check_guidance, default_slide, dynamic_partition, static_partition,
+    MigaWindow,
+    check_group_width,
+    check_guidance,
+    default_slide,
+    dynamic_partition,
+    static_partition,
 )
 from .unified_plan import (  # noqa: F401
-    UnifiedPlan, UnifiedSimulation, plan_unified, simulate_unified,
+    UnifiedPlan,
+    UnifiedSimulation,
+    plan_unified,
+    simulate_unified,
 )
 from .zigzag_plan import GroupExit, ZigzagEvent, ZigzagPlan, plan_zigzag, simulate_zigzag  # noqa: F401

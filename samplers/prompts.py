@@ -44,7 +44,8 @@ def active_prompts(frame: int, ranges: Sequence[FrameRange]) -> tuple[int, ...]:
     return (min(range(len(ranges)), key=lambda i: ranges[i][0]),)  # type: ignore[index]
 
 
-def group_frames(frames: Sequence[int], ranges: Optional[Sequence[FrameRange]]) -> dict[Optional[tuple[int, ...]], list[int]]:
+def group_frames(frames: Sequence[int],
+                 ranges: Optional[Sequence[FrameRange]]) -> dict[Optional[tuple[int, ...]], list[int]]:
     """Group window positions by active prompt tuple: ``{prompts: [positions]}`` in first-seen order.
 
     ``ranges=None`` (no schedule) puts every position under the key ``None``.

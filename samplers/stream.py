@@ -3,8 +3,8 @@ run's state is saved at iteration boundaries so an interrupted run continues bit
 
 FIFO-Diffusion and MIGA keep a constant-size queue (Kim et al. 2024 §3; MIGA §3), but a loop that collects every
 output frame in one ``[B, C, frames, H, W]`` tensor is not constant-memory. Here the engines are *runners*: objects
-that do one queue iteration per :meth:`QueueRunner.iterate` and can save and load their whole state. :func:`drive` is the
-one loop for every engine: it routes each finished latent to a :class:`LatentTail` and to the :class:`Stream`'s
+that do one queue iteration per :meth:`QueueRunner.iterate` and can save and load their whole state. :func:`drive` is
+the one loop for every engine: it routes each finished latent to a :class:`LatentTail` and to the :class:`Stream`'s
 ``on_frame``, calls the k-diffusion-style callback, and at iteration boundaries hands snapshots of the state to
 ``on_state``. Everything here is pure torch; the ComfyUI side (VAE decode, video file, checkpoint file) lives in
 ``nodes/stream*.py``.

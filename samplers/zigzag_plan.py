@@ -13,7 +13,12 @@ from typing import Any, Optional
 
 from .guidance import default_offset, memory_positions
 from .miga_partition import (
-    MigaWindow, check_group_width, default_slide, dynamic_partition, rotating_segments, static_partition,
+    MigaWindow,
+    check_group_width,
+    default_slide,
+    dynamic_partition,
+    rotating_segments,
+    static_partition,
 )
 
 

@@ -66,6 +66,7 @@ def comfy_host() -> Path:
     if HOST is None:
         pytest.skip(HOST_REASON)
     import comfy.model_management  # noqa: F401  (device set-up happens here, with --cpu already set)
+
     import nodes  # noqa: F401  (ComfyUI's nodes.py: KSampler, common_ksampler, ...)
 
     return HOST

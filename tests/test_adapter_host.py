@@ -65,11 +65,10 @@ def test_per_frame_noise_scaling_matches_model(tiny_wan):
 
 def _camera_model(tmp_path):
     """A tiny Wan *Camera* model: real, loadable, and not per-frame safe (its forward embeds one timestep)."""
-    import safetensors.torch
-
     import comfy.ldm.wan.model
     import comfy.ops
     import comfy.sd
+    import safetensors.torch
 
     net = comfy.ldm.wan.model.CameraWanModel(model_type="camera", in_dim=32, dim=128, ffn_dim=256, text_dim=4096,
                                              out_dim=16, num_heads=1, num_layers=2,
@@ -168,7 +167,7 @@ def test_prompt_switch_reaches_the_model_per_frame(tiny_wan):
     seen = []
     model = tiny_wan.clone()
 
-    def record(ex, x, t, c_concat=None, c_crossattn=None, control=None, transformer_options={}, **kw):
+    def record(ex, x, t, c_concat=None, c_crossattn=None, control=None, transformer_options=None, **kw):
         for row in c_crossattn:
             seen.append(next((name for name, c in (("a", a), ("b", b)) if torch.equal(row, c[0][0][0])), "neg"))
         return ex(x, t, c_concat, c_crossattn, control, transformer_options, **kw)
@@ -186,6 +185,7 @@ def test_prompt_switch_reaches_the_model_per_frame(tiny_wan):
 def test_queue_sampler_in_sampler_custom_advanced(tiny_wan):
     import comfy.samplers
     from comfy_extras.nodes_custom_sampler import Noise_RandomNoise, SamplerCustomAdvanced
+
     from infinite_video.nodes.sampler import QueueSamplerCustom
 
     latent, queue, _ = _sampler_inputs()

@@ -9,7 +9,11 @@ import torch
 
 from infinite_video.samplers.chain_plan import plan_chain
 from infinite_video.samplers.config import (
-    GuidanceConfig, QueueConfig, ReflectionConfig, UnifiedConfig, ZigzagConfig,
+    GuidanceConfig,
+    QueueConfig,
+    ReflectionConfig,
+    UnifiedConfig,
+    ZigzagConfig,
 )
 from infinite_video.samplers.fifo import sample_fifo
 from infinite_video.samplers.miga import MIGA_PRESETS, MigaStats, miga_steps, sample_miga

@@ -60,7 +60,7 @@ def _is_widget(typ) -> bool:
 def ui_to_api(workflow: dict, info: dict) -> dict:
     """The API prompt the frontend would queue for a UI workflow (``graphToPrompt`` for plain graphs)."""
     prompt = {}
-    links = {l[0]: l for l in workflow["links"]}
+    links = {link[0]: link for link in workflow["links"]}
     for node in workflow["nodes"]:
         if node["type"] in FRONTEND_ONLY or node.get("mode", 0) != 0:
             continue
@@ -128,7 +128,10 @@ def check_against_object_info(prompt: dict, info: dict) -> list[str]:
 def _png(path: Path, w: int = 64, h: int = 64) -> None:
     """A tiny valid RGB PNG (the stand-in start image), written without extra packages."""
     row = b"\x00" + bytes([120, 160, 200]) * w
-    chunk = lambda kind, data: struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
     path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0))
                      + chunk(b"IDAT", zlib.compress(row * h)) + chunk(b"IEND", b""))
 

@@ -6,7 +6,13 @@ import pytest
 import torch
 
 from infinite_video.samplers import (
-    ancestral_step, check_plan, euler_step, flow_noise_scaling, iterate_fifo, plan_fifo, sample_fifo,
+    ancestral_step,
+    check_plan,
+    euler_step,
+    flow_noise_scaling,
+    iterate_fifo,
+    plan_fifo,
+    sample_fifo,
     ve_noise_scaling,
 )
 from infinite_video.samplers.fifo import check_fifo_inputs
@@ -104,7 +110,8 @@ def test_output_count_and_warmup():
         plan = plan_fifo(4, 2, False, init)
         assert plan.warmup == warm
         calls = []
-        out = sample_fifo(lambda x, s, prompts=None: calls.append(1) or x * 0.9, torch.randn(2, 3, 5, 4, 4),
+        out = sample_fifo(lambda x, s, prompts=None: calls.append(1) or x * 0.9,  # noqa: B023 (called in this loop)
+                          torch.randn(2, 3, 5, 4, 4),
                           ladder(8), plan, 7, generator=torch.Generator().manual_seed(0))
         assert out.shape == (2, 3, 7, 4, 4)
         assert len(calls) == plan.iterations(7) * plan.partitions
@@ -170,7 +177,8 @@ def test_ancestral_with_eta_zero_is_euler(ns):
     x, d, z = (torch.randn(2, 3, 4, 2, 2, generator=g) for _ in range(3))
     s = torch.tensor([0.9, 0.5, 0.3, 0.1])
     s_next = torch.tensor([0.8, 0.4, 0.2, 0.0])
-    torch.testing.assert_close(ancestral_step(x, d, s, s_next, z, eta=0.0, noise_scaling=ns), euler_step(x, d, s, s_next))
+    torch.testing.assert_close(ancestral_step(x, d, s, s_next, z, eta=0.0, noise_scaling=ns),
+                               euler_step(x, d, s, s_next))
 
 
 @pytest.mark.parametrize("ns", [ve_noise_scaling, flow_noise_scaling])

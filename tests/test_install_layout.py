@@ -31,8 +31,8 @@ SLICE = ["tests/test_chain_plan.py", "tests/test_host_smoke.py::test_stock_ksamp
 
 def _copy_checkout(dest: Path) -> None:
     """The files a clone of the current working tree would have (git's view: tracked + untracked, not ignored)."""
-    listed = subprocess.run(["git", "-C", str(PACK_ROOT), "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
-                            capture_output=True, check=True).stdout.decode().split("\0")
+    listed = subprocess.run(["git", "-C", str(PACK_ROOT), "ls-files", "-z", "--cached", "--others",
+                             "--exclude-standard"], capture_output=True, check=True).stdout.decode().split("\0")
     for rel in filter(None, listed):
         src = PACK_ROOT / rel
         if src.is_file():

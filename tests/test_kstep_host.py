@@ -5,7 +5,8 @@ VAEs (ComfyUI 0.3.64 has no tiny Wan VAE, comfyui-host.md §8):
 - Wan 2.1: a random full-size Wan 2.1 VAE written once per session (bf16, ~254 MB) and loaded like ``VAELoader``;
   used at 32x32, where one encode or decode of a 5-frame chunk takes a few seconds on CPU;
 - LTX-Video: a real ``comfy.sd.VAE`` built from a small architecture carried in its ``config`` metadata;
-- Wan 2.2 5B: a narrow stand-in around the real ``vae2_2.WanVAE`` class at width 16 (see ``tools/testing/tiny_vaes.py``).
+- Wan 2.2 5B: a narrow stand-in around the real ``vae2_2.WanVAE`` class at width 16 (see
+  ``tools/testing/tiny_vaes.py``).
 """
 
 from __future__ import annotations
@@ -18,8 +19,14 @@ import torch
 
 from infinite_video.tools.testing import tiny_models
 from infinite_video.tools.testing.call_counter import count_model_calls
-from infinite_video.tools.testing.tiny_vaes import SmallWan22VAE, load_vae, start_image, tiny_ltxv_vae, write_random_wan21_vae
 from infinite_video.tools.testing.comfy_server import read_latent
+from infinite_video.tools.testing.tiny_vaes import (
+    SmallWan22VAE,
+    load_vae,
+    start_image,
+    tiny_ltxv_vae,
+    write_random_wan21_vae,
+)
 
 pytestmark = pytest.mark.host
 
@@ -305,11 +312,11 @@ def _tiny_clip_vision(tmp_path, hidden: int, seed: int = 0):
 @pytest.fixture(scope="module")
 def tiny_wan_i2v_clip(comfy_host, tmp_path_factory):
     """Tiny Wan 2.1 I2V with ``img_emb`` (``model_type="i2v"``: loads as ``WAN21`` with ``image_to_video``)."""
-    import safetensors.torch
-
     import comfy.ops
-    from infinite_video.tools.testing.tiny_vaes import fill_random
+    import safetensors.torch
     from comfy.ldm.wan.model import WanModel
+
+    from infinite_video.tools.testing.tiny_vaes import fill_random
 
     net = WanModel(model_type="i2v", in_dim=36, dim=128, ffn_dim=256, text_dim=4096, out_dim=16, num_heads=1,
                    num_layers=2, operations=comfy.ops.disable_weight_init, dtype=torch.float32)

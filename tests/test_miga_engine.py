@@ -1,4 +1,5 @@
-"""MIGA sampling loop with toy denoisers (no ComfyUI): counts, sweep invariants, guidance, reflection, memory, errors."""
+"""MIGA sampling loop with toy denoisers (no ComfyUI): counts, sweep invariants, guidance, reflection, memory,
+errors."""
 
 from __future__ import annotations
 
@@ -8,10 +9,19 @@ import pytest
 import torch
 
 from infinite_video.samplers.config import (
-    GuidanceConfig, QueueConfig, ReflectionConfig, UnifiedConfig, ZigzagConfig,
+    GuidanceConfig,
+    QueueConfig,
+    ReflectionConfig,
+    UnifiedConfig,
+    ZigzagConfig,
 )
 from infinite_video.samplers.miga import (
-    MIGA_PRESETS, MigaStats, check_miga_inputs, miga_steps, resolve_miga, sample_miga,
+    MIGA_PRESETS,
+    MigaStats,
+    check_miga_inputs,
+    miga_steps,
+    resolve_miga,
+    sample_miga,
 )
 from infinite_video.samplers.steps import flow_noise_scaling, ve_noise_scaling
 
@@ -181,7 +191,8 @@ def test_reflection_keeps_best_candidate_only_if_better():
 
 
 def test_slide_auto_rule_and_one_slide_per_run():
-    """Auto slide: f - m with a Zigzag Stage; FIFO's lookahead decides on FIFO's queue; an explicit slide is honoured."""
+    """Auto slide: f - m with a Zigzag Stage; FIFO's lookahead decides on FIFO's queue; an explicit slide is
+    honoured."""
     full = CONFIGS["full"]  # f = 8, m = 2
     assert resolve_miga(full, W, 10).zigzag.slide == W - 2
     half = dataclasses.replace(full, zigzag=dataclasses.replace(ZZ, slide=3))
@@ -225,7 +236,7 @@ def test_memory_does_not_grow_with_frames():
     for frames in (50, 300):
         biggest = [0]
         _, st = run(cfg, frames, den=Drift(),
-                    callback=lambda i: biggest.__setitem__(0, max(biggest[0], i["x"].shape[2])))
+                    callback=lambda i: biggest.__setitem__(0, max(biggest[0], i["x"].shape[2])))  # noqa: B023
         peaks[frames] = (biggest[0], st.max_resident_latents)
     assert peaks[50] == peaks[300]
 

@@ -13,8 +13,8 @@ import json
 import pytest
 import torch
 
-from infinite_video.tools.testing.comfy_server import PACK_ROOT
 from infinite_video.tools.bench.consistency import run_native, to_rgb
+from infinite_video.tools.testing.comfy_server import PACK_ROOT
 from infinite_video.tools.testing.shapes.clips import ClipSpec, encode, make_clips
 from infinite_video.tools.testing.shapes.metrics import palette_coverage, video_metrics
 
@@ -106,10 +106,10 @@ def test_training_architecture_is_what_comfyui_detects(comfy_host):
     """The trainer's WanModel settings must be the ones ComfyUI's detection infers from the weights (e.g. heads =
     dim // 128): the committed weights in the trainer's architecture compute what UNETLoader's model computes, and
     the same weights in a 2-head model (which loads without complaint) do not, which the trainer's check catches."""
-    import safetensors.torch
-
     import comfy.ops
+    import safetensors.torch
     from comfy.ldm.wan.model import WanModel
+
     from infinite_video.tools.authoring.train_shapes import ARCH, build_model, check_loads_as_trained
 
     weights = {k: v.float() for k, v in safetensors.torch.load_file(str(MODEL)).items()}

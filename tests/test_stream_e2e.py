@@ -20,7 +20,8 @@ FRAMES = 30
 
 def prompt(prefix: str, frames: int = FRAMES, resume: str = "", every: int = 4) -> dict:
     return {
-        "1": {"class_type": "UNETLoader", "inputs": {"unet_name": "shapes_wan21.safetensors", "weight_dtype": "default"}},
+        "1": {"class_type": "UNETLoader",
+              "inputs": {"unet_name": "shapes_wan21.safetensors", "weight_dtype": "default"}},
         "2": {"class_type": "InfiniteVideo_EmptyConditioning", "inputs": {"width": 4096, "tokens": 1}},
         "3": {"class_type": "EmptyHunyuanLatentVideo", "inputs": {"width": 128, "height": 128, "length": 13,
                                                                    "batch_size": 1}},

@@ -9,7 +9,11 @@ import pytest
 import torch
 
 from infinite_video.samplers.config import (
-    GuidanceConfig, QueueConfig, ReflectionConfig, UnifiedConfig, ZigzagConfig,
+    GuidanceConfig,
+    QueueConfig,
+    ReflectionConfig,
+    UnifiedConfig,
+    ZigzagConfig,
 )
 from infinite_video.samplers.miga import MigaStats
 from infinite_video.samplers.run import required_steps, run_queue
@@ -88,7 +92,7 @@ def test_resume_from_periodic_state_is_bit_identical(name):
     for state in states[:-1]:
         k = state["frames_done"]
         seen = []
-        out = run(cfg, frames, Stream(resume=state, on_frame=lambda i, f: seen.append(i)))
+        out = run(cfg, frames, Stream(resume=state, on_frame=lambda i, f: seen.append(i)))  # noqa: B023
         assert seen == list(range(k, frames)), "a resumed run emits exactly the frames after the saved state"
         assert torch.equal(out[:, :, k:], full[:, :, k:])
 

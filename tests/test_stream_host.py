@@ -403,6 +403,7 @@ def test_wan_vae_sink_cancel_then_resume_gives_the_uninterrupted_video(tiny_wan,
 def test_queue_sampler_custom_streams_through_sampler_custom_advanced(shapes, output_dir):
     import comfy.samplers
     from comfy_extras.nodes_custom_sampler import Noise_RandomNoise, SamplerCustomAdvanced
+
     from infinite_video.nodes.sampler import QueueSamplerCustom
     from infinite_video.samplers.config import QueueConfig
 
@@ -427,9 +428,9 @@ def test_queue_sampler_custom_streams_through_sampler_custom_advanced(shapes, ou
 def test_kstep_streams_chunks_and_resumes_after_cancel(tiny_wan_i2v36, wan21_vae, output_dir):
     """K-Step Noise Search with a sink: each chunk goes to the file as it finishes; a Cancel in the third chunk
     leaves a checkpoint after the second; the resumed run's video equals the uninterrupted run's frames."""
+    from infinite_video.nodes.kstep import KStepNoiseSearch
     from infinite_video.tools.testing import tiny_models
     from infinite_video.tools.testing.tiny_vaes import start_image
-    from infinite_video.nodes.kstep import KStepNoiseSearch
 
     pos, neg = tiny_models.tiny_conditioning(1), tiny_models.tiny_conditioning(2)
     image = start_image((32, 32))
@@ -507,9 +508,9 @@ def test_kstep_checkpoints_count_latent_frames(tiny_wan_i2v36, wan21_vae, output
     fragment, and named by its 3 latent frames. (The last chunks add 2 < 3 latents: no second one.)"""
     import logging
 
+    from infinite_video.nodes.kstep import KStepNoiseSearch
     from infinite_video.tools.testing import tiny_models
     from infinite_video.tools.testing.tiny_vaes import start_image
-    from infinite_video.nodes.kstep import KStepNoiseSearch
 
     pos, neg = tiny_models.tiny_conditioning(1), tiny_models.tiny_conditioning(2)
     with caplog.at_level(logging.INFO, logger="infinite_video"):

@@ -13,11 +13,11 @@ import json
 
 import pytest
 
-from infinite_video.tools.testing.browser import Browser, find_chromium
-from infinite_video.tools.testing.comfy_server import PACK_ROOT, start_server
 from infinite_video.samplers.chain_plan import plan_chain
 from infinite_video.samplers.config import GuidanceConfig, QueueConfig, ReflectionConfig, UnifiedConfig, ZigzagConfig
 from infinite_video.samplers.plan import plan_fifo
+from infinite_video.tools.testing.browser import Browser, find_chromium
+from infinite_video.tools.testing.comfy_server import PACK_ROOT, start_server
 
 pytestmark = pytest.mark.host
 
@@ -59,7 +59,8 @@ def jsonable(d):
 
 
 OFFICIAL_WAN = dict(zigzag=ZigzagConfig(54, 7, 44, 0), unified=UnifiedConfig(10, True, 44),
-                    reflection=ReflectionConfig(3, 0.01, "pairwise_denoised", 10), guidance=GuidanceConfig(4, "queue", 64))
+                    reflection=ReflectionConfig(3, 0.01, "pairwise_denoised", 10),
+                    guidance=GuidanceConfig(4, "queue", 64))
 OFFICIAL_WAN_CHAIN = [
     {"type": "InfiniteVideo_FIFOQueueInit",
      "inputs": {"window_length": 21, "partitions": 2, "lookahead": True, "init_mode": "noise"}},
@@ -67,7 +68,8 @@ OFFICIAL_WAN_CHAIN = [
     {"type": "InfiniteVideo_UnifiedStage", "inputs": {"steps": 10, "re_denoise": True, "re_noise_step": 44}},
     {"type": "InfiniteVideo_SelfReflection",
      "inputs": {"candidates": 3, "threshold": 0.01, "metric": "pairwise_denoised", "judged_level": 10}},
-    {"type": "InfiniteVideo_LongRangeGuidance", "inputs": {"guidance_latents": 4, "source": "queue", "history_span": 64}},
+    {"type": "InfiniteVideo_LongRangeGuidance",
+     "inputs": {"guidance_latents": 4, "source": "queue", "history_span": 64}},
 ]
 
 

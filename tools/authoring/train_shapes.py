@@ -126,7 +126,8 @@ def main(argv=None) -> None:
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.01, betas=(0.9, 0.99))
     warmup = 200
     sched = torch.optim.lr_scheduler.LambdaLR(
-        opt, lambda s: min(1.0, (s + 1) / warmup) * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(s, args.steps) / args.steps))))
+        opt, lambda s: min(1.0, (s + 1) / warmup)
+        * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(s, args.steps) / args.steps))))
     gen = torch.Generator("cpu").manual_seed(args.seed)
     ctx = torch.zeros(args.batch, 1, ARCH["text_dim"], device=args.device)
     meta = {"arch": ARCH, "clip_spec": spec.__dict__, "batch": args.batch, "lr": args.lr, "ema": args.ema,

@@ -18,12 +18,11 @@ Run: python -m tools.authoring.ui_workflows  (thumbnails: python -m tools.author
 from __future__ import annotations
 
 import json
-import sys
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Optional
 
 from ..pack import PACK_ROOT as ROOT
+
 OUT = ROOT / "example_workflows"
 
 HF_WAN21 = "https://huggingface.co/Comfy-Org/Wan_2.1_ComfyUI_repackaged/resolve/main/split_files"
@@ -104,12 +103,12 @@ def ui_workflow(wf: Workflow) -> dict:
             link_id = len(links) + 1
             links.append([link_id, src, src_slot, node.id, slot, typ])
             out_links.setdefault((src, src_slot), []).append(link_id)
-    link_of = {(l[3], l[4]): l[0] for l in links}
+    link_of = {(link[3], link[4]): link[0] for link in links}
     nodes, x = [], 40
     for col in wf.columns:
         y = 40 + TITLE_H
         width = max(n.size[0] for n in col)
-        for order, node in enumerate(col):
+        for node in col:
             h = _height(node)
             props: dict[str, Any] = {} if node.type == "Note" else {"Node name for S&R": node.type}
             if node.models:
@@ -138,7 +137,11 @@ def ui_workflow(wf: Workflow) -> dict:
 def _plan(chain: dict, latent_frames: int) -> dict:
     from infinite_video.samplers.chain_plan import plan_chain
     from infinite_video.samplers.config import (
-        GuidanceConfig, QueueConfig, ReflectionConfig, UnifiedConfig, ZigzagConfig,
+        GuidanceConfig,
+        QueueConfig,
+        ReflectionConfig,
+        UnifiedConfig,
+        ZigzagConfig,
     )
 
     parts = {}

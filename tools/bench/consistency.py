@@ -42,8 +42,8 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-from ..testing.shapes.clips import decode
 from ..pack import PACK_ROOT
+from ..testing.shapes.clips import decode
 
 MODEL_PATH = PACK_ROOT / "models" / "shapes_wan21" / "shapes_wan21.safetensors"
 WINDOW, PARTITIONS, SPATIAL = 9, 3, 16
@@ -61,7 +61,11 @@ def queue_config(method: str, threshold: float = 0.01, metric: str = ""):
     """The ``QueueConfig`` a method runs (what the node chain FIFO Queue Init -> MIGA nodes would build); ``metric``
     "" = the Self-Reflection node's default."""
     from infinite_video.samplers.config import (
-        GuidanceConfig, QueueConfig, ReflectionConfig, UnifiedConfig, ZigzagConfig,
+        GuidanceConfig,
+        QueueConfig,
+        ReflectionConfig,
+        UnifiedConfig,
+        ZigzagConfig,
     )
 
     metric = metric or ReflectionConfig().metric
@@ -102,9 +106,8 @@ def empty_cond():
 
 def run_native(model, frames: int, seed: int, steps: int = STEPS):
     """``(latent [1, 16, frames, H, W], stats)`` from stock ComfyUI euler (model may carry context windows)."""
-    import torch
-
     import comfy.sample
+    import torch
 
     latent = torch.zeros(1, 16, frames, SPATIAL, SPATIAL)
     noise = torch.randn(latent.shape, generator=torch.Generator().manual_seed(seed))
@@ -258,9 +261,9 @@ def main(argv=None) -> None:
     from ..testing.host import boot_host
 
     boot_host()
+    import comfy.sd
     import torch
 
-    import comfy.sd
     from ..testing.shapes.metrics import video_metrics
 
     if args.threads:

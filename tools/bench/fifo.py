@@ -23,9 +23,9 @@ import sys
 import time
 from pathlib import Path
 
+from ..pack import PACK_ROOT
 from ..testing import tiny_models
 from ..testing.host import boot_host
-from ..pack import PACK_ROOT
 
 WINDOW, PARTITIONS, SPATIAL = 8, 2, 16  # latent frames per window, blocks, latent height/width
 
@@ -45,9 +45,9 @@ def sample_queue(model, cfg, frames: int, clip, positive, negative, cfg_scale: f
     """One queue run (FIFO or MIGA) through the real adapter path, as Infinite Video Sampler runs it: a
     ``PerFrameSampler`` run by ``PromptScheduleGuider.sample`` on ``clip [1, C, window, H, W]``, sigmas from the
     model's "simple" schedule. Returns ``(samples, sampler)`` (``sampler.model_calls``, ``sampler.stats``)."""
+    import comfy.samplers
     import torch
 
-    import comfy.samplers
     from infinite_video.nodes.adapter import PerFrameSampler, PromptScheduleGuider, stamp_prompts
     from infinite_video.samplers.run import required_steps, run_queue
 
@@ -82,10 +82,9 @@ def run_fifo(model, frames: int, lookahead: bool, init: str = "clip", callback=N
 
 def run_native(model, steps: int):
     """Stock ComfyUI euler on one window of WINDOW latent frames, ``steps`` steps; returns seconds."""
-    import torch
-
     import comfy.sample
     import comfy.samplers
+    import torch
 
     pos, neg = conds()
     latent = torch.zeros(1, 16, WINDOW, SPATIAL, SPATIAL)

@@ -18,15 +18,14 @@ import argparse
 import json
 import os
 import statistics
-import sys
 import time
 from pathlib import Path
 
 from ..testing.host import boot_host
 from .fifo import measure_run, memory_children, memory_report
 
-# (name in the table, tools.bench.consistency method): the defaults first (queue guidance, pairwise_denoised), then history
-# guidance, the official noisy-latent metric, and no self-reflection.
+# (name in the table, tools.bench.consistency method): the defaults first (queue guidance, pairwise_denoised),
+# then history guidance, the official noisy-latent metric, and no self-reflection.
 VARIANTS = (("miga (defaults)", "miga"), ("miga, official half slide", "miga_half_slide"),
             ("miga, history guidance", "miga_history"), ("miga, pairwise metric", "miga_pairwise"),
             ("miga, no self-reflection", "miga_guidance_only"))
@@ -35,6 +34,7 @@ MEMORY_METHOD = "miga"
 
 def load_shapes():
     import comfy.sd
+
     from .consistency import MODEL_PATH
 
     return comfy.sd.load_diffusion_model(str(MODEL_PATH))

@@ -22,9 +22,7 @@ position's lag-1 from the pooled value (``dev1``, at position ``at``): a border 
 from __future__ import annotations
 
 import argparse
-import sys
 import time
-from pathlib import Path
 
 import torch
 

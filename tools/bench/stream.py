@@ -32,9 +32,9 @@ import tempfile
 import time
 from pathlib import Path
 
+from ..pack import PACK_ROOT
 from ..testing import tiny_models
 from ..testing.host import boot_host
-from ..pack import PACK_ROOT
 from .fifo import reset_peak_rss, rss_kib
 
 SETUPS = ("shapes", "wan+vae")
@@ -61,9 +61,9 @@ def setup(name: str, folder: Path):
     from ..testing.tiny_vaes import load_vae, write_random_wan21_vae
 
     if name == "shapes":
-        from .consistency import MODEL_PATH, WINDOW
-
         import comfy.sd
+
+        from .consistency import MODEL_PATH, WINDOW
 
         model = comfy.sd.load_diffusion_model(str(MODEL_PATH))
         zero = [[torch.zeros(1, 1, 4096), {}]]
@@ -79,6 +79,7 @@ def setup(name: str, folder: Path):
 
 def queue(method: str, window: int):
     from infinite_video.samplers.config import QueueConfig
+
     from .consistency import queue_config
 
     if window == 9:  # the shapes model: FIFO with 2 partitions (cheap on a CPU), MIGA as the consistency benchmark

@@ -42,7 +42,8 @@ def video_summary(path: Path) -> str:
         stream = container.streams.video[0]
         frames = sum(1 for _ in container.decode(stream))
         seconds = float(frames / stream.average_rate) if stream.average_rate else 0.0
-        return f"{frames} frames {stream.width}x{stream.height}, {seconds:.1f} s at {float(stream.average_rate or 0):g} fps"
+        fps = float(stream.average_rate or 0)
+        return f"{frames} frames {stream.width}x{stream.height}, {seconds:.1f} s at {fps:g} fps"
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -131,7 +131,7 @@ class Browser:
     def call(self, method: str, params: Optional[dict] = None, timeout: float = 60.0) -> dict:
         return self.loop.run_until_complete(self._call(method, params, timeout))
 
-    # -- page -----------------------------------------------------------------------------------------------------------
+    # -- page ----------------------------------------------------------------------------------------------------------
 
     def navigate(self, url: str) -> None:
         self.call("Page.navigate", {"url": url})

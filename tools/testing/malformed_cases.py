@@ -16,10 +16,10 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Callable, Optional
 
 from ..pack import PACK_ROOT
+
 SURROGATE = "\ud800"
 NAN, INF = float("nan"), float("inf")  # json.dumps writes NaN / Infinity, as a JavaScript client can
 

@@ -32,7 +32,11 @@ from torch import Tensor
 
 from infinite_video.samplers import plan_fifo, sample_fifo
 from infinite_video.samplers.config import (
-    GuidanceConfig, QueueConfig, ReflectionConfig, UnifiedConfig, ZigzagConfig,
+    GuidanceConfig,
+    QueueConfig,
+    ReflectionConfig,
+    UnifiedConfig,
+    ZigzagConfig,
 )
 from infinite_video.samplers.miga import MigaStats, resolve_miga, sample_miga
 from infinite_video.samplers.steps import flow_noise_scaling

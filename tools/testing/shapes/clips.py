@@ -40,7 +40,10 @@ PALETTE_NAMES = ("red", "green", "blue", "yellow", "magenta", "cyan")
 
 
 def encode(rgb: torch.Tensor) -> torch.Tensor:
-    """RGB ``[B, F, H, W, 3]`` in [-1, 1] -> latents ``[B, 16, F, H, W]`` (minimum-norm solution of ``l @ F + b = rgb``)."""
+    """RGB ``[B, F, H, W, 3]`` in [-1, 1] -> latents ``[B, 16, F, H, W]``.
+
+    The minimum-norm solution of ``l @ F + b = rgb``.
+    """
     pinv = torch.linalg.pinv(WAN21_RGB_FACTORS.double()).float()  # [3, 16]
     lat = (rgb - WAN21_RGB_BIAS.to(rgb)) @ pinv.to(rgb)
     return lat.permute(0, 4, 1, 2, 3).contiguous()
@@ -68,6 +71,9 @@ class ClipSpec:
     pan_speed: float = 0.25
 
 
+DEFAULT_SPEC = ClipSpec()
+
+
 def _background(gen: torch.Generator, spec: ClipSpec, batch: int, t: torch.Tensor) -> torch.Tensor:
     """Grey texture (sum of 4 low-frequency plane waves, slight tint) panning at ``pan_speed``: ``[B, F, H, W, 3]``."""
     waves = 4
@@ -86,7 +92,8 @@ def _background(gen: torch.Generator, spec: ClipSpec, batch: int, t: torch.Tenso
     for k in range(waves):
         kx = (freq[:, k] * torch.cos(ang[:, k])).view(batch, 1, 1, 1)
         ky = (freq[:, k] * torch.sin(ang[:, k])).view(batch, 1, 1, 1)
-        field = field + amp[:, k].view(batch, 1, 1, 1) * torch.sin(kx * (xs + ox) + ky * (ys + oy) + phase[:, k].view(batch, 1, 1, 1))
+        wave = torch.sin(kx * (xs + ox) + ky * (ys + oy) + phase[:, k].view(batch, 1, 1, 1))
+        field = field + amp[:, k].view(batch, 1, 1, 1) * wave
     grey = level.view(batch, 1, 1, 1) + field
     return grey.unsqueeze(-1) + tint.view(batch, 1, 1, 1, 3)
 
@@ -99,7 +106,7 @@ def _bounce(p0: torch.Tensor, v: torch.Tensor, t: torch.Tensor, lo: torch.Tensor
     return lo.unsqueeze(1) + torch.where(u > span.unsqueeze(1), 2 * span.unsqueeze(1) - u, u)
 
 
-def make_clips(batch: int, spec: ClipSpec = ClipSpec(), seed: int = 0, start: float = 0.0):
+def make_clips(batch: int, spec: ClipSpec = DEFAULT_SPEC, seed: int = 0, start: float = 0.0):
     """Draw ``batch`` clips from ``seed``. Returns ``(rgb [B, F, H, W, 3], meta)``.
 
     ``meta`` holds ``colors [B, n]`` (palette indices, -1 for absent shapes), ``radius [B, n]``, ``square [B, n]``
@@ -119,7 +126,7 @@ def make_clips(batch: int, spec: ClipSpec = ClipSpec(), seed: int = 0, start: fl
     speed = spec.min_speed + torch.rand(batch, n, generator=gen) * (spec.max_speed - spec.min_speed)
     ang = torch.rand(batch, n, generator=gen) * 2 * math.pi
     centers = []
-    for axis, size, comp in ((0, spec.width, torch.cos), (1, spec.height, torch.sin)):
+    for size, comp in ((spec.width, torch.cos), (spec.height, torch.sin)):
         lo, hi = radius - 0.5, size - 0.5 - radius
         p0 = lo + torch.rand(batch, n, generator=gen) * (hi - lo)
         centers.append(_bounce(p0, speed * comp(ang), t, lo, hi))
@@ -130,7 +137,8 @@ def make_clips(batch: int, spec: ClipSpec = ClipSpec(), seed: int = 0, start: fl
         dx = xs - centers[:, :, j, 0].view(batch, -1, 1, 1)
         dy = ys - centers[:, :, j, 1].view(batch, -1, 1, 1)
         r = radius[:, j].view(batch, 1, 1, 1)
-        dist = torch.where(square[:, j].view(batch, 1, 1, 1), torch.maximum(dx.abs(), dy.abs()), torch.sqrt(dx * dx + dy * dy))
+        dist = torch.where(square[:, j].view(batch, 1, 1, 1), torch.maximum(dx.abs(), dy.abs()),
+                           torch.sqrt(dx * dx + dy * dy))
         cover = (r - dist + 0.5).clamp(0, 1) * present[:, j].view(batch, 1, 1, 1)  # anti-aliased edge
         col = PALETTE[colors[:, j].clamp_min(0)].view(batch, 1, 1, 1, 3)
         rgb = rgb * (1 - cover.unsqueeze(-1)) + col * cover.unsqueeze(-1)
@@ -138,6 +146,6 @@ def make_clips(batch: int, spec: ClipSpec = ClipSpec(), seed: int = 0, start: fl
     return rgb.clamp(-1, 1), meta
 
 
-def make_latents(batch: int, spec: ClipSpec = ClipSpec(), seed: int = 0) -> torch.Tensor:
+def make_latents(batch: int, spec: ClipSpec = DEFAULT_SPEC, seed: int = 0) -> torch.Tensor:
     """``[B, 16, F, H, W]`` latents of ``make_clips(batch, spec, seed)``."""
     return encode(make_clips(batch, spec, seed)[0])
