@@ -75,7 +75,7 @@ def detect_family(model: Any) -> I2VFamily:
     name = cls.__name__
     if cls is comfy.model_base.WAN22:
         return I2VFamily("wan22_ti2v", "Wan 2.2 TI2V 5B", 4, 32, 16, 48)
-    if cls is comfy.model_base.WAN21:
+    if inner is not None and cls is comfy.model_base.WAN21:
         dm = inner.diffusion_model
         in_dim = int(dm.patch_embedding.weight.shape[1])
         if in_dim == 36:

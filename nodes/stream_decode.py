@@ -140,7 +140,8 @@ class WanStreamDecoder:
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         recent = state.get("recent")
-        if state.get("kind") != self.kind or not isinstance(recent, list) or len(recent) > self.recent.maxlen:
+        history = self.recent.maxlen or 0  # always set: the deque is made with the decoder's causal history
+        if state.get("kind") != self.kind or not isinstance(recent, list) or len(recent) > history:
             raise ValueError(f"the checkpoint's decoder is {state.get('kind')!r}, this VAE is {self.kind!r}: resume "
                              f"with the VAE the run was started with")
         # a fresh cache fed the last latents (from latent 0 when the run had fewer): the run's cache again

@@ -50,7 +50,7 @@ _MUXER_OPTIONS = {"mp4": {"movflags": "frag_keyframe+empty_moov+default_base_moo
                   "webm": {"cluster_size_limit": "1"}}
 
 
-def _encoder_options(encoder: str, quality: int, fps: Fraction) -> dict[str, str]:
+def _encoder_options(encoder: str, quality: int, fps: Fraction) -> dict[str, object]:
     if encoder == "libx264":
         # keyint: a keyframe at least every 2 s, so the file visibly grows (a fragment per keyframe)
         return {"crf": str(int(quality)), "preset": "medium", "tune": "zerolatency", "forced-idr": "1",
@@ -73,7 +73,9 @@ class VideoWriter:
         # overwrite.)
         self.file = open(path, "xb", buffering=0)
         self.container = av.open(self.file, mode="w", format=fmt, options=_MUXER_OPTIONS[fmt])
-        self.stream = self.container.add_stream(encoder, rate=self.fps)
+        stream = self.container.add_stream(encoder, rate=self.fps)
+        assert isinstance(stream, av.video.stream.VideoStream)  # a video encoder from CODECS
+        self.stream = stream
         self.stream.width, self.stream.height, self.stream.pix_fmt = self.width, self.height, pix_fmt
         self.stream.options = _encoder_options(encoder, quality, self.fps)
         self.frames = 0  # frames in the file (copied and encoded)
@@ -123,11 +125,20 @@ class VideoWriter:
         self.flushed = True
 
 
+def _frame_rate(vs: "av.video.stream.VideoStream") -> Fraction:
+    """The stream's frame rate (average, else guessed); an error for a stream that has neither."""
+    rate = vs.average_rate or vs.guessed_rate
+    if not rate:
+        raise ValueError("a video part has no frame rate: it was not written by the Video Sink; resume from a "
+                         "checkpoint whose video is still there")
+    return rate
+
+
 def _packets(src: "av.container.InputContainer", frames: int):
     """The packets of the first ``frames`` frames of ``src``'s video stream; stops quietly at a truncated end (a file
     cut short by a killed process ends in a partial fragment)."""
     vs = src.streams.video[0]
-    rate = vs.average_rate or vs.guessed_rate
+    rate = _frame_rate(vs)
     try:
         for packet in src.demux(vs):
             if packet.pts is None or packet.size == 0:
@@ -164,7 +175,7 @@ def join_videos(parts: list[tuple[str, int]], path: str) -> int:
                                 ref_codec, ref_size):
                             raise ValueError(f"{os.path.basename(part)} is not the same kind of video as "
                                              f"{os.path.basename(first)}: resume with the sink settings the run used")
-                        rate = vs.average_rate or vs.guessed_rate
+                        rate = _frame_rate(vs)
                         for packet in _packets(src, n):
                             shift = round(offset / packet.time_base)
                             packet.pts += shift
