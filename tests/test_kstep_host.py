@@ -1,7 +1,7 @@
 """K-Step Noise Search against the real ComfyUI host: tiny random-weight I2V models on CPU, in process and through the
 headless server.
 
-VAEs (ComfyUI 0.3.64 has no tiny Wan VAE, comfyui-host.md §8):
+VAEs (ComfyUI 0.3.64 has no tiny Wan VAE, docs/comfyui-host.md, "Tiny models for tests"):
 - Wan 2.1: a random full-size Wan 2.1 VAE written once per session (bf16, ~254 MB) and loaded like ``VAELoader``;
   used at 32x32, where one encode or decode of a 5-frame chunk takes a few seconds on CPU;
 - LTX-Video: a real ``comfy.sd.VAE`` built from a small architecture carried in its ``config`` metadata;
