@@ -177,7 +177,7 @@ def test_bad_input_raises_before_any_model_call(request, node, case):
 @pytest.fixture(scope="module")
 def wan21_reference(node, tiny_wan_i2v36, wan21_vae):
     """One in-process run on the tiny Wan 2.1 (in_dim 36) model, shared with the server comparison below (the random
-    full-size Wan VAE makes each run take ~20 s on CPU)."""
+    full-size Wan VAE makes each run slow on CPU)."""
     model, counter = count_model_calls(tiny_wan_i2v36)
     image = start_image((32, 32), seed=9)
     frames, latent, report = _run(node, model, wan21_vae, image, length=5, chunks=2, m=2, k=1, full=2, seed=5)
