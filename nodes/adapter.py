@@ -1,8 +1,8 @@
 """The one place that turns a ComfyUI MODEL / GUIDER into the pack's per-frame denoiser.
 
 ComfyUI's public contract is one sigma per batch row (``comfy/model_sampling.py`` reshapes sigma to ``[B, 1, ...]``),
-while FIFO-Diffusion and MIGA give every latent frame its own noise level. The seam, as ``comfyui-host.md`` §5
-recommends, uses only sanctioned hooks:
+while FIFO-Diffusion and MIGA give every latent frame its own noise level. The seam uses only sanctioned hooks
+(``docs/comfyui-host.md``, "Per-frame noise levels"):
 
 1. :class:`PerFrameSampler` is a ``comfy.samplers.Sampler`` run by ``CFGGuider.sample``, so cond conversion, CFG,
    hooks, ControlNet pre-run, a *window-sized* memory estimate, latent in/out processing and cleanup are ComfyUI's.

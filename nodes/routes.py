@@ -3,7 +3,7 @@
 ``GET /infinite_video/fifo_plan?window_length=16&partitions=2&lookahead=true&init_mode=noise`` answers
 :meth:`samplers.plan.FifoPlan.to_dict` as JSON (the same plan the sampler runs and the tests check), or status 400
 with ``{"error": ...}`` naming the input and the fix. The values are checked against FIFO Queue Init's own limits
-(``window_length <= 1024``, ``partitions <= 64``), which bound the answer (at most about 0.5 MB, 0.1 s); it is
+(``window_length <= 1024``, ``partitions <= 64``), which bound the answer's size and the time it takes; it is
 computed off the event loop and the last few answers are kept, so a client cannot stall the server. Registered on
 ComfyUI's own route table (``PromptServer.instance.routes``), the seam custom node packs use for routes; without a
 running server (tests, scripts) registering is a no-op.
@@ -74,7 +74,7 @@ def register_routes() -> None:
 
     async def fifo_plan(request: "web.Request") -> "web.Response":
         try:
-            # off the event loop: the largest plan the node allows takes about 0.1 s
+            # off the event loop: the largest plan the node allows is not instant
             plan = await asyncio.get_running_loop().run_in_executor(None, fifo_plan_json,
                                                                     dict(request.rel_url.query))
             return web.json_response(plan)

@@ -13,8 +13,7 @@ are final now (``[T, H', W', 3]`` floats in [0, 1], batch row 0), ``finish()`` t
   context before each chunk and cross-fades the overlapping frames, the way ComfyUI's tiled decode
   (``VAE.decode_tiled_3d`` / ``comfy.utils.tiled_scale_multidim``) feathers its temporal tiles. Not exact (LTX-Video's
   decoder is not causal: frames near a chunk's end miss the latents after it): ``tests/test_stream_host.py`` reports
-  the PSNR against a full decode (about 26 dB on a random-weight LTX-Video VAE with the defaults, 8 latents per chunk
-  and 4 of context, which cost 1.5x a full decode).
+  the PSNR against a full decode (figures: ``docs/long-runs.md``). Defaults: 8 latents per chunk and 4 of context.
 - :class:`PreviewStreamDecoder`: the model's latent-to-RGB preview factors, one image per latent frame (fast look).
 
 Only ``VAE.decode``, the public ``first_stage_model`` and ComfyUI's memory management are used; nothing is patched.

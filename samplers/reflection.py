@@ -4,8 +4,8 @@ During the progressive queue initialisation MIGA scores how well the group just 
 with the groups in front of it ("earlier consistent latents"). When the score drops by more than a threshold compared
 with the previous judgment, it regenerates that group (and everything noisier behind it) from several candidate noises
 with the reference groups as frozen leading context, and keeps the best candidate if it beats the current score
-(``docs/miga.md`` §7). This module is the model-free part: metrics, the judgment state, selection, where the judged and
-reference groups sit in the zigzag queue, and the settings checks.
+(``docs/algorithms/miga.md``, section 4). This module is the model-free part: metrics, the judgment state, selection,
+where the judged and reference groups sit in the zigzag queue, and the settings checks.
 
 Two similarity metrics, one per official backbone; they give different numbers and must not be mixed:
 
@@ -119,7 +119,7 @@ def _score(x: Score, what: str = "score") -> float:
 class ReflectionState:
     """Judgment history ``H`` of self-reflection. Immutable: every method returns a new state.
 
-    Rule (``docs/miga.md`` §7): the first judgment only records; later ones are *flagged* when
+    Rule (``docs/algorithms/miga.md``, section 4): the first judgment only records; later ones are *flagged* when
     ``H[-1] - score > threshold`` (strictly). The score is appended either way, so each judgment compares with the
     previous judged group's score. After an accepted correction, :meth:`accept` overwrites ``H[-1]`` with the best
     candidate's score.

@@ -1,4 +1,4 @@
-"""Long-range guidance positions (golden-facts §4) and the bounded history bank (paper variant)."""
+"""Long-range guidance positions (official reference values) and the bounded history bank (paper variant)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import pytest
 
 from infinite_video.samplers.guidance import HistoryBank, default_offset, memory_positions
 
-# golden-facts.md §4, verbatim
+# the official code's positions, verbatim (docs/algorithms/miga.md, Long-range guidance positions)
 VC2_TABLE = {4: (0, 1, 2, 3), 8: (0, 2, 4, 6), 15: (3, 6, 9, 12), 16: (2, 6, 10, 14), 40: (26, 30, 34, 38)}
 WAN_TABLE = {10: (2, 4, 6, 8), 27: (3, 9, 15, 21), 28: (4, 11, 18, 25), 40: (16, 23, 30, 37)}
 

@@ -1,7 +1,7 @@
 """K-Step Noise Search against the real ComfyUI host: tiny random-weight I2V models on CPU, in process and through the
 headless server.
 
-VAEs (ComfyUI 0.3.64 has no tiny Wan VAE, comfyui-host.md §8):
+VAEs (ComfyUI 0.3.64 has no tiny Wan VAE, docs/comfyui-host.md, "Tiny models for tests"):
 - Wan 2.1: a random full-size Wan 2.1 VAE written once per session (bf16, ~254 MB) and loaded like ``VAELoader``;
   used at 32x32, where one encode or decode of a 5-frame chunk takes a few seconds on CPU;
 - LTX-Video: a real ``comfy.sd.VAE`` built from a small architecture carried in its ``config`` metadata;
@@ -177,7 +177,7 @@ def test_bad_input_raises_before_any_model_call(request, node, case):
 @pytest.fixture(scope="module")
 def wan21_reference(node, tiny_wan_i2v36, wan21_vae):
     """One in-process run on the tiny Wan 2.1 (in_dim 36) model, shared with the server comparison below (the random
-    full-size Wan VAE makes each run take ~20 s on CPU)."""
+    full-size Wan VAE makes each run slow on CPU)."""
     model, counter = count_model_calls(tiny_wan_i2v36)
     image = start_image((32, 32), seed=9)
     frames, latent, report = _run(node, model, wan21_vae, image, length=5, chunks=2, m=2, k=1, full=2, seed=5)

@@ -25,7 +25,7 @@ from infinite_video.samplers.noise_search import (
     stitch_chunks,
 )
 
-# golden-facts.md §5, verbatim.
+# The worked example of docs/algorithms/kstep-search.md, verbatim.
 GUIDE = torch.tensor([1.0, 0.0])
 CAND_A = torch.tensor([[1.0, 0.0], [1.0, 0.0], [1.0, 0.0], [0.6, 0.8]])
 CAND_B = torch.tensor([[0.8, 0.6]] * 4)

@@ -1,11 +1,12 @@
 """Malformed API prompts through the real server: each is rejected at validation naming the node, or fails at
 execution with a clear message naming the node and the input; none stops the server from running the next prompt.
 
-Issue 12: a combo value holding a lone surrogate (``"\\ud800"``) used to pass validation (ComfyUI 0.3.64 does not
-check V3 combo values), the pack's error echoed it and ComfyUI's prompt worker thread died printing it; the server
-still answered HTTP but never executed again. The cases below are the kinds an API client can send (bad strings in
-every combo, non-finite floats, out-of-range values, impossible combinations, wrong models) and end with a valid
-prompt that must still run. ``tools/bench/soak_prompts.py`` posts the same cases 1,000 times and checks the memory.
+Why it matters: ComfyUI 0.3.64 does not check V3 combo values, so a combo value holding a lone surrogate
+(``"\\ud800"``) reaches the pack; an error that echoed it raw would kill ComfyUI's prompt worker thread while printing
+it, and the server would still answer HTTP but never execute again. The cases below are the kinds an API client can
+send (bad strings in every combo, non-finite floats, out-of-range values, impossible combinations, wrong models) and
+end with a valid prompt that must still run. ``tools/bench/soak_prompts.py`` posts the same cases many times and
+checks the memory.
 """
 
 from __future__ import annotations

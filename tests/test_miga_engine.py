@@ -253,11 +253,11 @@ def test_preset_defaults_are_valid():
                                  p["guidance"]), p["window"], 10)
 
 
-def test_readme_preset_table_matches_the_presets():
-    """The README's per-backbone table is what MIGA_PRESETS holds (one source of truth, checked)."""
+def test_docs_preset_table_matches_the_presets():
+    """The per-backbone table of docs/algorithms/miga.md is what MIGA_PRESETS holds (one source of truth, checked)."""
     from pathlib import Path
 
-    text = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    text = (Path(__file__).resolve().parents[1] / "docs/algorithms/miga.md").read_text()
     rows = {line.split("|")[1].split()[0]: [c.strip() for c in line.split("|")[2:-1]]
             for line in text.splitlines() if line.startswith("| ") and line.split("|")[1].split()[0] in MIGA_PRESETS}
     assert set(rows) == set(MIGA_PRESETS)

@@ -219,7 +219,7 @@ def test_zigzag_simulation_steady_state(cfg: dict[str, int], static_init: bool) 
 
 
 def test_zigzag_short_regime_official_lengths() -> None:
-    # docs/miga.md trap 2: with the official long_iter_nums the output is mostly init-queue groups
+    # docs/algorithms/miga.md, trap 2: with the official lengths the output is mostly init-queue groups
     for cfg, groups_out in ((VC2, 30), (WAN, 20)):
         plan = plan_zigzag(**cfg)
         events = simulate_zigzag(plan, plan.iterations(groups_out))

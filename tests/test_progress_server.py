@@ -1,4 +1,4 @@
-"""Progress of Infinite Video Sampler as a client sees it: websocket events of the real server (issue 12).
+"""Progress of Infinite Video Sampler as a client sees it: websocket events of the real server.
 
 MIGA's bar counts output latent frames (``max`` = frames, reaching it, never going back); while no frame leaves, the
 node's progress text says what runs: the warm-up sweeps and each self-reflection regeneration.

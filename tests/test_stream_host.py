@@ -481,8 +481,8 @@ print("flushed never turned true", flush=True)
 def test_killed_writer_keeps_every_frame_before_the_checkpoint(tmp_path, codec, k):
     """Once :attr:`VideoWriter.flushed` says the frames before a mark are on disk (the moment a periodic checkpoint is
     written), a SIGKILL must not lose any of them, for both containers, even with small frames that fit in a buffer:
-    a resume joins exactly those ``k`` frames. (Small fragments used to sit in Python's file buffer, and Matroska kept
-    clusters under 4 KiB in memory, so a kill lost frames the checkpoint counted on.)"""
+    a resume joins exactly those ``k`` frames. (Small fragments can sit in Python's file buffer, and Matroska keeps
+    clusters under 4 KiB in memory, so without an explicit flush a kill loses frames the checkpoint counts on.)"""
     import subprocess
     import sys
 

@@ -496,7 +496,7 @@ def kstep_wan22() -> Workflow:
 
 # The main job's graph (example_workflows/api/shapes_long_video.json) for the editor: MIGA's consistency parts
 # (Self-Reflection + Long-Range Guidance) on FIFO's queue, the best-measured chain on the pack's trained tiny Wan 2.1
-# (README, consistency benchmark), decoded with the preview factors, saved as mp4. A few minutes on a CPU.
+# (docs/benchmarks.md, consistency), decoded with the preview factors, saved as mp4. A few minutes on a CPU.
 SHAPES = {"fifo": (0, 3, True, "noise"), "reflection": (3, 0.01, "pairwise_denoised", 5), "guidance": (2, "queue", 64)}
 
 

@@ -1,4 +1,4 @@
-"""Soak: many sequential short prompts, malformed and valid mixed, against ONE real server (issue 12).
+"""Soak: many sequential short prompts, malformed and valid mixed, against ONE real server.
 
     nice -n 10 "$IV_PYTHON" -m tools.bench.soak_prompts [--prompts 1000] [--valid-every 8]
 
@@ -6,8 +6,8 @@ Cycles through every case of ``malformed_cases.CASES`` (rejected at validation, 
 node) with a valid tiny FIFO run every ``--valid-every`` prompts, and checks:
 
 - every prompt is answered as its case says, and every valid one succeeds with a finite latent;
-- no prompt is stuck: each finishes within ``--timeout`` seconds (default 1800: on a shared, loaded machine a tiny run
-  has taken 500 s; slow is reported, not failed), and the queue is empty at the end;
+- no prompt is stuck: each finishes within ``--timeout`` seconds (default 1800: generous, as a tiny run on a
+  shared, loaded machine can be slow; slow is reported, not failed), and the queue is empty at the end;
 - the server process's resident memory at the end is within ``--tolerance`` (5%) of what it was after the first
   ``--baseline`` (100) prompts (a leak per prompt would show as steady growth; the first prompts load the models).
 

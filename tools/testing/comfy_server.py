@@ -283,5 +283,6 @@ def load_api_workflow(path: Path | str) -> dict:
     """An API-format workflow (``{"<id>": {"class_type", "inputs"}}``) from JSON; rejects the UI format."""
     data = json.loads(Path(path).read_text())
     if "nodes" in data and "links" in data:
-        raise ValueError(f"{path} is a UI-format workflow; the server runs API format only (comfyui-host.md §7)")
+        raise ValueError(f"{path} is a UI-format workflow; the server runs API format only "
+                         "(docs/comfyui-host.md, Headless API)")
     return data

@@ -1,7 +1,7 @@
-"""Malformed API prompts for the pack, and how the server must answer each (issue 12).
+"""Malformed API prompts for the pack, and how the server must answer each.
 
 Shared by ``tests/test_malformed_prompts.py`` (every case once, through the session's real server) and the soak
-benchmark ``tools/bench/soak_prompts.py`` (1,000 prompts against one server). A :class:`Case` edits the tiny FIFO
+benchmark ``tools/bench/soak_prompts.py`` (many prompts against one server). A :class:`Case` edits the tiny FIFO
 workflow (``example_workflows/api/fifo_tiny_wan.json``, 4 output frames) and says what must happen:
 
 - ``validation``: ``POST /prompt`` answers 400 and ``node_errors`` holds the node ``node`` with ``expect`` in one of its

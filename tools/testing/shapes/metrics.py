@@ -153,10 +153,10 @@ def background_consistency(
     comparison to a reference (the mean of several frames, steadier than one frame); a drift that happens slowly
     still shows, which the previous-frame term of VBench would hide.
 
-    Resolution is coarse at 16x16, where a texture holds under two periods: over 32 clips of 48 frames, panning
-    clips score 0.92 +- 0.04 and clips whose texture is replaced at frame 24 score 0.87 +- 0.04 (16 % of pairs in
-    the wrong order). A Hann window, masked autocovariance, gradient-orientation histograms and centred (Pearson)
-    similarity separated them no better. Compare means over seeds, not single videos.
+    Resolution is coarse at 16x16, where a texture holds under two periods: the score separates a panning texture
+    from a replaced one on average, not clip by clip (figures: ``docs/benchmarks.md``, how the metrics were
+    checked). A Hann window, masked autocovariance, gradient-orientation histograms and centred (Pearson) similarity
+    separated them no better. Compare means over seeds, not single videos.
     """
     feats = background_features(rgb, threshold)
     r = max(1, min(reference_frames, feats.shape[0]))
@@ -181,9 +181,8 @@ def palette_coverage(
     pixel the shape covers. So: a shape pixel (``shape_mask``) takes the palette colour whose ``p`` is nearest in
     angle to ``u``, if within ``max_angle`` degrees (else -1: blends of two colours, invented hues), and coverage
     ``a = <u, p> / |p|^2`` clipped to [0, 1]. Summing coverage instead of counting pixels keeps a shape's area
-    steady while its anti-aliased edge moves across pixels (one moving shape, 24 clips of 48 frames:
-    ``subject_consistency`` 0.98 +- 0.01 with coverage, 0.91 +- 0.07 counting pixels with max - min > 0.6 within
-    0.75 of a palette colour).
+    steady while its anti-aliased edge moves across pixels (compared with counting pixels: ``docs/benchmarks.md``,
+    how the metrics were checked).
 
     The palette is the hue hexagon, so an even blend of two colours 120 deg apart has exactly half the chroma of
     the colour between them: where a red and a green shape meet, the edge pixel reads as half a yellow pixel. Such a
