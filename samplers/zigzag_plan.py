@@ -1,4 +1,6 @@
-"""MIGA Stage 1 as pure data: the zigzag queue and its integer simulation (arXiv 2605.18233, ``docs/miga.md`` §5).
+"""MIGA Stage 1 as pure data: the zigzag queue and its integer simulation (arXiv 2605.18233).
+
+Notes: ``docs/algorithms/miga.md`` (section 4, Stage 1).
 
 The queue holds single-frame latents whose noise levels form a *zigzag* staircase: groups of ``L`` (``L_zig``)
 consecutive latents share one level and adjacent groups differ by one level. Every iteration one *sweep* over the
