@@ -82,6 +82,20 @@ def test_chain_route_answers_the_chain_plan(comfy_server):
     assert status == 200 and body["plan"] == jsonable(plan_chain(QueueConfig(21, 2, True, "noise"), 21))
 
 
+def test_chain_route_warns_only_about_ignored_settings_changed_from_their_default(comfy_server):
+    """The official chain keeps FIFO Queue Init's partitions / lookahead and the guidance's history_span at their
+    defaults: ignored by the run (the plan says so) but not worth a warning; a changed one is."""
+    status, body = comfy_server.request("POST", CHAIN_ROUTE, {"chain": OFFICIAL_WAN_CHAIN, "latent_frames": 21})
+    assert {i["input"] for i in body["plan"]["ignored"]} == {"partitions", "lookahead", "history_span"}
+    assert body["warnings"] == []
+    changed = json.loads(json.dumps(OFFICIAL_WAN_CHAIN))
+    changed[0]["inputs"]["lookahead"] = False
+    changed[4]["inputs"]["history_span"] = 16
+    status, body = comfy_server.request("POST", CHAIN_ROUTE, {"chain": changed, "latent_frames": 21})
+    assert status == 200 and [(w["node"], w["input"]) for w in body["warnings"]] == [
+        ("InfiniteVideo_FIFOQueueInit", "lookahead"), ("InfiniteVideo_LongRangeGuidance", "history_span")]
+
+
 @pytest.mark.parametrize("chain,frames,message", [
     # the run's own errors, as 200 answers (the editor asks while the user types)
     ([OFFICIAL_WAN_CHAIN[0], OFFICIAL_WAN_CHAIN[2]], 21, "Unified Stage needs a Zigzag Stage before it"),
@@ -147,8 +161,9 @@ PIXELS_JS = """
       while (top < BARS && px(cx, barsTop + BARS - 1 - top).join() !== panel.join()) top++;
       out.bars.push({ bottom: px(cx, barsTop + BARS - 2), height: top });
     }
-    out.writes = plan.windows.map((win, k) =>
-      px(x0 + (win.write[0] + win.write[1]) / 2 * cw, box.y + box.rows.y + (k % 2) * box.rows.h + box.rows.h / 2));
+    const mid = (win) => x0 + (win.write[0] + win.write[1]) / 2 * cw;
+    out.writes = plan.windows.map((win) => px(mid(win), box.rows.all));  // the row of every call's writes
+    out.shownWrites = box.rows.shown.map(({ k, y }) => px(mid(plan.windows[k]), y));  // the first calls in full
     out.writeColors = COLORS.write.map(hex);
   }
   return out;
@@ -213,6 +228,7 @@ def test_diagram_follows_the_widgets_and_draws_the_plan(page, tmp_path):
     assert heights[plan.head] < heights[-1] and heights[plan.head:] == sorted(heights[plan.head:])  # noise grows
     assert len(set(heights[plan.head:])) == plan.queue  # one level per frame
     assert all(rgb in drawn["writeColors"] for rgb in drawn["writes"])  # every window's write region is drawn
+    assert drawn["shownWrites"] and all(rgb in drawn["writeColors"] for rgb in drawn["shownWrites"])
 
     # a bad value shows the engine's error, naming the input; fixing it brings the diagram back
     state = set_widgets(page, {"partitions": 0})
@@ -270,10 +286,11 @@ BUILD_MIGA_JS = """(() => {
 })()"""
 
 
-def test_miga_chain_draws_the_whole_plan_on_both_ends(page, tmp_path):
+def test_miga_chain_draws_the_whole_plan_once(page, tmp_path):
     """FIFO Queue Init -> Zigzag -> Unified -> Self-Reflection -> Long-Range Guidance -> sampler, window 0 read from
-    the wired 81-frame latent: both ends of the chain draw MIGA's plan (not FIFO's), the ignored FIFO settings are
-    named, and the figures are the sampler's."""
+    the wired 81-frame latent: one diagram for the chain (under FIFO Queue Init) draws MIGA's plan (not FIFO's), with
+    the sampler's figures; the FIFO settings the Zigzag Stage overrides are named once changed from their defaults,
+    and not before."""
     page.evaluate(BUILD_MIGA_JS)
     state = page.evaluate("(async () => { window.__ivNode.widgets[0].callback?.(0); "
                           "return await window.__ivNode.ivQueueReady; })()")
@@ -284,23 +301,28 @@ def test_miga_chain_draws_the_whole_plan_on_both_ends(page, tmp_path):
     calls = want["calls"]
     text = " ".join(drawn["lines"])
     assert text.startswith("MIGA: 308 latents (44 groups of 7), 54 steps, slide 17, window 21 (from")
+    assert "ignored" not in text  # every node at its defaults: nothing the user chose is ignored
     assert f" {calls['expected']:.1f} model calls per output frame (stage 1 {calls['queue']:.1f} + unified " in text
     assert f"self-reflection: up to {calls['worst']:.1f} if every judgment triggers" in text
-    assert "ignored: partitions, lookahead (the Zigzag Stage sets the steps" in text
+    state = set_widgets(page, {"partitions": 3})
+    assert [w["input"] for w in state["warnings"]] == ["partitions"]
+    text = " ".join(page.evaluate(PIXELS_JS)["lines"])
+    assert "ignored: partitions (the Zigzag Stage sets the steps" in text
+    set_widgets(page, {"partitions": 2})
     memory = page.evaluate("window.__ivNode.ivQueue.plan.windows.filter((w) => w.memory.length).length")
     assert memory > 0  # guidance latents are part of the drawing
 
-    # the end of the chain draws too, the nodes in between do not
+    # only FIFO Queue Init draws: not the end of the chain, not the nodes in between
     page.evaluate("(async () => { app.canvas.ds.offset = [0, 0]; app.canvas.ds.scale = 0.5; "
                   "app.graph.setDirtyCanvas(true, true); await new Promise((r) => setTimeout(r, 500)); })()")
     draws = page.evaluate("[window.__ivNode.ivDraws ?? 0, window.__ivEnd.ivDraws ?? 0, window.__ivMiddle.ivDraws ?? 0]")
-    assert draws[0] > 0 and draws[1] > 0 and draws[2] == 0
+    assert draws[0] > 0 and draws[1] == 0 and draws[2] == 0
 
-    # changing a MIGA widget redraws both ends with the new plan
+    # changing a MIGA widget redraws the diagram with the new plan
     state = set_widgets(page, {"slide": 10}, node="app.graph.nodes.find((n) => n.comfyClass === "
                                                    "'InfiniteVideo_ZigzagStage')")
     assert state["plan"]["slide"] == 10 and page.evaluate("window.__ivEnd.ivQueue.plan.slide") == 10
-    # an impossible chain shows the sampler's error on both ends
+    # an impossible chain shows the sampler's error
     state = set_widgets(page, {"end_step": 60}, node="app.graph.nodes.find((n) => n.comfyClass === "
                                                      "'InfiniteVideo_ZigzagStage')")
     assert "end_step 60 is past the last step 54" in state["error"]
