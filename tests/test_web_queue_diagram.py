@@ -24,6 +24,8 @@ pytestmark = pytest.mark.host
 ROUTE = "/api/infinite_video/fifo_plan"
 CHAIN_ROUTE = "/api/infinite_video/chain_plan"
 UI_WORKFLOWS = sorted((PACK_ROOT / "example_workflows").glob("*.json"))
+STARTER = "1 Start here, a long video on the CPU with nothing to download"
+FIFO_WAN21 = "2 Wan 2.1 1.3B, long video from a prompt (FIFO)"
 
 
 def plan_query(window, partitions, lookahead, init="noise") -> str:
@@ -411,7 +413,7 @@ def test_missing_models_dialog_offers_the_official_downloads(page):
     """A real-model workflow opened on a server without its files gets the editor's missing-models dialog, listing
     each file with its folder and a download link (the loaders' ``properties.models``), not only "Value not in list"
     at Run."""
-    wf = json.loads((PACK_ROOT / "example_workflows" / "Wan 2.1 T2V 1.3B, FIFO long video.json").read_text())
+    wf = json.loads((PACK_ROOT / "example_workflows" / f"{FIFO_WAN21}.json").read_text())
     models = [m for n in wf["nodes"] for m in n.get("properties", {}).get("models", [])]
     assert len(models) == 3
     page.evaluate(f"app.loadGraphData({json.dumps(wf)}).then(() => true)")

@@ -21,7 +21,7 @@ from ..testing.browser import Browser
 from ..testing.comfy_server import PACK_ROOT, start_server
 
 OUT = PACK_ROOT / "example_workflows"
-STARTER = "Shapes long video, starter (CPU, no download)"
+STARTER = "1 Start here, a long video on the CPU with nothing to download"
 SHEET = PACK_ROOT / "models" / "shapes_wan21" / "bench" / "miga_dce.png"  # the starter's chain
 SIZE = (768, 512)
 
