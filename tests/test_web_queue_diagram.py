@@ -409,6 +409,82 @@ def test_shipped_workflow_loads_draws_its_plan_and_no_nodes_overlap(page, path):
     assert not overlaps, overlaps
 
 
+# The Note as the user meets it: its textarea's font size times the zoom the workflow opens at (the frontend scales the
+# DOM widget layer with the canvas), and whether its first line is on top where it is drawn (not under the tabs or
+# another element).
+NOTE_JS = """(async () => {
+    await new Promise((r) => setTimeout(r, 300));  // DOM widgets follow the canvas on the next frames
+    const notes = app.graph.nodes.filter((n) => n.type === "Note");
+    const w = notes[0].widgets[0], ta = w.element ?? w.inputEl;
+    const r = ta.getBoundingClientRect();
+    const hit = document.elementFromPoint(r.left + 24, r.top + 8);
+    return { count: notes.length, text: ta.value, zoom: app.canvas.ds.scale,
+             px: parseFloat(getComputedStyle(ta).fontSize) * r.width / ta.offsetWidth,
+             onTop: hit === ta, top: r.top, left: r.left, viewport: [innerWidth, innerHeight] };
+})()"""
+
+# What the pack's diagram says on a node, with the colours it draws each line in (the extension's own layout).
+DIAGRAM_LINES_JS = """(async () => {
+    const urls = await (await fetch("/api/extensions")).json();
+    const { layout, COLORS } = await import(urls.find((u) => u.endsWith("/queue_diagram.js")));
+    const ctx = new OffscreenCanvas(8, 8).getContext("2d");
+    return app.graph.nodes.filter((n) => n.ivQueue && n.comfyClass === "InfiniteVideo_FIFOQueueInit").map((n) => ({
+        view: n.ivQueue,
+        lines: layout(n, n.ivQueue, ctx).text.map(([t, color]) => ({ t,
+            warning: color === COLORS.ignored || color === COLORS.error }))
+    }));
+})()"""
+
+
+@pytest.mark.parametrize("path", UI_WORKFLOWS, ids=lambda p: p.stem)
+def test_template_opens_on_a_readable_note_that_says_what_to_do_and_no_warning(page, path):
+    """Every template opens (at its saved zoom) on one Note whose text is at least 11 px on screen, whose first line
+    is in view, and whose first lines are numbered steps in plain words: press Run, and where the video is written;
+    the pack's diagram shows a plan with no warning (no error, no ignored setting the template set)."""
+    workflow = json.loads(path.read_text())
+    load_workflow(page, workflow)
+    note = page.evaluate(NOTE_JS)
+    assert note["count"] == 1
+    assert note["zoom"] == workflow["extra"]["ds"]["scale"]
+    assert note["px"] >= 11, f"Note text is {note['px']:.1f} px on screen at zoom {note['zoom']}"
+    assert note["onTop"] and 0 <= note["left"] and 0 <= note["top"] < note["viewport"][1] / 3, note
+    head = note["text"].split("-- Details --")[0]
+    steps = [line for line in head.splitlines() if line.strip()]
+    assert steps[0].startswith("1. ") and len(steps) <= 5, steps
+    assert any(line.split(". ", 1)[1].startswith("Press Run") for line in steps[:2]), steps
+    assert "ComfyUI/output/infinite-video/" in head and "-- Details --" in note["text"]
+    for diagram in page.evaluate(DIAGRAM_LINES_JS):
+        assert "plan" in diagram["view"] and not diagram["view"]["warnings"], diagram["view"]
+        assert not [line["t"] for line in diagram["lines"] if line["warning"]]
+
+
+def test_starter_diagram_names_what_runs_once_per_chain(page, tmp_path):
+    """The starter (FIFO Queue Init -> Self-Reflection -> Long-Range Guidance -> sampler) runs MIGA's parts on FIFO's
+    diagonal queue: the diagram says so (not "MIGA ... groups of 1"), and it is drawn once, under FIFO Queue Init,
+    not again at the end of the chain, with every node of the chain on screen."""
+    load_workflow(page, json.loads((PACK_ROOT / "example_workflows" / f"{STARTER}.json").read_text()))
+    (diagram,) = page.evaluate(DIAGRAM_LINES_JS)
+    text = " ".join(line["t"] for line in diagram["lines"])  # the panel wraps long lines
+    assert text.startswith("FIFO + Self-Reflection + Long-Range Guidance: 27 latents, 27 steps"), text
+    assert "groups of" not in text and "MIGA" not in text
+    draws = page.evaluate("""(async () => {
+        const chain = ["InfiniteVideo_FIFOQueueInit", "InfiniteVideo_SelfReflection", "InfiniteVideo_LongRangeGuidance"]
+            .map((t) => app.graph.nodes.find((n) => n.comfyClass === t));
+        const x0 = Math.min(...chain.map((n) => n.pos[0])), y0 = Math.min(...chain.map((n) => n.pos[1]));
+        const y1 = Math.max(...chain.map((n) => n.pos[1] + n.size[1]));
+        const el = app.canvas.canvas, scale = Math.min(0.6, (el.clientHeight - 120) / (y1 - y0 + 60));
+        app.canvas.ds.scale = scale;
+        app.canvas.ds.offset = [-x0 + 80 / scale, -y0 + 100 / scale];
+        app.graph.setDirtyCanvas(true, true);
+        await new Promise((r) => setTimeout(r, 600));
+        return chain.map((n) => [n.comfyClass, n.ivDraws ?? 0, n.isPointInside?.(n.pos[0] + 1, n.pos[1] + 1)]);
+    })()""")
+    page.screenshot(tmp_path / "starter_diagram.png")
+    assert [(t, d > 0) for t, d, _ in draws] == [("InfiniteVideo_FIFOQueueInit", True),
+                                                 ("InfiniteVideo_SelfReflection", False),
+                                                 ("InfiniteVideo_LongRangeGuidance", False)], draws
+
+
 def test_missing_models_dialog_offers_the_official_downloads(page):
     """A real-model workflow opened on a server without its files gets the editor's missing-models dialog, listing
     each file with its folder and a download link (the loaders' ``properties.models``), not only "Value not in list"

@@ -54,7 +54,7 @@ MODELS = {
 }
 
 TITLE_H = 30  # LiteGraph's title bar, drawn above a node's pos
-# FIFO Queue Init and the node at the end of its chain draw the queue diagram under their widgets (web/)
+# FIFO Queue Init draws its chain's queue diagram under its widgets (web/): room for the text and the drawing
 DIAGRAM_FIFO = (460, 160 + 230)
 DIAGRAM_MIGA = (460, 180 + 350)
 GAP_X, GAP_Y = 60, 50
@@ -430,7 +430,7 @@ def miga_wan21() -> Workflow:
     rf = wf.add("InfiniteVideo_SelfReflection", "Self-Reflection", list(MIGA_WAN["reflection"]),
                 {"queue": (un.id, 0, "IV_QUEUE")}, [("queue", "IV_QUEUE")])
     gd = wf.add("InfiniteVideo_LongRangeGuidance", "Long-Range Guidance", list(MIGA_WAN["guidance"]),
-                {"queue": (rf.id, 0, "IV_QUEUE")}, [("queue", "IV_QUEUE")], size=DIAGRAM_MIGA)
+                {"queue": (rf.id, 0, "IV_QUEUE")}, [("queue", "IV_QUEUE")])
     wf.column()
     s = fifo_sampler(wf, shift.id, (pos.id, 0, "CONDITIONING"), (neg.id, 0, "CONDITIONING"), latent.id, gd.id,
                      frames, 5.0)
@@ -606,7 +606,7 @@ def shapes_starter() -> Workflow:
     rf = wf.add("InfiniteVideo_SelfReflection", "Self-Reflection", list(SHAPES["reflection"]),
                 {"queue": (queue.id, 0, "IV_QUEUE")}, [("queue", "IV_QUEUE")])
     gd = wf.add("InfiniteVideo_LongRangeGuidance", "Long-Range Guidance", list(SHAPES["guidance"]),
-                {"queue": (rf.id, 0, "IV_QUEUE")}, [("queue", "IV_QUEUE")], size=DIAGRAM_MIGA)
+                {"queue": (rf.id, 0, "IV_QUEUE")}, [("queue", "IV_QUEUE")])
     wf.column()
     sink = wf.add("InfiniteVideo_VideoSink", "Video Sink (the mp4 grows while the run goes)",
                   ["preview", "infinite-video/shapes_long_video", 8.0, "h264 (mp4)", 19, 64, ""],
