@@ -3,9 +3,13 @@
 Body: ``{"chain": [{"type": "InfiniteVideo_FIFOQueueInit", "inputs": {...widget values}}, <MIGA nodes in wire
 order>...], "latent_frames": <frames of the latent wired to the sampler, or null when unknown>}``. The chain is built
 by the nodes' own ``execute`` (the same checks and the same ``QueueConfig`` as a run) and laid out by
-:func:`samplers.chain_plan.plan_chain`. Answer: ``{"plan": {...}}``, or ``{"error": "<the engine's message>"}`` with
-status 200 for settings the run would reject (the editor asks while the user types; an impossible value is an answer,
-not a failed request, so the browser console stays quiet). Status 400 only for a request that is not a chain.
+:func:`samplers.chain_plan.plan_chain`. Answer: ``{"plan": {...}, "warnings": [...]}``, or ``{"error": "<the
+engine's message>"}`` with status 200 for settings the run would reject (the editor asks while the user types; an
+impossible value is an answer, not a failed request, so the browser console stays quiet). Status 400 only for a
+request that is not a chain.
+``warnings`` are the plan's ``ignored`` settings that the request sets to something other than the input's default:
+a value someone chose that will have no effect. An ignored setting left at its default is not worth a warning (a
+shipped MIGA workflow keeps FIFO Queue Init's defaults, which the Zigzag Stage overrides).
 """
 
 from __future__ import annotations
@@ -59,6 +63,20 @@ def _build(chain: list[dict[str, Any]]) -> QueueConfig:
     return queue
 
 
+def _changed_ignored(chain: list[dict[str, Any]], ignored: list[dict[str, str]]) -> list[dict[str, str]]:
+    """The ignored settings whose value in ``chain`` differs from the input's default."""
+    classes = _node_classes()
+    out = []
+    for item in ignored:
+        link = next((n for n in chain if n.get("type") == item["node"]), None)
+        if link is None or item["input"] not in link["inputs"]:
+            continue
+        spec = next((i for i in classes[item["node"]].define_schema().inputs if i.id == item["input"]), None)
+        if spec is None or link["inputs"][item["input"]] != spec.default:
+            out.append(item)
+    return out
+
+
 def chain_plan_json(body: Any) -> dict[str, Any]:
     """``{"plan": ...}`` or ``{"error": ...}`` for a request body; :class:`BadRequest` if it is not a chain."""
     if not isinstance(body, dict) or not isinstance(body.get("chain"), list) or not body["chain"]:
@@ -80,7 +98,8 @@ def chain_plan_json(body: Any) -> dict[str, Any]:
                 raise ValueError("window_length 0 takes the frame count of the latent wired to Infinite Video "
                                  "Sampler's latent_image; connect one (or set window_length) to draw the plan")
             frames = config.window
-        return {"plan": plan_chain(config, frames)}
+        plan = plan_chain(config, frames)
+        return {"plan": plan, "warnings": _changed_ignored(body["chain"], plan["ignored"])}
     except BadRequest:
         raise
     except ValueError as e:

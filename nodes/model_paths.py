@@ -1,6 +1,6 @@
 """Makes the pack's own trained shapes model loadable right after install.
 
-The starter workflow (``example_workflows/Shapes long video, starter (CPU, no download).json``) loads
+The starter workflow (``example_workflows/1 Start here, a long video on the CPU with nothing to download.json``) loads
 ``shapes_wan21.safetensors`` with ComfyUI's ``UNETLoader``. Instead of asking users to copy it into
 ``models/diffusion_models``, the pack adds its folder to the host's ``diffusion_models`` search paths through
 ``folder_paths.add_model_folder_path`` (the host's API for extra model folders, what ``extra_model_paths.yaml`` uses).

@@ -13,7 +13,8 @@ functions the samplers use (:func:`.plan.plan_fifo` for FIFO-Diffusion, Kim et a
 - the expected model calls per output latent frame: stage 1 (or FIFO's queue), the unified stage, and
   self-reflection's worst case (every judgment triggers: ``candidates`` regenerations of ``judged_level`` sweeps);
 - the settings the chain ignores (FIFO's ``partitions`` / ``lookahead`` under a Zigzag Stage, ...), so the editor can
-  say so instead of letting them look effective.
+  say so instead of letting them look effective;
+- a title naming what runs (``FIFO``, ``FIFO + Self-Reflection``, ``MIGA``, ...), by the chain's nodes.
 
 Everything is integers; nothing calls a model. Levels index the descending sigma ladder, i.e. count the steps done
 from fresh noise (0 = pure noise, ``steps`` = clean), for FIFO and MIGA alike; index 0 of ``levels`` is the clean end.
@@ -45,6 +46,22 @@ def ignored_settings(config: QueueConfig) -> list[dict[str, str]]:
     if config.guidance is not None and config.guidance.source == "queue":
         out.append({"node": "InfiniteVideo_LongRangeGuidance", "input": "history_span", "why": "source is queue"})
     return out
+
+
+PART_NAMES = (("zigzag", "Zigzag Stage"), ("unified", "Unified Stage"), ("reflection", "Self-Reflection"),
+              ("guidance", "Long-Range Guidance"))
+
+
+def chain_title(config: QueueConfig) -> str:
+    """What runs, named by the chain's nodes: ``"MIGA"`` for the whole MIGA chain, ``"MIGA (Zigzag Stage + ...)"``
+    for part of it with a zigzag queue, ``"FIFO + Self-Reflection + ..."`` for MIGA's parts on FIFO's diagonal queue
+    (one latent per group), ``"FIFO"`` alone."""
+    present = [name for attr, name in PART_NAMES if getattr(config, attr) is not None]
+    if config.zigzag is None:
+        return " + ".join(["FIFO", *present])
+    if len(present) == len(PART_NAMES):
+        return "MIGA"
+    return f"MIGA ({' + '.join(present)})"
 
 
 def regeneration_calls(window: int, group: int, references: int, judged_level: int, slide: int) -> int:
@@ -114,6 +131,7 @@ def plan_chain(config: QueueConfig, latent_frames: int) -> dict[str, Any]:
         raise ValueError(f"the sampler's latent must have at least 1 frame, got {latent_frames}")
     d = _miga_chain(config, latent_frames) if config.is_miga else _fifo_chain(config, latent_frames)
     d["ignored"] = ignored_settings(config)
+    d["title"] = chain_title(config)
     d["slots"] = len(d["levels"])
     if d["slots"] > MAX_DRAWN_SLOTS:  # too many to draw (or send): the figures stay, the picture goes
         d["levels"], d["windows"], d["too_large"] = [], [], True

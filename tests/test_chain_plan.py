@@ -114,6 +114,19 @@ def test_ignored_settings_are_named():
                                                               for i in plan_chain(no_renoise, W)["ignored"]]
 
 
+@pytest.mark.parametrize("parts,title", [
+    ({}, "FIFO"),
+    (dict(reflection=ReflectionConfig(judged_level=3), guidance=GuidanceConfig(2, "queue")),
+     "FIFO + Self-Reflection + Long-Range Guidance"),
+    (dict(zigzag=ZZ, unified=UN, reflection=ReflectionConfig(judged_level=3), guidance=GuidanceConfig(2, "queue")),
+     "MIGA"),
+    (dict(zigzag=ZZ, unified=UN), "MIGA (Zigzag Stage + Unified Stage)"),
+])
+def test_title_names_what_runs(parts, title):
+    """MIGA's parts on FIFO's queue (no Zigzag Stage) run FIFO's diagonal queue: the title says FIFO, not MIGA."""
+    assert plan_chain(QueueConfig(W, 2, True, "noise", **parts), W)["title"] == title
+
+
 def test_impossible_chain_raises_the_samplers_error():
     with pytest.raises(ValueError, match="Unified Stage needs a Zigzag Stage"):
         plan_chain(QueueConfig(W, 2, True, "noise", unified=UN), W)

@@ -2,21 +2,21 @@
 against the live server's node definitions, model loaders offering the official downloads, and run where the tiny
 models can stand in for the real ones.
 
-The server here is started with *stand-in files* named like the real models (empty files in their ComfyUI folders,
-and a start image in ``input/``), so its ``/object_info`` lists them as a user's server with the downloads would, and
+The server here is started with *stand-in files* named like the real models (empty files in their ComfyUI folders),
+so its ``/object_info`` lists them as a user's server with the downloads would, and
 *without* the shapes model in any model folder: the pack must make it visible itself (``nodes/model_paths.py``).
 Each workflow is converted to the API form the way the frontend does (widget values in input order, links as
 ``[node id, slot]``, Note nodes left out) and checked against ``/object_info``: node types, widget values (combo
 options, numeric bounds) and link types. The workflows whose parts have tiny stand-ins then run on the real server,
 with their model loader pointed at the tiny random-weight model, text encoders replaced by seeded random
-conditioning and the VAE decode by the latent preview decode (no tiny text encoder or VAE exists).
+conditioning, the VAE decode by the latent preview decode (no tiny text encoder exists), and where a VAE or CLIP
+vision is needed by the pack's nodes (K-Step) by random-weight stand-ins of ComfyUI's classes. The K-Step templates make
+their start image with core nodes and stream through a Video Sink: they run as shipped, only smaller.
 """
 
 from __future__ import annotations
 
 import json
-import struct
-import zlib
 from pathlib import Path
 
 import pytest
@@ -31,10 +31,14 @@ FRONTEND_ONLY = {"Note", "MarkdownNote"}  # drawn by the editor, never sent to t
 LOADERS = {"UNETLoader": ("unet_name", "diffusion_models"), "CLIPLoader": ("clip_name", "text_encoders"),
            "VAELoader": ("vae_name", "vae"), "CheckpointLoaderSimple": ("ckpt_name", "checkpoints"),
            "CLIPVisionLoader": ("clip_name", "clip_vision")}
-STARTER = "Shapes long video, starter (CPU, no download)"
+STARTER = "1 Start here, a long video on the CPU with nothing to download"
 # real model file -> the tiny random-weight model of the same family (tools/testing/tiny_models.py)
 TINY = {"wan2.1_t2v_1.3B_fp16.safetensors": "tiny_wan21.safetensors",
+        "wan2.1_i2v_480p_14B_fp16.safetensors": "tiny_wan21_i2v36.safetensors",
+        "wan2.2_ti2v_5B_fp16.safetensors": "tiny_wan22.safetensors",
         "shapes_wan21.safetensors": "shapes_wan21.safetensors"}
+# real VAE file -> the family of a random-weight stand-in (IVTest_RandomVAE, tools/testing/iv_test_nodes)
+TINY_VAE = {"wan_2.1_vae.safetensors": "wan21", "wan2.2_vae.safetensors": "wan22"}
 
 
 def ui_workflows() -> dict[str, dict]:
@@ -125,17 +129,6 @@ def check_against_object_info(prompt: dict, info: dict) -> list[str]:
     return problems
 
 
-def _png(path: Path, w: int = 64, h: int = 64) -> None:
-    """A tiny valid RGB PNG (the stand-in start image), written without extra packages."""
-    row = b"\x00" + bytes([120, 160, 200]) * w
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-
-    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0))
-                     + chunk(b"IDAT", zlib.compress(row * h)) + chunk(b"IEND", b""))
-
-
 @pytest.fixture(scope="module")
 def server(comfy_host, tiny_model_files, tmp_path_factory):
     """A server with stand-in files for every model the workflows name, the tiny models, and no shapes folder."""
@@ -150,7 +143,6 @@ def server(comfy_host, tiny_model_files, tmp_path_factory):
                 folders.setdefault(model["directory"], [folder])
     folders.setdefault("diffusion_models", []).append(tiny_model_files)
     with start_server(comfy_host, model_folders=folders) as srv:
-        _png(srv.root / "input" / "example.png")
         yield srv
 
 
@@ -178,7 +170,7 @@ def test_ui_workflow_is_valid_against_the_live_node_definitions(info, path):
 
 def test_the_checker_catches_what_the_server_would_reject(info):
     """A wrong option, an out-of-range number and a mistyped link are each reported (the check can fail)."""
-    wf = ui_workflows()["Wan 2.1 T2V 1.3B, FIFO long video"]
+    wf = ui_workflows()["2 Wan 2.1 1.3B, long video from a prompt (FIFO)"]
     prompt = ui_to_api(wf, info)
     loader = next(k for k, n in prompt.items() if n["class_type"] == "UNETLoader")
     sampler = next(k for k, n in prompt.items() if n["class_type"] == "InfiniteVideo_Sampler")
@@ -239,19 +231,29 @@ TINY_MIGA = {"InfiniteVideo_ZigzagStage": {"steps": 12, "group_size": 2, "end_st
              "InfiniteVideo_SelfReflection": {"judged_level": 2},
              "InfiniteVideo_LongRangeGuidance": {"guidance_latents": 2}}
 MIGA_WINDOW = 8  # latent frames: 29 video frames
+TINY_IMAGE = 32  # px: the start image's side for K-Step (a multiple of 32, as Wan 2.2 5B needs)
+# K-Step: chunks of 5 frames, 2 candidates with 1-step previews, 2 full steps (``frames`` chunks)
+TINY_KSTEP = {"chunk_length": 5, "candidates": 2, "preview_steps": 1, "full_steps": 2}
 
 
 def tiny_variant(prompt: dict, frames: int) -> dict:
     """The prompt with tiny stand-ins: loader -> tiny model, text encoder -> seeded random conditioning, VAE decode
-    -> latent preview decode; for the real-model graphs a small latent and window (MIGA's chain scaled with it),
-    ``frames`` output latent frames (frame ranges scaled with them)."""
+    -> latent preview decode, a VAE or CLIP vision that K-Step uses -> random-weight stand-ins; for the real-model
+    graphs a small latent and window (MIGA's chain scaled with it), ``frames`` output latent frames (frame ranges
+    scaled with them), or for K-Step ``frames`` short chunks from a small start image."""
     prompt = json.loads(json.dumps(prompt))
-    sampler = next(n for n in prompt.values() if n["class_type"] == "InfiniteVideo_Sampler")
-    old_frames = sampler["inputs"]["frames"]
-    sampler["inputs"]["frames"] = frames
+    sampler = next(n for n in prompt.values() if n["class_type"] in ("InfiniteVideo_Sampler",
+                                                                      "InfiniteVideo_KStepNoiseSearch"))
+    if sampler["class_type"] == "InfiniteVideo_KStepNoiseSearch":
+        sampler["inputs"].update(TINY_KSTEP, num_chunks=frames)
+        old_frames = frames
+    else:
+        old_frames = sampler["inputs"]["frames"]
+        sampler["inputs"]["frames"] = frames
     real = any(n["class_type"] == "CLIPTextEncode" for n in prompt.values())
     miga = any(n["class_type"] in TINY_MIGA for n in prompt.values())
     window = MIGA_WINDOW if miga else TINY_WINDOW
+    image_h = max([n["inputs"]["height"] for n in prompt.values() if n["class_type"] == "EmptyImage"] or [1])
     for nid, node in list(prompt.items()):
         t, inputs = node["class_type"], node["inputs"]
         if t == "UNETLoader":
@@ -259,6 +261,15 @@ def tiny_variant(prompt: dict, frames: int) -> dict:
         elif t == "CLIPTextEncode":
             prompt[nid] = {"class_type": "IVTest_RandomConditioning",
                            "inputs": {"seed": int(nid), "tokens": 8, "dim": 4096}}
+        elif t == "VAELoader":
+            prompt[nid] = {"class_type": "IVTest_RandomVAE",
+                           "inputs": {"family": TINY_VAE[inputs["vae_name"]], "seed": 0}}
+        elif t == "CLIPVisionLoader":
+            prompt[nid] = {"class_type": "IVTest_TinyClipVision", "inputs": {"hidden": 1280, "seed": 0}}
+        elif t == "EmptyImage":  # the start image's parts at the tiny size: a square, the same share of ground
+            inputs.update(width=TINY_IMAGE, height=TINY_IMAGE * inputs["height"] // image_h)
+        elif t == "ImageCompositeMasked":
+            inputs["y"] = TINY_IMAGE * inputs["y"] // image_h
         elif t in ("VAEDecode", "VAEDecodeTiled"):
             prompt[nid] = {"class_type": "InfiniteVideo_LatentPreviewDecode",
                            "inputs": {"model": sampler["inputs"]["model"], "samples": inputs["samples"],
@@ -272,13 +283,18 @@ def tiny_variant(prompt: dict, frames: int) -> dict:
         elif t == "InfiniteVideo_ConditioningFrameRange":
             for k in ("start_frame", "end_frame"):
                 inputs[k] = inputs[k] * frames // old_frames
-    for nid in [k for k, n in prompt.items() if n["class_type"] in ("CLIPLoader", "VAELoader")]:
-        del prompt[nid]  # nothing uses them any more
+    used = {v[0] for n in prompt.values() for v in n["inputs"].values() if isinstance(v, list)}
+    for nid in [k for k, n in prompt.items() if n["class_type"] in ("CLIPLoader", "IVTest_RandomVAE")]:
+        if nid not in used:
+            del prompt[nid]  # nothing uses them any more
     return prompt
 
 
-RUNNABLE = {STARTER: 1, "Wan 2.1 T2V 1.3B, FIFO long video": 3, "Wan 2.1 T2V 1.3B, MIGA long video (official "
-            "config)": 4, "Wan 2.1 T2V 1.3B, prompt switching over time": 6}
+KSTEP_WAN21 = "7 Wan 2.1 I2V 14B, long video from an image, best of 5 noises per chunk (K-Step)"
+KSTEP_WAN22 = "8 Wan 2.2 5B, long video from an image, best of 5 noises per chunk (K-Step)"
+RUNNABLE = {STARTER: 1, "2 Wan 2.1 1.3B, long video from a prompt (FIFO)": 3,
+            "3 Wan 2.1 1.3B, more consistent long video (MIGA, official config)": 4,
+            "4 Wan 2.1 1.3B, long video whose prompt changes over time": 6, KSTEP_WAN21: 2, KSTEP_WAN22: 2}
 
 
 @pytest.mark.parametrize("name", sorted(RUNNABLE))
@@ -291,12 +307,20 @@ def test_workflow_runs_on_the_tiny_models(server, info, name):
     videos = [p for kind in ("images", "videos", "gifs") for p in server.saved_files(entry, kind)]
     videos = [p for p in videos if p.suffix == ".mp4"]
     assert videos and all(p.stat().st_size > 0 for p in videos), entry["outputs"]
+    if name in (KSTEP_WAN21, KSTEP_WAN22):
+        # streamed through the Video Sink, and the candidates' scores shown in the workflow's text box
+        types = {nid: n["class_type"] for nid, n in prompt.items()}
+        kstep = next(nid for nid, t in types.items() if t == "InfiniteVideo_KStepNoiseSearch")
+        shown = next(nid for nid, t in types.items() if t == "PreviewAny")
+        report = entry["outputs"][kstep]["text"][0]
+        assert report and entry["outputs"][shown]["text"] == [report]
+        assert report.count("chunk") >= RUNNABLE[name], report
 
 
 def test_workflows_without_tiny_parts_are_named():
-    """The rest need a VAE (image-to-video latents, K-step's image encoding) or a checkpoint's VAE, which have no
-    tiny stand-in: they are checked against the node definitions above, not run."""
+    """The rest need a VAE inside a core node (Wan 2.2's image-to-video latent) or a checkpoint's VAE, which have no
+    tiny stand-in there: they are checked against the node definitions above, not run."""
     rest = {p.stem for p in UI_FILES} - set(RUNNABLE)
     for name in rest:
         types = {n["type"] for n in ui_workflows()[name]["nodes"]}
-        assert types & {"Wan22ImageToVideoLatent", "InfiniteVideo_KStepNoiseSearch", "CheckpointLoaderSimple"}, name
+        assert types & {"Wan22ImageToVideoLatent", "CheckpointLoaderSimple"}, name

@@ -24,6 +24,8 @@ pytestmark = pytest.mark.host
 ROUTE = "/api/infinite_video/fifo_plan"
 CHAIN_ROUTE = "/api/infinite_video/chain_plan"
 UI_WORKFLOWS = sorted((PACK_ROOT / "example_workflows").glob("*.json"))
+STARTER = "1 Start here, a long video on the CPU with nothing to download"
+FIFO_WAN21 = "2 Wan 2.1 1.3B, long video from a prompt (FIFO)"
 
 
 def plan_query(window, partitions, lookahead, init="noise") -> str:
@@ -80,6 +82,20 @@ def test_chain_route_answers_the_chain_plan(comfy_server):
     fifo = OFFICIAL_WAN_CHAIN[:1]
     status, body = comfy_server.request("POST", CHAIN_ROUTE, {"chain": fifo, "latent_frames": None})
     assert status == 200 and body["plan"] == jsonable(plan_chain(QueueConfig(21, 2, True, "noise"), 21))
+
+
+def test_chain_route_warns_only_about_ignored_settings_changed_from_their_default(comfy_server):
+    """The official chain keeps FIFO Queue Init's partitions / lookahead and the guidance's history_span at their
+    defaults: ignored by the run (the plan says so) but not worth a warning; a changed one is."""
+    status, body = comfy_server.request("POST", CHAIN_ROUTE, {"chain": OFFICIAL_WAN_CHAIN, "latent_frames": 21})
+    assert {i["input"] for i in body["plan"]["ignored"]} == {"partitions", "lookahead", "history_span"}
+    assert body["warnings"] == []
+    changed = json.loads(json.dumps(OFFICIAL_WAN_CHAIN))
+    changed[0]["inputs"]["lookahead"] = False
+    changed[4]["inputs"]["history_span"] = 16
+    status, body = comfy_server.request("POST", CHAIN_ROUTE, {"chain": changed, "latent_frames": 21})
+    assert status == 200 and [(w["node"], w["input"]) for w in body["warnings"]] == [
+        ("InfiniteVideo_FIFOQueueInit", "lookahead"), ("InfiniteVideo_LongRangeGuidance", "history_span")]
 
 
 @pytest.mark.parametrize("chain,frames,message", [
@@ -147,8 +163,9 @@ PIXELS_JS = """
       while (top < BARS && px(cx, barsTop + BARS - 1 - top).join() !== panel.join()) top++;
       out.bars.push({ bottom: px(cx, barsTop + BARS - 2), height: top });
     }
-    out.writes = plan.windows.map((win, k) =>
-      px(x0 + (win.write[0] + win.write[1]) / 2 * cw, box.y + box.rows.y + (k % 2) * box.rows.h + box.rows.h / 2));
+    const mid = (win) => x0 + (win.write[0] + win.write[1]) / 2 * cw;
+    out.writes = plan.windows.map((win) => px(mid(win), box.rows.all));  // the row of every call's writes
+    out.shownWrites = box.rows.shown.map(({ k, y }) => px(mid(plan.windows[k]), y));  // the first calls in full
     out.writeColors = COLORS.write.map(hex);
   }
   return out;
@@ -213,6 +230,7 @@ def test_diagram_follows_the_widgets_and_draws_the_plan(page, tmp_path):
     assert heights[plan.head] < heights[-1] and heights[plan.head:] == sorted(heights[plan.head:])  # noise grows
     assert len(set(heights[plan.head:])) == plan.queue  # one level per frame
     assert all(rgb in drawn["writeColors"] for rgb in drawn["writes"])  # every window's write region is drawn
+    assert drawn["shownWrites"] and all(rgb in drawn["writeColors"] for rgb in drawn["shownWrites"])
 
     # a bad value shows the engine's error, naming the input; fixing it brings the diagram back
     state = set_widgets(page, {"partitions": 0})
@@ -270,10 +288,11 @@ BUILD_MIGA_JS = """(() => {
 })()"""
 
 
-def test_miga_chain_draws_the_whole_plan_on_both_ends(page, tmp_path):
+def test_miga_chain_draws_the_whole_plan_once(page, tmp_path):
     """FIFO Queue Init -> Zigzag -> Unified -> Self-Reflection -> Long-Range Guidance -> sampler, window 0 read from
-    the wired 81-frame latent: both ends of the chain draw MIGA's plan (not FIFO's), the ignored FIFO settings are
-    named, and the figures are the sampler's."""
+    the wired 81-frame latent: one diagram for the chain (under FIFO Queue Init) draws MIGA's plan (not FIFO's), with
+    the sampler's figures; the FIFO settings the Zigzag Stage overrides are named once changed from their defaults,
+    and not before."""
     page.evaluate(BUILD_MIGA_JS)
     state = page.evaluate("(async () => { window.__ivNode.widgets[0].callback?.(0); "
                           "return await window.__ivNode.ivQueueReady; })()")
@@ -284,23 +303,28 @@ def test_miga_chain_draws_the_whole_plan_on_both_ends(page, tmp_path):
     calls = want["calls"]
     text = " ".join(drawn["lines"])
     assert text.startswith("MIGA: 308 latents (44 groups of 7), 54 steps, slide 17, window 21 (from")
+    assert "ignored" not in text  # every node at its defaults: nothing the user chose is ignored
     assert f" {calls['expected']:.1f} model calls per output frame (stage 1 {calls['queue']:.1f} + unified " in text
     assert f"self-reflection: up to {calls['worst']:.1f} if every judgment triggers" in text
-    assert "ignored: partitions, lookahead (the Zigzag Stage sets the steps" in text
+    state = set_widgets(page, {"partitions": 3})
+    assert [w["input"] for w in state["warnings"]] == ["partitions"]
+    text = " ".join(page.evaluate(PIXELS_JS)["lines"])
+    assert "ignored: partitions (the Zigzag Stage sets the steps" in text
+    set_widgets(page, {"partitions": 2})
     memory = page.evaluate("window.__ivNode.ivQueue.plan.windows.filter((w) => w.memory.length).length")
     assert memory > 0  # guidance latents are part of the drawing
 
-    # the end of the chain draws too, the nodes in between do not
+    # only FIFO Queue Init draws: not the end of the chain, not the nodes in between
     page.evaluate("(async () => { app.canvas.ds.offset = [0, 0]; app.canvas.ds.scale = 0.5; "
                   "app.graph.setDirtyCanvas(true, true); await new Promise((r) => setTimeout(r, 500)); })()")
     draws = page.evaluate("[window.__ivNode.ivDraws ?? 0, window.__ivEnd.ivDraws ?? 0, window.__ivMiddle.ivDraws ?? 0]")
-    assert draws[0] > 0 and draws[1] > 0 and draws[2] == 0
+    assert draws[0] > 0 and draws[1] == 0 and draws[2] == 0
 
-    # changing a MIGA widget redraws both ends with the new plan
+    # changing a MIGA widget redraws the diagram with the new plan
     state = set_widgets(page, {"slide": 10}, node="app.graph.nodes.find((n) => n.comfyClass === "
                                                    "'InfiniteVideo_ZigzagStage')")
     assert state["plan"]["slide"] == 10 and page.evaluate("window.__ivEnd.ivQueue.plan.slide") == 10
-    # an impossible chain shows the sampler's error on both ends
+    # an impossible chain shows the sampler's error
     state = set_widgets(page, {"end_step": 60}, node="app.graph.nodes.find((n) => n.comfyClass === "
                                                      "'InfiniteVideo_ZigzagStage')")
     assert "end_step 60 is past the last step 54" in state["error"]
@@ -385,11 +409,87 @@ def test_shipped_workflow_loads_draws_its_plan_and_no_nodes_overlap(page, path):
     assert not overlaps, overlaps
 
 
+# The Note as the user meets it: its textarea's font size times the zoom the workflow opens at (the frontend scales the
+# DOM widget layer with the canvas), and whether its first line is on top where it is drawn (not under the tabs or
+# another element).
+NOTE_JS = """(async () => {
+    await new Promise((r) => setTimeout(r, 300));  // DOM widgets follow the canvas on the next frames
+    const notes = app.graph.nodes.filter((n) => n.type === "Note");
+    const w = notes[0].widgets[0], ta = w.element ?? w.inputEl;
+    const r = ta.getBoundingClientRect();
+    const hit = document.elementFromPoint(r.left + 24, r.top + 8);
+    return { count: notes.length, text: ta.value, zoom: app.canvas.ds.scale,
+             px: parseFloat(getComputedStyle(ta).fontSize) * r.width / ta.offsetWidth,
+             onTop: hit === ta, top: r.top, left: r.left, viewport: [innerWidth, innerHeight] };
+})()"""
+
+# What the pack's diagram says on a node, with the colours it draws each line in (the extension's own layout).
+DIAGRAM_LINES_JS = """(async () => {
+    const urls = await (await fetch("/api/extensions")).json();
+    const { layout, COLORS } = await import(urls.find((u) => u.endsWith("/queue_diagram.js")));
+    const ctx = new OffscreenCanvas(8, 8).getContext("2d");
+    return app.graph.nodes.filter((n) => n.ivQueue && n.comfyClass === "InfiniteVideo_FIFOQueueInit").map((n) => ({
+        view: n.ivQueue,
+        lines: layout(n, n.ivQueue, ctx).text.map(([t, color]) => ({ t,
+            warning: color === COLORS.ignored || color === COLORS.error }))
+    }));
+})()"""
+
+
+@pytest.mark.parametrize("path", UI_WORKFLOWS, ids=lambda p: p.stem)
+def test_template_opens_on_a_readable_note_that_says_what_to_do_and_no_warning(page, path):
+    """Every template opens (at its saved zoom) on one Note whose text is at least 11 px on screen, whose first line
+    is in view, and whose first lines are numbered steps in plain words: press Run, and where the video is written;
+    the pack's diagram shows a plan with no warning (no error, no ignored setting the template set)."""
+    workflow = json.loads(path.read_text())
+    load_workflow(page, workflow)
+    note = page.evaluate(NOTE_JS)
+    assert note["count"] == 1
+    assert note["zoom"] == workflow["extra"]["ds"]["scale"]
+    assert note["px"] >= 11, f"Note text is {note['px']:.1f} px on screen at zoom {note['zoom']}"
+    assert note["onTop"] and 0 <= note["left"] and 0 <= note["top"] < note["viewport"][1] / 3, note
+    head = note["text"].split("-- Details --")[0]
+    steps = [line for line in head.splitlines() if line.strip()]
+    assert steps[0].startswith("1. ") and len(steps) <= 5, steps
+    assert any(line.split(". ", 1)[1].startswith("Press Run") for line in steps[:2]), steps
+    assert "ComfyUI/output/infinite-video/" in head and "-- Details --" in note["text"]
+    for diagram in page.evaluate(DIAGRAM_LINES_JS):
+        assert "plan" in diagram["view"] and not diagram["view"]["warnings"], diagram["view"]
+        assert not [line["t"] for line in diagram["lines"] if line["warning"]]
+
+
+def test_starter_diagram_names_what_runs_once_per_chain(page, tmp_path):
+    """The starter (FIFO Queue Init -> Self-Reflection -> Long-Range Guidance -> sampler) runs MIGA's parts on FIFO's
+    diagonal queue: the diagram says so (not "MIGA ... groups of 1"), and it is drawn once, under FIFO Queue Init,
+    not again at the end of the chain, with every node of the chain on screen."""
+    load_workflow(page, json.loads((PACK_ROOT / "example_workflows" / f"{STARTER}.json").read_text()))
+    (diagram,) = page.evaluate(DIAGRAM_LINES_JS)
+    text = " ".join(line["t"] for line in diagram["lines"])  # the panel wraps long lines
+    assert text.startswith("FIFO + Self-Reflection + Long-Range Guidance: 27 latents, 27 steps"), text
+    assert "groups of" not in text and "MIGA" not in text
+    draws = page.evaluate("""(async () => {
+        const chain = ["InfiniteVideo_FIFOQueueInit", "InfiniteVideo_SelfReflection", "InfiniteVideo_LongRangeGuidance"]
+            .map((t) => app.graph.nodes.find((n) => n.comfyClass === t));
+        const x0 = Math.min(...chain.map((n) => n.pos[0])), y0 = Math.min(...chain.map((n) => n.pos[1]));
+        const y1 = Math.max(...chain.map((n) => n.pos[1] + n.size[1]));
+        const el = app.canvas.canvas, scale = Math.min(0.6, (el.clientHeight - 120) / (y1 - y0 + 60));
+        app.canvas.ds.scale = scale;
+        app.canvas.ds.offset = [-x0 + 80 / scale, -y0 + 100 / scale];
+        app.graph.setDirtyCanvas(true, true);
+        await new Promise((r) => setTimeout(r, 600));
+        return chain.map((n) => [n.comfyClass, n.ivDraws ?? 0, n.isPointInside?.(n.pos[0] + 1, n.pos[1] + 1)]);
+    })()""")
+    page.screenshot(tmp_path / "starter_diagram.png")
+    assert [(t, d > 0) for t, d, _ in draws] == [("InfiniteVideo_FIFOQueueInit", True),
+                                                 ("InfiniteVideo_SelfReflection", False),
+                                                 ("InfiniteVideo_LongRangeGuidance", False)], draws
+
+
 def test_missing_models_dialog_offers_the_official_downloads(page):
     """A real-model workflow opened on a server without its files gets the editor's missing-models dialog, listing
     each file with its folder and a download link (the loaders' ``properties.models``), not only "Value not in list"
     at Run."""
-    wf = json.loads((PACK_ROOT / "example_workflows" / "Wan 2.1 T2V 1.3B, FIFO long video.json").read_text())
+    wf = json.loads((PACK_ROOT / "example_workflows" / f"{FIFO_WAN21}.json").read_text())
     models = [m for n in wf["nodes"] for m in n.get("properties", {}).get("models", [])]
     assert len(models) == 3
     page.evaluate(f"app.loadGraphData({json.dumps(wf)}).then(() => true)")

@@ -1,6 +1,6 @@
 // Queue diagram: the plan of the whole queue chain (FIFO Queue Init -> [Zigzag Stage] -> [Unified Stage] ->
-// [Self-Reflection] -> [Long-Range Guidance] -> sampler), drawn under the widgets of FIFO Queue Init and of the
-// node at the end of the chain.
+// [Self-Reflection] -> [Long-Range Guidance] -> sampler), drawn once per chain, under the widgets of its FIFO Queue
+// Init.
 //
 // The plan comes from the server (POST /api/infinite_video/chain_plan, nodes/chain_route.py), which builds the chain
 // with the nodes' own execute() and lays it out with samplers/chain_plan.py, from the functions the samplers run: the
@@ -9,7 +9,11 @@
 // node when it is a known empty/image-to-video latent, otherwise the diagram says which latent it waits for.
 //
 // Requests are debounced and the server answers impossible settings with 200 {"error"}: typing does not spam the
-// console. Drawn with onDrawForeground on a dark panel of its own (legible in the light and dark palettes; text at
+// console. The first line names what runs (the plan's title: FIFO, FIFO + Self-Reflection, MIGA, ...); a setting
+// the run ignores is named in yellow only when it was changed from its default (the route's `warnings`), so a
+// workflow that keeps the defaults opens without a warning. The model calls of one sweep are drawn as one row of
+// the ranges they write (together they cover the queue) and, below it, the first calls in full (what each reads,
+// writes and takes as guidance), with the count. Drawn with onDrawForeground on a dark panel of its own (legible in the light and dark palettes; text at
 // 14 px stays above the editor's 8 px readability threshold at 60% zoom); nothing is added to widgets_values, so
 // saved workflows and API prompts are unchanged.
 
@@ -108,7 +112,8 @@ async function fetchPlan(req) {
     const res = await api.fetchApi("/infinite_video/chain_plan", {
       method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(req.body) });
     const body = await res.json();
-    return body.plan ? { plan: body.plan, latentFrom: req.latentFrom } : { error: body.error ?? `HTTP ${res.status}` };
+    return body.plan ? { plan: body.plan, warnings: body.warnings ?? [], latentFrom: req.latentFrom }
+      : { error: body.error ?? `HTTP ${res.status}` };
   } catch (e) {
     return { error: `queue diagram unavailable: ${e}` };
   }
@@ -136,13 +141,12 @@ export function schedule(node, delay = DEBOUNCE_MS) {
     const nowReq = chainRequest(now);
     const nowSig = JSON.stringify(nowReq);
     st.sig = nowSig;
-    const view = { ...(await fetchPlan(nowReq)), end: now.end.id };
+    const view = await fetchPlan(nowReq);
     if (st.sig !== nowSig) return; // a newer request is on its way; its answer resolves the waiters
     st.view = view;
     st.viewSig = nowSig;
     for (const n of now.parts) n.ivQueue = view;
     fit(now.start);
-    if (now.end !== now.start) fit(now.end);
     app.graph.setDirtyCanvas(true, true);
     st.waiters.splice(0).forEach((r) => r(view));
   }, delay);
@@ -159,12 +163,13 @@ function lines(view) {
   const c = p.calls;
   const f1 = (x) => (Number.isInteger(x) ? String(x) : x.toFixed(1));
   const window = `window ${p.window}${view.latentFrom ? ` (from "${view.latentFrom}")` : ""}`;
+  const title = p.title ?? p.kind.toUpperCase();
   if (p.kind === "fifo") {
-    out.push([`FIFO: ${p.queue} latents in the queue, ${p.steps} steps, ${window}`, COLORS.text]);
+    out.push([`${title}: ${p.queue} latents in the queue, ${p.steps} steps, ${window}`, COLORS.text]);
     out.push([`${f1(c.expected)} model calls per output frame, ${p.warmup} warm-up frames discarded`, COLORS.text]);
   } else {
-    out.push([`MIGA: ${p.queue} latents (${p.queue / p.group} groups of ${p.group}), ${p.steps} steps, slide ` +
-              `${p.slide}, ${window}`, COLORS.text]);
+    const groups = p.group > 1 ? ` (${p.queue / p.group} groups of ${p.group})` : "";
+    out.push([`${title}: ${p.queue} latents${groups}, ${p.steps} steps, slide ${p.slide}, ${window}`, COLORS.text]);
     const parts = [`stage 1 ${f1(c.queue)}`];
     if (p.unified) parts.push(`unified ${f1(c.unified)}`);
     out.push([`${f1(c.expected)} model calls per output frame (${parts.join(" + ")}), ${p.warmup} warm-up`,
@@ -177,7 +182,7 @@ function lines(view) {
       out.push([`self-reflection: up to ${f1(c.worst)} if every judgment triggers`, COLORS.text]);
     }
   }
-  const ignored = p.ignored ?? [];
+  const ignored = view.warnings ?? [];
   if (ignored.length) {
     const byWhy = new Map();
     for (const i of ignored) byWhy.set(i.why, [...(byWhy.get(i.why) ?? []), i.input]);
@@ -214,12 +219,15 @@ function textRows(ctx, view, width) {
 }
 
 const BARS = 56;
-const ROWS = 26;
+const ALL_ROW = 12; // the writes of every call of one sweep
+const CALL_ROW = 11; // one call in full
+const SHOWN_CALLS = 3;
 
 /**
  * Where the drawing of `view` sits on `node`, in node-local px: the panel, the text rows' baselines, the bar area
- * (bars stand on its bottom, one column of width `cw` per latent), the two rows of model calls, the unified block
- * strip and the legend.
+ * (bars stand on its bottom, one column of width `cw` per latent), the model calls (`rows.all`: the centre line of
+ * the row of every call's writes; `rows.shown`: [{k, y}] the first calls, one row each; `rows.caption`: its
+ * baseline) and the legend.
  */
 export function layout(node, view, ctx) {
   const w = node.size[0] - 2 * PAD;
@@ -231,14 +239,26 @@ export function layout(node, view, ctx) {
     box.bars = { y: h + 4, h: BARS };
     box.cw = (w - 2 * PAD) / plan.slots;
     h += 4 + BARS + 4;
-    box.rows = { y: h, h: ROWS / 2 };
-    h += ROWS + 2;
+    const shown = plan.windows.slice(0, SHOWN_CALLS).map((_, k) => k);
+    box.rows = { all: h + ALL_ROW / 2, shown: [] };
+    h += ALL_ROW + 3;
+    for (const k of shown) {
+      box.rows.shown.push({ k, y: h + CALL_ROW / 2 });
+      h += CALL_ROW;
+    }
+    box.rows.caption = h + LINE - 4;
+    h += LINE;
     box.legend = { y: h + 2 };
     h += 2 * LINE + 2;
   }
   box.h = h + PAD;
   box.y = node.size[1] - box.h - 4;
   box.textTop = box.y + PAD;
+  if (box.rows) {
+    box.rows.all += box.y;
+    box.rows.caption += box.y;
+    for (const r of box.rows.shown) r.y += box.y;
+  }
   return box;
 }
 
@@ -269,21 +289,30 @@ function draw(ctx, node, view) {
       ctx.fillStyle = finished ? COLORS.clean : leaving ? COLORS.head : `hsl(${210 - 170 * noise}, 75%, 58%)`;
       ctx.fillRect(x0 + s * cw + (cw > 3 ? 0.5 : 0), barsTop + BARS - bh, Math.max(1, cw - (cw > 3 ? 1 : 0)), bh);
     }
-    const rowH = box.rows.h;
-    plan.windows.forEach((win, k) => {
-      const ry = box.y + box.rows.y + (k % 2) * rowH + rowH / 2;
-      ctx.fillStyle = COLORS.read;
-      ctx.fillRect(x0 + win.read[0] * cw, ry - 1, (win.read[1] - win.read[0]) * cw, 2);
+    const writeRect = (win, k, y, h) => {
       ctx.fillStyle = COLORS.write[k % 2];
-      ctx.fillRect(x0 + win.write[0] * cw, ry - rowH * 0.35, Math.max(1, (win.write[1] - win.write[0]) * cw),
-                   rowH * 0.7);
+      ctx.fillRect(x0 + win.write[0] * cw, y - h / 2, Math.max(1, (win.write[1] - win.write[0]) * cw), h);
+    };
+    // every call of one sweep: the ranges they write, side by side (alternating colours)
+    plan.windows.forEach((win, k) => writeRect(win, k, box.rows.all, ALL_ROW - 2));
+    // the first calls in full: what each reads (grey line), writes (block) and takes as guidance (dots)
+    for (const { k, y } of box.rows.shown) {
+      const win = plan.windows[k];
+      ctx.fillStyle = COLORS.read;
+      ctx.fillRect(x0 + win.read[0] * cw, y - 1, (win.read[1] - win.read[0]) * cw, 2);
+      writeRect(win, k, y, CALL_ROW - 5);
       ctx.fillStyle = COLORS.memory;
       for (const m of win.memory) {
         ctx.beginPath();
-        ctx.arc(x0 + (m + 0.5) * cw, ry, 3, 0, 2 * Math.PI);
+        ctx.arc(x0 + (m + 0.5) * cw, y, 2.5, 0, 2 * Math.PI);
         ctx.fill();
       }
-    });
+    }
+    const n = plan.windows.length;
+    const first = box.rows.shown.length;
+    ctx.fillStyle = COLORS.text;
+    ctx.fillText(`${n} call${n > 1 ? "s" : ""} per sweep: all writes, ${n > first ? `first ${first}` : "each"} in full`,
+                 x0, box.rows.caption);
     LEGEND.forEach((row, r) => {
       let lx = x0;
       const ly = box.y + box.legend.y + r * LINE;
@@ -320,8 +349,7 @@ function fit(node) {
 }
 
 function drawsHere(node) {
-  const view = node.ivQueue;
-  return view && (node.comfyClass === START || view.end === node.id);
+  return node.ivQueue && node.comfyClass === START; // one diagram per chain
 }
 
 function setUp(node) {

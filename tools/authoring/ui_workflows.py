@@ -5,12 +5,19 @@ compact description per workflow and checked against the live server's /object_i
 allow) by tests/test_example_workflows.py; tests/test_web_queue_diagram.py opens each in the real editor and checks
 that no node covers another.
 
-The template browser of ComfyUI's frontend (1.27, shipped with 0.3.64) shows a pack's template by its file name (title
-and description) and ``<name>.jpg`` next to it (thumbnail), so the file names are the readable titles. Model loaders
-carry ``properties.models`` (name, url, directory): the frontend's missing-models dialog offers those downloads when a
-file is not installed. The URLs are ComfyUI's official repackaged files (the ones its own templates use).
-Every workflow has a Note saying what to download, where, what to expect and what it costs; the figures in the notes
-(model calls per output frame, warm-up frames, steps) come from samplers/chain_plan.py, the plan the samplers run.
+The template browser of ComfyUI's frontend (1.27, shipped with 0.3.64) shows a pack's template by its file name
+only: the card's title *and* its description are the name (custom-node templates carry no other metadata), and
+``<name>.jpg`` next to it is the thumbnail. So each file name says what the workflow is for. The cards come in the
+order of the server's ``/workflow_templates`` list, which is ``glob`` order (the folder's directory order; neither the
+server nor the frontend sorts it): the names start with a number, so the starter is first wherever the folder is
+read in name or creation order (a fresh checkout writes the files in name order). Model loaders carry
+``properties.models`` (name, url, directory): the frontend's missing-models dialog offers those downloads when a file
+is not installed. The URLs are ComfyUI's official repackaged files (the ones its own templates use).
+
+Every workflow opens on its Note, at a zoom where the Note's text (the editor's textarea font, 10 px by default) is
+12 px on screen. The Note starts with what to do and what comes out (press Run; where the video is written; how to
+stop and resume), then the details: what to download, the settings, what it costs; the figures (model calls per
+output frame, warm-up frames, steps) come from samplers/chain_plan.py, the plan the samplers run.
 
 Run: python -m tools.authoring.ui_workflows  (thumbnails: python -m tools.authoring.thumbnails)
 """
@@ -47,10 +54,15 @@ MODELS = {
 }
 
 TITLE_H = 30  # LiteGraph's title bar, drawn above a node's pos
-# FIFO Queue Init and the node at the end of its chain draw the queue diagram under their widgets (web/)
+# FIFO Queue Init draws its chain's queue diagram under its widgets (web/): room for the text and the drawing
 DIAGRAM_FIFO = (460, 160 + 230)
 DIAGRAM_MIGA = (460, 180 + 350)
 GAP_X, GAP_Y = 60, 50
+NOTE_W = 440
+# The workflow opens on its Note (first column, top left) at a zoom where the Note's text is readable: the editor draws
+# a Note's textarea at its font setting (10 px by default) times the zoom, so 1.2 gives 12 px on screen.
+OPEN_ZOOM = 1.2
+OPEN_OFFSET = [0, 10]  # graph units: the Note's title just below the editor's workflow tabs
 
 
 @dataclass
@@ -82,8 +94,9 @@ class Workflow:
         self.columns[-1].append(node)
         return node
 
-    def note(self, text: str, height: int, width: int = 420) -> Node:
-        return self.add("Note", "Read me", [text], size=(width, height))
+    def note(self, todo: str, details: str, height: int = 560, width: int = NOTE_W) -> Node:
+        """The Note: what to do and what comes out first, in plain words; the details after."""
+        return self.add("Note", "Read me first", [f"{todo}\n\n-- Details --\n\n{details}"], size=(width, height))
 
 
 def _height(node: Node) -> int:
@@ -129,7 +142,7 @@ def ui_workflow(wf: Workflow) -> dict:
         x += width + GAP_X
     return {"last_node_id": max(n["id"] for n in nodes), "last_link_id": len(links), "nodes": nodes,
             "links": links, "groups": [], "config": {},
-            "extra": {"ds": {"scale": 0.6, "offset": [20, 20]}}, "version": 0.4}
+            "extra": {"ds": {"scale": OPEN_ZOOM, "offset": OPEN_OFFSET}}, "version": 0.4}
 
 
 # -- the figures in the notes come from the plan the samplers run ----------------------------------------------------
@@ -156,6 +169,11 @@ def _plan(chain: dict, latent_frames: int) -> dict:
     return plan_chain(QueueConfig(*chain["fifo"], **parts), latent_frames)
 
 
+def _seconds(frames: int, stride: int, fps: float) -> float:
+    """Length in seconds of ``frames`` output latent frames (``stride`` video frames each, the first one frame)."""
+    return (stride * (frames - 1) + 1) / fps
+
+
 def _num(x: float) -> str:
     return str(int(x)) if float(x).is_integer() else f"{x:.1f}"
 
@@ -179,12 +197,34 @@ def _expect(plan: dict, frames: int, stride: int, fps: float) -> str:
     return " ".join(lines)
 
 
-DOWNLOAD = "Download into ComfyUI/models/ (the editor offers these when a file is missing):\n"
+DOWNLOAD = "Files (into ComfyUI/models/; the editor offers the downloads when one is missing):\n"
 PREVIEW = "Start ComfyUI with --preview-method auto to watch each frame as it leaves the queue."
+RESUME = ("To stop: Cancel. Every frame written so far stays in the file, and the server log prints the checkpoint "
+          "to resume from (resume = infinite-video/..._00001_.ivckpt). To continue: type that name into the Video "
+          "Sink's resume field and press Run again, with every other setting unchanged; the finished video is the "
+          "same as an uninterrupted run.")
+ZOOM = "Zoom out (mouse wheel) to see the whole graph."
+
+
+def _todo(first: str, run: str, *more: str) -> str:
+    """The Note's opening: numbered steps in plain words."""
+    steps = [first, run, *more]
+    return "\n".join(f"{k}. {t}" for k, t in enumerate(steps, 1))
 
 
 def _files(*names: str) -> str:
     return DOWNLOAD + "\n".join(f"- {MODELS[n][1]}/{n}" for n in names) + "\n"
+
+
+def _download() -> str:
+    return ("Get the model files listed under Details into ComfyUI/models/ (when one is missing, the editor offers "
+            "the downloads as the workflow opens).")
+
+
+def _saved(prefix: str, seconds: float, size: str, fps: float) -> str:
+    return (f"Press Run. A {seconds:.0f}-second video ({size}, {_num(fps)} fps) is saved as "
+            f"ComfyUI/output/infinite-video/{prefix}_00001_.mp4 when the run ends (Cancel stops it and keeps "
+            f"nothing; the starter shows how to stream to the file and resume instead).")
 
 
 # -- the workflows ---------------------------------------------------------------------------------------------------
@@ -231,27 +271,38 @@ def queue_init(wf: Workflow, settings: tuple, size: tuple) -> Node:
                   size=size)
 
 
+SKY, MEADOW = 0x87CEEB, 0x4C9A2A
+
+
 def start_image(wf: Workflow, width: int, height: int) -> Node:
-    """LoadImage (the user's file in ComfyUI/input) scaled and centre-cropped to the video size."""
-    img = wf.add("LoadImage", "Start image", ["example.png", "image"], outputs=[("IMAGE", "IMAGE"), ("MASK", "MASK")],
-                 size=(340, 360))
-    return wf.add("ImageScale", f"Scale to {width}x{height}", ["lanczos", width, height, "center"],
-                  {"image": (img.id, 0, "IMAGE")}, [("IMAGE", "IMAGE")])
+    """A start image made by the workflow itself with core nodes, so it runs as shipped: a blue sky over a green
+    meadow at the video size (the prompt describes the scene the model makes of it). Replace it with Load Image (and
+    Image Scale to the same size) for your own picture."""
+    sky = wf.add("EmptyImage", "Start image: sky", [width, height, 1, SKY], outputs=[("IMAGE", "IMAGE")])
+    ground = height * 3 // 8
+    meadow = wf.add("EmptyImage", "Start image: meadow", [width, ground, 1, MEADOW], outputs=[("IMAGE", "IMAGE")])
+    return wf.add("ImageCompositeMasked", f"Start image {width}x{height} (replace with Load Image for yours)",
+                  [0, height - ground, False], {"destination": (sky.id, 0, "IMAGE"), "source": (meadow.id, 0, "IMAGE")},
+                  [("IMAGE", "IMAGE")])
 
 
-def kstep_and_save(wf: Workflow, settings: tuple, model: int, pos: int, neg: int, vae: int, image: int,
+def kstep_and_sink(wf: Workflow, settings: tuple, model: int, pos: int, neg: int, vae: int, image: int,
                    fps: float, prefix: str, clip_vision: Optional[int] = None) -> None:
-    """K-Step Noise Search (chunk, chunks, m, k, full) from a start image, then the video file."""
+    """K-Step Noise Search (chunk, chunks, m, k, full) from a start image, streamed to the file by a Video Sink (one
+    chunk at a time, with a checkpoint to resume from), and its report (every candidate's score) shown in a text
+    box."""
+    sink = wf.add("InfiniteVideo_VideoSink", "Video Sink (the mp4 grows chunk by chunk)",
+                  ["vae", f"infinite-video/{prefix}", fps, "h264 (mp4)", 19, 64, ""], {"vae": (vae, 0, "VAE")},
+                  [("sink", "IV_VIDEO_SINK")])
     inputs = {"model": (model, 0, "MODEL"), "positive": (pos, 0, "CONDITIONING"),
               "negative": (neg, 0, "CONDITIONING"), "vae": (vae, 0, "VAE"), "start_image": (image, 0, "IMAGE")}
     if clip_vision is not None:
         inputs["clip_vision"] = (clip_vision, 0, "CLIP_VISION")
+    inputs["sink"] = (sink.id, 0, "IV_VIDEO_SINK")
     ks = wf.add("InfiniteVideo_KStepNoiseSearch", "K-Step Noise Search",
                 [*settings, "euler", "simple", 5.0, 0, "fixed"], inputs,
-                [("IMAGE", "IMAGE"), ("LATENT", "LATENT"), ("report", "STRING")])
-    vid = wf.add("CreateVideo", f"Video at {_num(fps)} fps", [fps], {"images": (ks.id, 0, "IMAGE")},
-                 [("VIDEO", "VIDEO")])
-    wf.add("SaveVideo", "Save", [f"infinite-video/{prefix}", "mp4", "h264"], {"video": (vid.id, 0, "VIDEO")})
+                [("frames", "IMAGE"), ("latent", "LATENT"), ("report", "STRING"), ("video", "VIDEO")])
+    wf.add("PreviewAny", "Candidate scores (report)", [], {"source": (ks.id, 2, "*")}, size=(340, 220))
 
 
 def fifo_sampler(wf: Workflow, model: int, pos: tuple, neg: tuple, latent: int, queue: int, frames: int,
@@ -266,12 +317,14 @@ def fifo_wan21() -> Workflow:
     plan = _plan({"fifo": fifo}, 21)
     wf = Workflow()
     wf.column()
-    wf.note("FIFO-Diffusion text-to-video on Wan 2.1 T2V 1.3B (fits in 8-12 GB of VRAM at 480p).\n\n"
+    wf.note(_todo(_download(), _saved("fifo_wan21", _seconds(frames, 4, 16), "832x480", 16),
+                  "Change the prompt (Prompt node) and press Run again for another video. " + ZOOM),
+            "A long text-to-video with FIFO-Diffusion on Wan 2.1 T2V 1.3B (8-12 GB of VRAM at 480p).\n\n"
             + _files("wan2.1_t2v_1.3B_fp16.safetensors", "umt5_xxl_fp8_e4m3fn_scaled.safetensors",
                      "wan_2.1_vae.safetensors")
             + "\nSettings: the model's native window is 81 frames = 21 latent frames (window_length 21); "
               "partitions 2 = 42 steps; lookahead on (better consistency, twice the calls); 832x480.\n\n"
-            + _expect(plan, frames, 4, 16) + "\n\n" + PREVIEW, 520)
+            + _expect(plan, frames, 4, 16) + "\n\n" + PREVIEW)
     unet, clip, vae = wan21_loaders(wf)
     wf.column()
     pos, neg = wan_text(wf, clip.id, "A red fox trotting through fresh snow in a pine forest, tracking shot, soft "
@@ -294,7 +347,10 @@ def prompt_switch_wan21() -> Workflow:
              (80, 0, "A sailboat on a calm sea under a starry night sky, aerial tracking shot")]
     wf = Workflow()
     wf.column()
-    wf.note("Prompt switching over time on Wan 2.1 T2V 1.3B: three prompts, each over a span of output latent "
+    wf.note(_todo(_download(), _saved("prompt_switch_wan21", _seconds(frames, 4, 16), "832x480", 16),
+                  "The video goes from noon to sunset (about 10 s in) to a starry night (about 20 s in). Edit the "
+                  "three prompts and their frame ranges to tell your own story. " + ZOOM),
+            "Prompt switching over time on Wan 2.1 T2V 1.3B: three prompts, each over a span of output latent "
             "frames (Conditioning Frame Range; end 0 = to the end), combined with Conditioning (Combine). Each frame "
             "keeps the prompt of its own output index, so a switch travels through the queue with the frames and "
             "the change is gradual (about one window).\n\n"
@@ -303,7 +359,7 @@ def prompt_switch_wan21() -> Workflow:
             + "\nLatent frame n is video frames 4n-3..4n: the switches at latent frames 40 and 80 come about 10 s "
               "and 20 s in.\n\n"
             + _expect(plan, frames, 4, 16) + " Windows that straddle a switch make one call per prompt.\n\n"
-            + PREVIEW, 560)
+            + PREVIEW)
     unet, clip, vae = wan21_loaders(wf)
     wf.column()
     ranged = []
@@ -343,7 +399,10 @@ def miga_wan21() -> Workflow:
     half = _plan({**MIGA_WAN, "zigzag": (54, 7, 44, 10)}, 21)
     wf = Workflow()
     wf.column()
-    wf.note("MIGA on Wan 2.1 T2V 1.3B with the paper's official Wan config: 81 frames = 21 latents per window "
+    wf.note(_todo(_download(), _saved("miga_wan21", _seconds(frames, 4, 16), "832x480", 16),
+                  "Compare with the FIFO workflow: MIGA keeps objects and scenery more consistent over a long "
+                  "video, at about twice FIFO's model calls. " + ZOOM),
+            "MIGA on Wan 2.1 T2V 1.3B with the paper's official Wan config: 81 frames = 21 latents per window "
             "(17 queue latents + 4 long-range guidance latents), 54 steps, shift 5, cfg 5, groups of 7, stage 1 "
             "ends at step 44, 10 unified steps, re-noise to 44 and 10 more, self-reflection with 3 candidates at "
             "threshold 0.01. One departure: the Zigzag Stage's slide is 0 = auto (17: windows write every latent they "
@@ -351,8 +410,9 @@ def miga_wan21() -> Workflow:
             f"({_num(half['calls']['expected'])} calls per frame instead of {_num(plan['calls']['expected'])}).\n\n"
             + _files("wan2.1_t2v_1.3B_fp16.safetensors", "umt5_xxl_fp8_e4m3fn_scaled.safetensors",
                      "wan_2.1_vae.safetensors")
-            + "\nFIFO Queue Init's partitions and lookahead are ignored under a Zigzag Stage (its diagram says so).\n\n"
-            + _expect(plan, frames, 4, 16) + "\n\n" + PREVIEW, 700)
+            + "\nFIFO Queue Init's partitions and lookahead stay at their defaults: under a Zigzag Stage the stage "
+              "sets the steps (the diagram warns if you change them).\n\n"
+            + _expect(plan, frames, 4, 16) + "\n\n" + PREVIEW)
     unet, clip, vae = wan21_loaders(wf)
     shift = wf.add("ModelSamplingSD3", "Shift 5 (official MIGA config)", [5.0], {"model": (unet.id, 0, "MODEL")},
                    [("MODEL", "MODEL")])
@@ -370,7 +430,7 @@ def miga_wan21() -> Workflow:
     rf = wf.add("InfiniteVideo_SelfReflection", "Self-Reflection", list(MIGA_WAN["reflection"]),
                 {"queue": (un.id, 0, "IV_QUEUE")}, [("queue", "IV_QUEUE")])
     gd = wf.add("InfiniteVideo_LongRangeGuidance", "Long-Range Guidance", list(MIGA_WAN["guidance"]),
-                {"queue": (rf.id, 0, "IV_QUEUE")}, [("queue", "IV_QUEUE")], size=DIAGRAM_MIGA)
+                {"queue": (rf.id, 0, "IV_QUEUE")}, [("queue", "IV_QUEUE")])
     wf.column()
     s = fifo_sampler(wf, shift.id, (pos.id, 0, "CONDITIONING"), (neg.id, 0, "CONDITIONING"), latent.id, gd.id,
                      frames, 5.0)
@@ -383,13 +443,15 @@ def fifo_wan22() -> Workflow:
     plan = _plan({"fifo": fifo}, 31)
     wf = Workflow()
     wf.column()
-    wf.note("FIFO-Diffusion text-to-video on Wan 2.2 TI2V 5B at 1280x704, 24 fps (about 16-24 GB of VRAM; use "
+    wf.note(_todo(_download(), _saved("fifo_wan22", _seconds(frames, 4, 24), "1280x704", 24),
+                  "Less than 24 GB of VRAM: set weight_dtype to fp8_e4m3fn on the model loader. " + ZOOM),
+            "FIFO-Diffusion text-to-video on Wan 2.2 TI2V 5B at 1280x704, 24 fps (about 16-24 GB of VRAM; use "
             "weight_dtype fp8_e4m3fn on smaller cards).\n\n"
             + _files("wan2.2_ti2v_5B_fp16.safetensors", "umt5_xxl_fp8_e4m3fn_scaled.safetensors",
                      "wan2.2_vae.safetensors")
             + "\nSettings: native 121 frames = 31 latent frames (window_length 31), partitions 2 = 62 steps, "
               "lookahead on, shift 8, cfg 5. The 5B model's VAE compresses 16x in space, so sizes are multiples "
-              "of 32.\n\n" + _expect(plan, frames, 4, 24) + "\n\n" + PREVIEW, 560)
+              "of 32.\n\n" + _expect(plan, frames, 4, 24) + "\n\n" + PREVIEW)
     unet, clip, vae = wan22_loaders(wf)
     shift = wf.add("ModelSamplingSD3", "Shift 8", [8.0], {"model": (unet.id, 0, "MODEL")}, [("MODEL", "MODEL")])
     wf.column()
@@ -410,12 +472,14 @@ def fifo_ltxv() -> Workflow:
     plan = _plan({"fifo": fifo}, 13)
     wf = Workflow()
     wf.column()
-    wf.note("FIFO-Diffusion text-to-video on LTX-Video 2B v0.9.5 at 768x512, 25 fps (fast; about 8-12 GB of "
+    wf.note(_todo(_download(), _saved("fifo_ltxv", _seconds(frames, 8, 25), "768x512", 25),
+                  "LTX-Video is the fastest of these models; change the prompt and run again. " + ZOOM),
+            "FIFO-Diffusion text-to-video on LTX-Video 2B v0.9.5 at 768x512, 25 fps (fast; about 8-12 GB of "
             "VRAM).\n\n"
             + _files("ltx-video-2b-v0.9.5.safetensors", "t5xxl_fp16.safetensors")
             + "\nSettings: native 97 frames = 13 latent frames (8x temporal compression; window_length 13), "
               "partitions 3 = 39 steps, lookahead on, cfg 3. Sizes are multiples of 32.\n\n"
-            + _expect(plan, frames, 8, 25) + "\n\n" + PREVIEW, 520)
+            + _expect(plan, frames, 8, 25) + "\n\n" + PREVIEW)
     ckpt = wf.add("CheckpointLoaderSimple", "Load LTX-Video 2B (model + VAE)", ["ltx-video-2b-v0.9.5.safetensors"],
                   outputs=[("MODEL", "MODEL"), ("CLIP", "CLIP"), ("VAE", "VAE")],
                   models=("ltx-video-2b-v0.9.5.safetensors",))
@@ -443,53 +507,66 @@ def _kstep_note(model: str, chunk: int, chunks: int, m: int, k: int, full: int, 
     return (f"Output: {chunks} chunks of {chunk} frames; each starts from the last frame of the one before, which "
             f"appears once: {frames} frames = {frames / fps:.0f} s at {_num(fps)} fps. Cost per chunk: {m} candidate "
             f"previews of {k} steps + {full} steps for the winner = {m * k + full} model runs' steps "
-            f"({(m * k + full) / full:.1f}x a plain run of {full} steps; brute force would be {m}x). The report output "
-            f"lists every candidate's score.")
+            f"({(m * k + full) / full:.1f}x a plain run of {full} steps; brute force would be {m}x). The report "
+            f"(Candidate scores) lists every candidate's score per chunk.")
+
+
+def _kstep_todo(prefix: str, chunk: int, chunks: int, fps: float, size: str) -> str:
+    frames = chunk + (chunks - 1) * (chunk - 1)
+    return _todo(_download(), f"Press Run. A {frames / fps:.0f}-second video ({size}, {_num(fps)} fps) is written to "
+                 f"ComfyUI/output/infinite-video/{prefix}_00001_.mp4 chunk by chunk while the run goes; when it ends, "
+                 f"Candidate scores shows which of the noises won each chunk.", RESUME,
+                 "The start image (a sky over a meadow) is made by the workflow; for your own picture, replace it "
+                 "with Load Image + Image Scale to the same size. " + ZOOM)
 
 
 def kstep_wan21() -> Workflow:
     chunk, chunks, m, k, full = 33, 4, 5, 3, 30
     wf = Workflow()
     wf.column()
-    wf.note("K-Step Noise Search image-to-video on Wan 2.1 I2V 14B 480p: a long video chunk by chunk from a start "
+    wf.note(_kstep_todo("kstep_wan21_i2v", chunk, chunks, 16, "832x480"),
+            "K-Step Noise Search image-to-video on Wan 2.1 I2V 14B 480p: a long video chunk by chunk from a start "
             "image, trying 5 noises with a cheap 3-step preview before each chunk and finishing only the best. The "
             "14B model needs about 24 GB of VRAM with weight_dtype fp8_e4m3fn (set on the loader).\n\n"
             + _files("wan2.1_i2v_480p_14B_fp16.safetensors", "umt5_xxl_fp8_e4m3fn_scaled.safetensors",
                      "wan_2.1_vae.safetensors", "clip_vision_h.safetensors")
-            + "\nPut your start image in ComfyUI/input (any size: it is scaled and cropped to 832x480, a multiple of "
-              "16). CLIP vision is required by Wan 2.1 I2V and also scores the candidates.\n\n"
-            + _kstep_note("wan21", chunk, chunks, m, k, full, 16) + "\n\n" + PREVIEW, 560)
+            + "\nThe video size is the start image's (832x480, a multiple of 16). CLIP vision is required by Wan 2.1 "
+              "I2V and also scores the candidates.\n\n"
+            + _kstep_note("wan21", chunk, chunks, m, k, full, 16) + "\n\n" + PREVIEW, 620)
     unet, clip, vae = wan21_loaders(wf, "wan2.1_i2v_480p_14B_fp16.safetensors", "fp8_e4m3fn")
     cv = wf.add("CLIPVisionLoader", "Load CLIP vision H", ["clip_vision_h.safetensors"],
                 outputs=[("CLIP_VISION", "CLIP_VISION")], models=("clip_vision_h.safetensors",))
     wf.column()
-    pos, neg = wan_text(wf, clip.id, "The camera slowly pushes in while the scene comes to life, gentle natural "
-                                     "motion, consistent lighting")
-    scale = start_image(wf, 832, 480)
+    pos, neg = wan_text(wf, clip.id, KSTEP_PROMPT)
+    image = start_image(wf, 832, 480)
     wf.column()
-    kstep_and_save(wf, (chunk, chunks, m, k, full), unet.id, pos.id, neg.id, vae.id, scale.id, 16.0,
+    kstep_and_sink(wf, (chunk, chunks, m, k, full), unet.id, pos.id, neg.id, vae.id, image.id, 16.0,
                    "kstep_wan21_i2v", clip_vision=cv.id)
     return wf
+
+
+KSTEP_PROMPT = ("A wide green meadow under a blue summer sky, the camera slowly glides forward over the grass, white "
+                "clouds drift by, flowers sway in the wind, natural light")
 
 
 def kstep_wan22() -> Workflow:
     chunk, chunks, m, k, full = 49, 4, 5, 3, 30
     wf = Workflow()
     wf.column()
-    wf.note("K-Step Noise Search image-to-video on Wan 2.2 TI2V 5B at 1280x704, 24 fps (about 16-24 GB of VRAM): "
+    wf.note(_kstep_todo("kstep_wan22_i2v", chunk, chunks, 24, "1280x704"),
+            "K-Step Noise Search image-to-video on Wan 2.2 TI2V 5B at 1280x704, 24 fps (about 16-24 GB of VRAM): "
             "a long video chunk by chunk from a start image, 5 noises tried with a 3-step preview per chunk, only "
             "the best finished. No CLIP vision needed (candidates are scored on VAE latents).\n\n"
             + _files("wan2.2_ti2v_5B_fp16.safetensors", "umt5_xxl_fp8_e4m3fn_scaled.safetensors",
                      "wan2.2_vae.safetensors")
-            + "\nPut your start image in ComfyUI/input; it is scaled and cropped to 1280x704 (multiples of 32).\n\n"
-            + _kstep_note("wan22", chunk, chunks, m, k, full, 24) + "\n\n" + PREVIEW, 560)
+            + "\nThe video size is the start image's (1280x704, multiples of 32).\n\n"
+            + _kstep_note("wan22", chunk, chunks, m, k, full, 24) + "\n\n" + PREVIEW, 620)
     unet, clip, vae = wan22_loaders(wf)
     wf.column()
-    pos, neg = wan_text(wf, clip.id, "The camera slowly pushes in while the scene comes to life, gentle natural "
-                                     "motion, consistent lighting")
-    scale = start_image(wf, 1280, 704)
+    pos, neg = wan_text(wf, clip.id, KSTEP_PROMPT)
+    image = start_image(wf, 1280, 704)
     wf.column()
-    kstep_and_save(wf, (chunk, chunks, m, k, full), unet.id, pos.id, neg.id, vae.id, scale.id, 24.0,
+    kstep_and_sink(wf, (chunk, chunks, m, k, full), unet.id, pos.id, neg.id, vae.id, image.id, 24.0,
                    "kstep_wan22_i2v")
     return wf
 
@@ -505,17 +582,19 @@ def shapes_starter() -> Workflow:
     plan = _plan(SHAPES, 9)
     wf = Workflow()
     wf.column()
-    wf.note("Start here: runs right after install, on a CPU, with nothing to download. The model is the pack's own "
-            "tiny Wan 2.1 (3.3 MB), trained on coloured shapes moving over a panning background; the pack makes it "
-            "visible in diffusion_models when ComfyUI loads it. It has no text encoder: Empty Conditioning, cfg 1.\n\n"
+    wf.note(_todo("Press Run. Nothing to download: it runs on a CPU, in a few minutes on a laptop.",
+                  "Open ComfyUI/output/infinite-video/shapes_long_video_00001_.mp4 while it is written: the video "
+                  "(30 s at 8 fps, 128x128) grows frame by frame. It shows coloured shapes moving over a panning "
+                  "background: the only thing the pack's tiny model knows.", RESUME,
+                  "Then try the real-model workflows of this pack (Wan 2.1, Wan 2.2, LTX-Video). " + ZOOM),
+            "The model is the pack's own tiny Wan 2.1 (3.3 MB), trained on coloured shapes moving over a panning "
+            "background; the pack makes it visible in diffusion_models when ComfyUI loads it. It has no text "
+            "encoder: Empty Conditioning, cfg 1.\n\n"
             "Chain: FIFO Queue Init (window 0 = the latent's 9 frames, 3 partitions, lookahead) -> Self-Reflection "
             "-> Long-Range Guidance -> Infinite Video Sampler: the best-measured chain on this model (README, "
-            "consistency benchmark). The Video Sink streams the mp4 to output/infinite-video while the run goes, "
-            "with the preview decode (exact for this model, no VAE); Cancel keeps every frame written and a "
-            "checkpoint to resume from (paste its name into the sink's resume).\n\n"
-            + _expect(plan, frames, 1, 8) + " (the preview decode makes one image per latent frame.) A few "
-            "minutes on a laptop CPU.\n\n"
-            "Then try the real-model templates of this pack (Wan 2.1, Wan 2.2, LTX-Video).", 560)
+            "consistency benchmark). The Video Sink streams the mp4 with the preview decode (exact for this model, "
+            "no VAE).\n\n"
+            + _expect(plan, frames, 1, 8) + " (the preview decode makes one image per latent frame.)", 600)
     unet = wf.add("UNETLoader", "Load the pack's shapes model", ["shapes_wan21.safetensors", "default"],
                   outputs=[("MODEL", "MODEL")])
     cond = wf.add("InfiniteVideo_EmptyConditioning", "Empty Conditioning (trained unconditionally)", [4096, 1],
@@ -527,7 +606,7 @@ def shapes_starter() -> Workflow:
     rf = wf.add("InfiniteVideo_SelfReflection", "Self-Reflection", list(SHAPES["reflection"]),
                 {"queue": (queue.id, 0, "IV_QUEUE")}, [("queue", "IV_QUEUE")])
     gd = wf.add("InfiniteVideo_LongRangeGuidance", "Long-Range Guidance", list(SHAPES["guidance"]),
-                {"queue": (rf.id, 0, "IV_QUEUE")}, [("queue", "IV_QUEUE")], size=DIAGRAM_MIGA)
+                {"queue": (rf.id, 0, "IV_QUEUE")}, [("queue", "IV_QUEUE")])
     wf.column()
     sink = wf.add("InfiniteVideo_VideoSink", "Video Sink (the mp4 grows while the run goes)",
                   ["preview", "infinite-video/shapes_long_video", 8.0, "h264 (mp4)", 19, 64, ""],
@@ -542,18 +621,23 @@ def shapes_starter() -> Workflow:
 
 # file name (the template browser's title) -> workflow
 WORKFLOWS = {
-    "Shapes long video, starter (CPU, no download)": shapes_starter,
-    "Wan 2.1 T2V 1.3B, FIFO long video": fifo_wan21,
-    "Wan 2.1 T2V 1.3B, MIGA long video (official config)": miga_wan21,
-    "Wan 2.1 T2V 1.3B, prompt switching over time": prompt_switch_wan21,
-    "Wan 2.2 TI2V 5B, FIFO long video": fifo_wan22,
-    "LTX-Video 2B, FIFO long video": fifo_ltxv,
-    "Wan 2.1 I2V 14B, K-Step noise search image to video": kstep_wan21,
-    "Wan 2.2 TI2V 5B, K-Step noise search image to video": kstep_wan22,
+    "1 Start here, a long video on the CPU with nothing to download": shapes_starter,
+    "2 Wan 2.1 1.3B, long video from a prompt (FIFO)": fifo_wan21,
+    "3 Wan 2.1 1.3B, more consistent long video (MIGA, official config)": miga_wan21,
+    "4 Wan 2.1 1.3B, long video whose prompt changes over time": prompt_switch_wan21,
+    "5 Wan 2.2 5B, 720p long video from a prompt (FIFO)": fifo_wan22,
+    "6 LTX-Video 2B, fast long video from a prompt (FIFO)": fifo_ltxv,
+    "7 Wan 2.1 I2V 14B, long video from an image, best of 5 noises per chunk (K-Step)": kstep_wan21,
+    "8 Wan 2.2 5B, long video from an image, best of 5 noises per chunk (K-Step)": kstep_wan22,
 }
+STARTER = next(iter(WORKFLOWS))
 
 
 def main() -> None:
+    for old in OUT.glob("*.json"):  # renamed or removed workflows leave no stale files (or thumbnails)
+        if old.stem not in WORKFLOWS:
+            old.unlink()
+            old.with_suffix(".jpg").unlink(missing_ok=True)
     for name, build in WORKFLOWS.items():
         path = OUT / f"{name}.json"
         path.write_text(json.dumps(ui_workflow(build()), indent=1) + "\n")
