@@ -165,3 +165,15 @@ def test_a_bad_identity_share_is_refused_naming_it(bad) -> None:
 def test_a_bad_rho_is_refused_naming_it(bad) -> None:
     with pytest.raises(ValueError, match="rho must be a finite number"):
         oracle.ExactDenoiser(bad)
+
+
+def test_continuation_with_anchors_keeps_the_identity_a_queue_forgets() -> None:
+    """Chunked continuation (5 new latents behind 3 anchors at their true positions and the newest latent) against
+    FIFO with lookahead, identity share 0.5: correlation at lags 100-150 (truth 0.5) and the variance native
+    sampling keeps."""
+    st, frames = oracle.SMALL, 160
+    cont = oracle.measure(oracle.run_method("cont_k5_a3_s24", st, frames, 0.9, identity=0.5)[0])
+    plain = oracle.measure(oracle.run_method("cont_k5_a0_s24", st, frames, 0.9, identity=0.5)[0])
+    fifo = oracle.measure(oracle.run_method("fifo_lookahead", st, frames, 0.9, identity=0.5)[0])
+    assert cont.lag_distant > 0.35 and plain.lag_distant < 0.15 and abs(fifo.lag_distant) < 0.05, (cont, plain, fifo)
+    assert cont.var > fifo.var + 0.2 and abs(cont.lag1 - 0.95) < 0.03 and cont.lag1_dev < 0.03

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import re
 from dataclasses import dataclass
 from typing import Callable, Optional, Sequence
 
@@ -36,12 +37,14 @@ from torch import Tensor
 
 from infinite_video.samplers import plan_fifo, sample_fifo
 from infinite_video.samplers.config import (
+    ContinuationConfig,
     GuidanceConfig,
     QueueConfig,
     ReflectionConfig,
     UnifiedConfig,
     ZigzagConfig,
 )
+from infinite_video.samplers.continuation import sample_continuation
 from infinite_video.samplers.miga import MigaStats, resolve_miga, sample_miga
 from infinite_video.samplers.steps import flow_noise_scaling
 
@@ -266,7 +269,7 @@ SMALL = Setting(window=9, steps=27, partitions=3, group=3, end_step=22, guidance
 WAN21 = Setting(window=21, steps=54, partitions=3, group=7, end_step=44, guidance=4, shift=5.0)
 
 METHODS = ("chunks", "fifo", "fifo_lookahead", "dce", "dce_no_lookahead", "dce_guidance", "dce_miga", "zigzag",
-           "tta", "tta_no_renoise", "tta_guidance", "tta_history", "miga")
+           "tta", "tta_no_renoise", "tta_guidance", "tta_history", "miga", "cont_k5_a0_s24", "cont_k5_a3_s24")
 
 # chains a shipped workflow or a node default runs: FIFO Queue Init's defaults (lookahead on), the shapes starter
 # (FIFO's queue + Self-Reflection + Long-Range Guidance) and the official MIGA config
@@ -293,9 +296,16 @@ def queue_config(method: str, st: Setting) -> QueueConfig:
     }[method]
 
 
+def continuation_config(method: str) -> Optional[ContinuationConfig]:
+    """``cont_k{chunk}_a{anchors}_s{anchor_every}`` (e.g. ``cont_k4_a3_s32``) -> its :class:`ContinuationConfig`;
+    None for any other method."""
+    m = re.fullmatch(r"cont_k(\d+)_a(\d+)_s(\d+)", method)
+    return None if m is None else ContinuationConfig(int(m[1]), int(m[2]), int(m[3]))
+
+
 def legs(method: str, st: Setting) -> list[tuple[int, int]]:
     """The ladder path an output frame takes: ``[(from, to), ...]`` with a re-noise between legs."""
-    if method in ("chunks", "fifo", "fifo_lookahead") or method.startswith("dce"):
+    if method in ("chunks", "fifo", "fifo_lookahead") or method.startswith(("dce", "cont_")):
         return [(0, st.window * st.partitions)]
     if method in ("tta", "tta_guidance", "tta_history", "miga"):
         return [(0, st.steps), (st.end_step, st.steps)]
@@ -334,6 +344,10 @@ def _run_method(method: str, st: Setting, frames: int, den: ExactDenoiser, batch
         n = math.ceil(frames / st.window)
         clips = [native_window(den, tuple(latent.shape), sig, legs(method, st), gen) for _ in range(n)]
         return torch.cat(clips, dim=2)[:, :, :frames], den.calls
+    cont = continuation_config(method)
+    if cont is not None:
+        return sample_continuation(cont, den, latent, sig, st.window, frames, generator=gen,
+                                   noise_scaling=flow_noise_scaling), den.calls
     cfg = queue_config(method, st)
     if method in ("fifo", "fifo_lookahead"):
         plan = plan_fifo(st.window, st.partitions, cfg.lookahead, "noise")
@@ -346,6 +360,6 @@ def _run_method(method: str, st: Setting, frames: int, den: ExactDenoiser, batch
 
 def setup_of(method: str, st: Setting, frames: int):
     """The resolved MIGA setup a method runs (None for FIFO and chunks)."""
-    if method in ("chunks", "fifo", "fifo_lookahead"):
+    if method in ("chunks", "fifo", "fifo_lookahead") or continuation_config(method) is not None:
         return None
     return resolve_miga(_dce(queue_config(method, st)), st.window, frames)
