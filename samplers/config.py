@@ -62,11 +62,23 @@ class GuidanceConfig:
 
 
 @dataclass(frozen=True)
+class ContinuationConfig:
+    """Chunked continuation (:mod:`.continuation`): each iteration denoises ``chunk`` new latents over the whole
+    ladder behind clean context: ``anchors`` early latents (output latents ``0, anchor_every, ...``, kept for the
+    whole run, at their true positions) and the newest finished latents filling the rest of the window."""
+
+    chunk: int = 5
+    anchors: int = 3
+    anchor_every: int = 24
+
+
+@dataclass(frozen=True)
 class QueueConfig:
     """FIFO-Diffusion queue settings, plus optional MIGA parts.
 
     ``window``: latent frames per model call (0 = the sampler latent's frame count). ``partitions``: blocks ``n``;
     the schedule has ``window * partitions`` steps. ``lookahead``: FIFO §3.4. ``init``: ``"clip"`` or ``"noise"``.
+    ``continuation``: replaces the queue by chunked continuation on the same ladder (no MIGA parts with it).
     """
 
     window: int = 0
@@ -77,6 +89,7 @@ class QueueConfig:
     unified: Optional[UnifiedConfig] = None
     reflection: Optional[ReflectionConfig] = None
     guidance: Optional[GuidanceConfig] = None
+    continuation: Optional[ContinuationConfig] = None
 
     def resolve_window(self, latent_frames: int) -> int:
         return self.window if self.window > 0 else latent_frames

@@ -1,8 +1,9 @@
 """FIFO-Diffusion sampling loop (Kim et al. 2024, arXiv 2405.11473, Alg. 1 with §3.3 partitioning and §3.4 lookahead).
 
 Shapes: latents are ``[B, C, F, H, W]`` with frames on axis 2. The denoiser contract is
-``denoiser(x[B, C, f, H, W], sigma[B, f], prompts=None) -> x0[B, C, f, H, W]``: one sigma per frame, ``prompts`` an
-optional tuple of conditioning indices (see :mod:`.prompts`). Randomness comes only from the injected
+``denoiser(x[B, C, f, H, W], sigma[B, f], prompts=None, positions=None) -> x0[B, C, f, H, W]``: one sigma per frame,
+``prompts`` an optional tuple of conditioning indices (see :mod:`.prompts`), ``positions`` the window frames' stream
+positions, passed when the denoiser takes them (see :mod:`.denoiser`). Randomness comes only from the injected
 ``torch.Generator`` (CPU noise moved to the latent's device, as ComfyUI does), so a seed reproduces bit for bit.
 
 The queue state is explicit (:class:`FifoQueue`, saved and loaded by :class:`FifoRun`); memory is one queue plus the
@@ -17,6 +18,7 @@ from typing import Any, Callable, Iterator, Optional, Sequence
 import torch
 from torch import Tensor
 
+from .denoiser import call_denoiser, window_positions
 from .plan import FifoPlan
 from .prompts import FrameRange, group_frames, validate_schedule
 from .steps import NoiseScaling, get_step_rule, per_frame_step, ve_noise_scaling
@@ -146,7 +148,10 @@ class FifoRun:
             sig = self.slot_sigma[win.start:win.stop].expand(b, -1)
             xw = x[:, :, win.start:win.stop]
             out_idx = [e - plan.warmup for e in self.queue.entries[win.start:win.stop]]
-            denoised = _denoise_grouped(self.den, xw, sig, out_idx, self.ranges)
+            # slots hold consecutive frames; blank padding before the first one continues them backwards
+            first = self.queue.entries[plan.head] - plan.head - plan.warmup
+            denoised = _denoise_grouped(self.den, xw, sig, out_idx, self.ranges,
+                                        window_positions(range(first + win.start, first + win.stop), xw))
             lo, hi = win.write_start - win.start, win.write_stop - win.start
             noise = None
             if self.rule == "euler_ancestral" and self.eta > 0:
@@ -219,15 +224,16 @@ def iterate_fifo(
 
 
 def _denoise_grouped(denoiser: Denoiser, x: Tensor, sigma: Tensor, out_idx: list[int],
-                     prompt_ranges: Optional[Sequence[FrameRange]]) -> Tensor:
-    """Denoise a window; with a prompt schedule, one call per distinct prompt set, each frame taking its own."""
+                     prompt_ranges: Optional[Sequence[FrameRange]], positions: Optional[Tensor] = None) -> Tensor:
+    """Denoise a window; with a prompt schedule, one call per distinct prompt set, each frame taking its own.
+    ``positions``: the window frames' stream positions ``[f]`` (every call sees the whole window)."""
     groups = group_frames(out_idx, prompt_ranges)
     if len(groups) == 1:
         (key,) = groups
-        return denoiser(x, sigma, prompts=key)
+        return call_denoiser(denoiser, x, sigma, key, positions)
     out = torch.empty_like(x)
-    for key, positions in groups.items():
-        out[:, :, positions] = denoiser(x, sigma, prompts=key)[:, :, positions]
+    for key, frames in groups.items():
+        out[:, :, frames] = call_denoiser(denoiser, x, sigma, key, positions)[:, :, frames]
     return out
 
 

@@ -2,7 +2,8 @@
 and long-range guidance, on top of the pure plans of :mod:`.miga_plan`, :mod:`.guidance` and :mod:`.reflection`.
 
 Shapes and contracts are those of :mod:`.fifo`: latents ``[B, C, F, H, W]`` (frames on axis 2), the denoiser
-``denoiser(x[B, C, f, H, W], sigma[B, f], prompts=None) -> x0``, noise only from the injected CPU ``torch.Generator``.
+``denoiser(x[B, C, f, H, W], sigma[B, f], prompts=None, positions=None) -> x0`` (:mod:`.denoiser`; positions are the
+stream positions of every window frame, memory latents included), noise only from the injected CPU ``torch.Generator``.
 Ladder convention of :mod:`.miga_plan`: level 0 = ``sigmas[0]`` (noisiest), level ``T`` = clean; queue index 0 = front.
 
 How the parts compose (decisions, each one sentence for the README):
@@ -55,6 +56,7 @@ import torch
 from torch import Tensor
 
 from .config import GuidanceConfig, QueueConfig, ReflectionConfig, UnifiedConfig, ZigzagConfig
+from .denoiser import call_denoiser, window_positions
 from .fifo import _denoise_grouped, _randn
 from .guidance import MEMORY_SOURCES, HistoryBank
 from .miga_plan import (
@@ -353,12 +355,14 @@ class _Run:
         """Counted model call with a per-frame sigma ``[f]``; ``ids`` are stream ids (output index + warm-up)."""
         out_idx = [i - self.s.warmup for i in ids]
 
-        def counted(xx: Tensor, ss: Tensor, prompts: Optional[tuple] = None) -> Tensor:
+        def counted(xx: Tensor, ss: Tensor, prompts: Optional[tuple] = None,
+                    positions: Optional[Tensor] = None) -> Tensor:
             self.stats.model_calls += 1
             setattr(self.stats, f"{self.phase}_calls", getattr(self.stats, f"{self.phase}_calls") + 1)
-            return self.den(xx, ss, prompts=prompts)
+            return call_denoiser(self.den, xx, ss, prompts, positions)
 
-        return _denoise_grouped(counted, x, sigma.expand(x.shape[0], -1), out_idx, self.ranges)
+        return _denoise_grouped(counted, x, sigma.expand(x.shape[0], -1), out_idx, self.ranges,
+                                window_positions(out_idx, x))
 
     def step(self, x: Tensor, den: Tensor, lv: Sequence[int]) -> Tensor:
         """One ladder step of latents ``x[B, C, k, H, W]`` at levels ``lv`` to ``lv + 1``."""

@@ -1,4 +1,5 @@
-"""Run whatever a :class:`~.config.QueueConfig` holds: plain FIFO-Diffusion, or MIGA when MIGA parts are chained."""
+"""Run whatever a :class:`~.config.QueueConfig` holds: plain FIFO-Diffusion, MIGA when MIGA parts are chained, or
+chunked continuation (:mod:`.continuation`) on FIFO's ladder."""
 
 from __future__ import annotations
 
@@ -17,7 +18,18 @@ from .stream import Stream
 def check_run_inputs(config: QueueConfig, latent: Tensor, sigmas: Tensor, frames: int) -> None:
     """Validate before any model call (errors name the input and the fix)."""
     check_video_latent(latent)
-    if config.is_miga:
+    if config.continuation is not None:
+        from .continuation import check_continuation_inputs
+
+        if config.is_miga:
+            raise ValueError("continuation replaces the queue: remove the MIGA parts (Zigzag Stage, Unified Stage, "
+                             "Self-Reflection, Long-Range Guidance) or turn continuation off")
+        plan = config.fifo_plan(latent.shape[2])
+        check_continuation_inputs(config.continuation, latent, sigmas, plan.window, frames, config.init)
+        if sigmas.shape[0] - 1 != plan.steps:
+            raise ValueError(f"the sigma schedule has {sigmas.shape[0] - 1} steps; continuation runs FIFO's ladder of "
+                             f"window_length x partitions = {plan.steps} steps; set steps to {plan.steps}")
+    elif config.is_miga:
         from .miga import check_miga_inputs
 
         check_miga_inputs(config, latent, sigmas, frames)
@@ -58,6 +70,13 @@ def run_queue(
                                   callback=callback, output_device=output_device, stream=stream)
     if noise_scaling is not None:
         kwargs["noise_scaling"] = noise_scaling
+    if config.continuation is not None:
+        from .continuation import sample_continuation
+
+        check_run_inputs(config, latent, sigmas, frames)
+        kwargs["init"] = config.init
+        window = config.resolve_window(latent.shape[2])
+        return sample_continuation(config.continuation, denoiser, latent, sigmas, window, frames, **kwargs)
     if config.is_miga:
         from .miga import sample_miga
 

@@ -276,3 +276,44 @@ def test_sigmas_must_end_at_zero_and_decrease():
         check_fifo_inputs(plan, torch.zeros(1, 1, 2, 1, 1), torch.tensor([1.0, 0.5, 0.1]), 3)
     with pytest.raises(ValueError, match="strictly decreasing"):
         check_fifo_inputs(plan, torch.zeros(1, 1, 2, 1, 1), torch.tensor([1.0, 1.0, 0.0]), 3)
+
+
+class PositionEcho:
+    """A denoiser whose clean estimate of every window frame is its stream position: a frame leaves the queue as
+    the position its last model call gave it. Records every call's positions."""
+
+    def __init__(self):
+        self.calls: list[list[int]] = []
+
+    def __call__(self, x, sigma, prompts=None, positions=None):
+        assert positions is not None and positions.dtype == torch.long and positions.shape == (x.shape[2],)
+        self.calls.append(positions.tolist())
+        return positions.to(x)[None, None, :, None, None].expand_as(x).clone()
+
+
+@pytest.mark.parametrize("lookahead", [False, True])
+@pytest.mark.parametrize("init", ["clip", "noise"])
+def test_the_denoiser_is_told_each_window_frames_stream_position(lookahead, init):
+    plan = plan_fifo(4, 3, lookahead, init)
+    den = PositionEcho()
+    out = sample_fifo(den, torch.zeros(1, 2, 4, 2, 2), ladder(plan.steps), plan, 10,
+                      generator=torch.Generator().manual_seed(0), noise_scaling=flow_noise_scaling)
+    torch.testing.assert_close(out, torch.arange(10.0)[None, None, :, None, None].expand_as(out))
+    assert all(p == list(range(p[0], p[0] + 4)) for p in den.calls)  # a FIFO window is consecutive frames
+
+
+def test_denoisers_with_and_without_positions_give_the_same_run():
+    plan = plan_fifo(4, 2, True, "noise")
+    seen = []
+
+    def old(x, sigma, prompts=None):
+        return torch.tanh(x) * 0.7
+
+    def new(x, sigma, **kwargs):
+        seen.append(kwargs["positions"])
+        return torch.tanh(x) * 0.7
+
+    a, b = (sample_fifo(d, torch.zeros(1, 2, 4, 2, 2), ladder(plan.steps), plan, 6,
+                        generator=torch.Generator().manual_seed(3)) for d in (old, new))
+    torch.testing.assert_close(a, b, rtol=0, atol=0)
+    assert seen and all(p.shape == (4,) for p in seen)

@@ -325,3 +325,28 @@ def test_denoised_metric_judges_the_estimates_not_the_noise():
     _, drift = run(dataclasses.replace(den, reflection=dataclasses.replace(den.reflection, threshold=0.0)), 40,
                    den=Drift(), latent=torch.randn(1, 2, W, 3, 3))
     assert drift.triggers > 0 and drift.reflection_calls > 0
+
+
+class PositionEcho:
+    """Clean estimate of every window frame = its stream position (a latent leaves as the position its last model
+    call gave it); records every call's positions."""
+
+    def __init__(self):
+        self.calls: list[list[int]] = []
+
+    def __call__(self, x, sigma, prompts=None, positions=None):
+        assert positions is not None and positions.dtype == torch.long and positions.shape == (x.shape[2],)
+        self.calls.append(positions.tolist())
+        return positions.to(x)[None, None, :, None, None].expand_as(x).clone()
+
+
+@pytest.mark.parametrize("name", list(CONFIGS))
+def test_the_denoiser_is_told_each_window_frames_stream_position(name):
+    den = PositionEcho()
+    out, _ = run(CONFIGS[name], 23, den=den, latent=torch.zeros(1, 2, W, 3, 3), noise_scaling=flow_noise_scaling)
+    torch.testing.assert_close(out, torch.arange(23.0)[None, None, :, None, None].expand_as(out))
+    gaps = [p for p in den.calls if p != list(range(p[0], p[0] + len(p)))]
+    if name == "history":  # finished latents read as memory sit at their own, earlier, positions
+        assert gaps and all(p == sorted(p) for p in gaps)
+    elif name == "tta":
+        assert not gaps

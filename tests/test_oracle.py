@@ -91,3 +91,89 @@ def test_unified_stage_removes_the_zigzag_group_borders() -> None:
     tta = oracle.measure(oracle.run_method("tta", oracle.SMALL, FRAMES, 0.9)[0])
     assert zigzag.lag1_dev > 0.05 and (zigzag.lag1_dev_at + 1) % oracle.SMALL.group == 0
     assert tta.lag1_dev < 0.03
+
+
+# -- identity (a component constant over the whole video) and frame positions ----------------------------------------
+
+
+def test_metrics_read_the_identity_of_the_true_process() -> None:
+    video = oracle.ar1_video((8, 4, 260, 8, 8), 0.9, torch.Generator().manual_seed(0), identity=0.5)
+    m = oracle.measure(video)
+    assert abs(m.var - 1) < 0.05 and abs(m.lag1 - 0.95) < 0.01
+    assert abs(m.lag_distant - 0.5) < 0.05 and abs(m.lag_far - oracle.truth_mean_corr(oracle.MID_LAGS, 0.9, 0.5)) < 0.05
+    plain = oracle.measure(oracle.ar1_video((8, 4, 260, 8, 8), 0.9, torch.Generator().manual_seed(0)))
+    assert abs(plain.lag_distant) < 0.02
+
+
+def test_exact_denoiser_places_frames_at_their_positions() -> None:
+    """Frames picked from a true video at far-apart positions: the posterior mean at those positions (against a
+    Monte-Carlo regression) is not the one of consecutive frames."""
+    pos = [0, 3, 40, 41, 150]
+    video = oracle.ar1_video((1, 1, 151, 100, 100), 0.8, torch.Generator().manual_seed(1), identity=0.4)
+    x0 = video[:, :, pos]
+    sig = torch.tensor([0.0, 0.2, 0.5, 0.7, 0.9])
+    y = (1 - sig)[None, None, :, None, None] * x0 + sig[None, None, :, None, None] * torch.randn(
+        x0.shape, generator=torch.Generator().manual_seed(2))
+    den = oracle.ExactDenoiser(0.8, identity=0.4)
+    d = den(y, sig[None], positions=torch.tensor(pos))
+    ys = oracle._samples(y).T
+    fit = torch.linalg.lstsq(ys, oracle._samples(x0).T).solution
+    torch.testing.assert_close(torch.linalg.lstsq(ys, oracle._samples(d).T).solution, fit, atol=0.03, rtol=0)
+    consecutive = torch.linalg.lstsq(ys, oracle._samples(den(y, sig[None])).T).solution
+    assert (consecutive - fit).abs().max() > 0.1  # the positions matter
+    assert den.calls == 2
+
+
+def test_native_sampling_of_one_window_recovers_the_identity() -> None:
+    """A window whose frames sit 30 latents apart, sampled natively on a fine ladder: every pair of frames keeps the
+    identity's correlation W (the AR(1) part has died out), the variance is the process's."""
+    pos = torch.arange(0, 9 * 30, 30)
+    sig = oracle.shifted_ladder(200, 1.0)
+    video = oracle.native_window(oracle.ExactDenoiser(0.9, identity=0.5), (32, 4, 9, 8, 8), sig, [(0, 200)],
+                                 torch.Generator().manual_seed(0), positions=pos)
+    assert abs(float(oracle.frame_variance(video).mean()) - 1) < 0.05
+    x = oracle._samples(video)
+    c = (x @ x.T / x.shape[1]) / oracle.frame_variance(video).mean()
+    off = c[~torch.eye(9, dtype=torch.bool)]
+    assert abs(float(off.mean()) - 0.5) < 0.05 and float(off.min()) > 0.4
+    # a denoiser that numbers the frames 0..8 (no positions) makes them AR(1) neighbours instead
+    near = oracle.native_window(oracle.ExactDenoiser(0.9, identity=0.5, use_positions=False), (32, 4, 9, 8, 8), sig,
+                                [(0, 200)], torch.Generator().manual_seed(0), positions=pos)
+    assert oracle.lag_corr(near, 8) > 0.6
+
+
+def test_independent_chunks_keep_no_identity_across_their_border() -> None:
+    st = oracle.SMALL
+    video, _ = oracle.run_method("chunks", st, 2 * st.window, 0.9, identity=0.5)
+    x = oracle._samples(video)
+    c = (x @ x.T / x.shape[1]) / oracle.frame_variance(video).mean()
+    f = st.window
+    within = torch.cat([c[:f, :f][~torch.eye(f, dtype=torch.bool)], c[f:, f:][~torch.eye(f, dtype=torch.bool)]])
+    assert float(within.min()) > 0.6  # inside a chunk: AR(1) part plus the identity
+    assert abs(float(c[:f, f:].mean())) < 0.03  # across the border: nothing
+
+
+@pytest.mark.parametrize("bad", [1.0, 1.5, -0.1, float("nan"), float("inf"), "0.5", None])
+def test_a_bad_identity_share_is_refused_naming_it(bad) -> None:
+    with pytest.raises(ValueError, match=r"identity must be a finite number in \[0, 1\)"):
+        oracle.ExactDenoiser(0.9, identity=bad)
+    with pytest.raises(ValueError, match="identity"):
+        oracle.run_method("fifo", oracle.SMALL, 10, 0.9, identity=bad)
+
+
+@pytest.mark.parametrize("bad", [1.0, -1.0, float("nan")])
+def test_a_bad_rho_is_refused_naming_it(bad) -> None:
+    with pytest.raises(ValueError, match="rho must be a finite number"):
+        oracle.ExactDenoiser(bad)
+
+
+def test_continuation_with_anchors_keeps_the_identity_a_queue_forgets() -> None:
+    """Chunked continuation (5 new latents behind 3 anchors at their true positions and the newest latent) against
+    FIFO with lookahead, identity share 0.5: correlation at lags 100-150 (truth 0.5) and the variance native
+    sampling keeps."""
+    st, frames = oracle.SMALL, 160
+    cont = oracle.measure(oracle.run_method("cont_k5_a3_s24", st, frames, 0.9, identity=0.5)[0])
+    plain = oracle.measure(oracle.run_method("cont_k5_a0_s24", st, frames, 0.9, identity=0.5)[0])
+    fifo = oracle.measure(oracle.run_method("fifo_lookahead", st, frames, 0.9, identity=0.5)[0])
+    assert cont.lag_distant > 0.35 and plain.lag_distant < 0.15 and abs(fifo.lag_distant) < 0.05, (cont, plain, fifo)
+    assert cont.var > fifo.var + 0.2 and abs(cont.lag1 - 0.95) < 0.03 and cont.lag1_dev < 0.03

@@ -1,5 +1,6 @@
-"""Streamed queue runs (no ComfyUI): bounded output tail, in-order frames, and save/resume bit for bit for FIFO and
-every MIGA chain, after a periodic save and after an exception in the middle of an iteration (Cancel)."""
+"""Streamed queue runs (no ComfyUI): bounded output tail, in-order frames, and save/resume bit for bit for FIFO,
+every MIGA chain and chunked continuation with anchors, after a periodic save and after an exception in the middle of
+an iteration (Cancel)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import pytest
 import torch
 
 from infinite_video.samplers.config import (
+    ContinuationConfig,
     GuidanceConfig,
     QueueConfig,
     ReflectionConfig,
@@ -33,15 +35,22 @@ CONFIGS = {
     "history": QueueConfig(W, 2, True, "noise", zigzag=ZZ, unified=UN, guidance=GuidanceConfig(2, "history", 6)),
     "dce": QueueConfig(W, 3, True, "noise", reflection=ReflectionConfig(judged_level=3, threshold=0.0),
                        guidance=GuidanceConfig(2, "queue")),
+    # anchors are part of the state: latents 0 and 4 stay in every window for the whole run
+    "continuation": QueueConfig(W, 2, True, "noise", continuation=ContinuationConfig(chunk=3, anchors=2,
+                                                                                      anchor_every=4)),
 }
 
 UNIFIED_FRAMES = 150  # enough for several outputs after the unified stage's first
 
 
-def mixing(x, sigma, prompts=None):
-    """Deterministic toy denoiser whose output depends on neighbouring frames and on each frame's sigma."""
+def mixing(x, sigma, prompts=None, positions=None):
+    """Deterministic toy denoiser whose output depends on neighbouring frames, on each frame's sigma and (when
+    given) on the frames' stream positions."""
     rolled = torch.roll(x, 1, dims=2)
-    return torch.tanh(0.6 * x + 0.3 * rolled) * (1.0 - 0.5 * sigma.reshape(sigma.shape[0], 1, -1, 1, 1))
+    out = torch.tanh(0.6 * x + 0.3 * rolled) * (1.0 - 0.5 * sigma.reshape(sigma.shape[0], 1, -1, 1, 1))
+    if positions is not None:
+        out = out + 0.01 * torch.cos(positions.to(x))[None, None, :, None, None]
+    return out
 
 
 def latent():
@@ -101,17 +110,17 @@ class Cancel(Exception):
     pass
 
 
-@pytest.mark.parametrize("name", ["fifo", "full", "history"])
+@pytest.mark.parametrize("name", ["fifo", "full", "history", "continuation"])
 def test_exception_mid_iteration_saves_last_boundary(name):
     cfg = CONFIGS[name]
     frames = 40 if cfg.unified is None else UNIFIED_FRAMES
     full = run(cfg, frames)
     saved, emitted = [], []
 
-    def cancelling(x, sigma, prompts=None):
+    def cancelling(x, sigma, prompts=None, positions=None):
         if len(emitted) >= frames // 4:  # Cancel at the first model call after a quarter of the video is out
             raise Cancel
-        return mixing(x, sigma)
+        return mixing(x, sigma, positions=positions)
 
     with pytest.raises(Cancel):
         run(cfg, frames, Stream(every=1000, on_abort=lambda s: saved.append(roundtrip(s)),

@@ -1,12 +1,14 @@
 """Analytic oracle for the queue samplers: a stationary Gaussian video, its exact denoiser, and what to measure.
 
-The "video" is a stationary Gaussian AR(1) process over latent frames: every latent pixel is an independent sequence
-with ``x[t] = rho * x[t-1] + sqrt(1 - rho^2) * e[t]``, so ``Cov(x[s], x[t]) = rho^|s-t|`` (unit variance, zero mean).
-For it the ideal denoiser is known in closed form: a window of ``F`` frames at per-frame noise levels ``sigma[F]``
-(flow matching, ComfyUI ``CONST``: ``y = (1 - sigma) x0 + sigma n``; clean guidance frames have ``sigma = 0``) has the
-conditional mean ``E[x0 | y] = S A (A S A + diag(sigma^2))^-1 y`` with ``S[i, j] = rho^|i-j|`` and
-``A = diag(1 - sigma)``. :class:`ExactDenoiser` implements exactly that, assuming (as a video model does) that the
-``F`` frames it is given are ``F`` consecutive frames.
+The "video" is a stationary Gaussian process over latent frames: every latent pixel is an independent sequence
+``x[t] = sqrt(W) a + sqrt(1 - W) y[t]`` with ``y[t] = rho * y[t-1] + sqrt(1 - rho^2) * e[t]`` an AR(1) series and
+``a ~ N(0, 1)`` drawn once per video: a component constant over the whole video (a subject's identity, share
+``W``), so ``Cov(x[s], x[t]) = (1 - W) rho^|s-t| + W`` (unit variance, zero mean; ``W = 0`` is the plain AR(1)
+video). For it the ideal denoiser is known in closed form: a window of ``F`` frames at per-frame noise levels
+``sigma[F]`` (flow matching, ComfyUI ``CONST``: ``y = (1 - sigma) x0 + sigma n``; clean guidance frames have
+``sigma = 0``) has the conditional mean ``E[x0 | y] = K A (A K A + diag(sigma^2))^-1 y`` with ``K`` the covariance
+above at the frames' positions and ``A = diag(1 - sigma)``. :class:`ExactDenoiser` implements exactly that; its
+frames sit at the stream positions the engine passes (``positions``), consecutive when it passes none.
 
 Feeding it to the real engines (``sample_fifo``, ``sample_miga``) turns every bookkeeping error into a number:
 
@@ -14,7 +16,9 @@ Feeding it to the real engines (``sample_fifo``, ``sample_miga``) turns every bo
   the ladder path the frame took (:func:`path_variance`): a skipped or doubled step, or a wrong noise level, shows;
 - with ``rho > 0`` the lag-k correlations of the output against the truth (``rho^k``) and against the same ladder run
   natively on one window (:func:`native_window`, the discretisation reference); the lag-1 correlation at every stream
-  position (:func:`lag_profile`) shows any border, of any stage, that sits at a fixed place.
+  position (:func:`lag_profile`) shows any border, of any stage, that sits at a fixed place;
+- with ``W > 0`` the correlation at far lags (100-200 frames; truth ``W``) says how much of the identity a method
+  keeps across the whole video (independent chunks keep none).
 
 Used by ``tests/test_oracle.py`` (fast, asserting) and ``tools/bench/oracle.py`` (the full table, longer runs).
 Pure torch, no ComfyUI.
@@ -24,6 +28,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import re
 from dataclasses import dataclass
 from typing import Callable, Optional, Sequence
 
@@ -32,35 +37,63 @@ from torch import Tensor
 
 from infinite_video.samplers import plan_fifo, sample_fifo
 from infinite_video.samplers.config import (
+    ContinuationConfig,
     GuidanceConfig,
     QueueConfig,
     ReflectionConfig,
     UnifiedConfig,
     ZigzagConfig,
 )
+from infinite_video.samplers.continuation import sample_continuation
 from infinite_video.samplers.miga import MigaStats, resolve_miga, sample_miga
 from infinite_video.samplers.steps import flow_noise_scaling
 
 
-def ar1_cov(n: int, rho: float, positions: Optional[Sequence[int]] = None) -> Tensor:
-    """``[n, n]`` covariance ``rho^|i-j|`` of ``n`` frames (consecutive, or at the given positions), float64."""
-    p = torch.arange(n, dtype=torch.float64) if positions is None else torch.tensor(positions, dtype=torch.float64)
-    return float(rho) ** (p[:, None] - p[None, :]).abs()
+def check_process(rho: float, identity: float = 0.0) -> None:
+    """``ValueError`` naming the input unless ``-1 < rho < 1`` and ``0 <= identity < 1``, both finite numbers."""
+    checks = (("rho", rho, -1.0, False, "(-1, 1)", "the lag-1 correlation of the AR(1) part"),
+              ("identity", identity, 0.0, True, "[0, 1)", "the share W of the variance that is constant over the "
+               "whole video (0 = none)"))
+    for name, value, lo, lo_in, span, what in checks:
+        ok = isinstance(value, (int, float)) and math.isfinite(value) and value < 1 and (
+            value >= lo if lo_in else value > lo)
+        if not ok:
+            raise ValueError(f"the oracle's {name} must be a finite number in {span} ({what}), got {value!r}")
+
+
+def ar1_cov(n: int, rho: float, positions: Optional[Sequence[int]] = None, identity: float = 0.0) -> Tensor:
+    """``[n, n]`` covariance ``(1 - W) rho^|i-j| + W`` of ``n`` frames (consecutive, or at the given stream
+    positions), float64; ``W = identity``."""
+    p = torch.arange(n, dtype=torch.float64) if positions is None else torch.as_tensor(
+        positions, dtype=torch.float64).reshape(-1)
+    w = float(identity)
+    return (1.0 - w) * float(rho) ** (p[:, None] - p[None, :]).abs() + w
+
+
+def truth_corr(lag: int, rho: float, identity: float = 0.0) -> float:
+    """The true correlation between frames ``lag`` apart."""
+    return (1.0 - identity) * rho ** lag + identity
 
 
 class ExactDenoiser:
-    """``D(x[B, C, F, H, W], sigma[B, F]) -> E[x0 | x]`` for the AR(1) video under flow-matching noise (see above).
+    """``D(x[B, C, F, H, W], sigma[B, F], positions=None) -> E[x0 | x]`` for the video above under flow-matching
+    noise, ``identity`` the share ``W``.
 
-    Counts its calls in :attr:`calls`. The frames are taken as consecutive (the engines give no positions).
+    Counts its calls in :attr:`calls`. ``positions`` (``[F]`` stream positions) place the frames; without them (or
+    with ``use_positions=False``: a model that numbers every window ``0 .. F-1``) they are taken as consecutive.
     """
 
-    def __init__(self, rho: float):
-        self.rho, self.calls = float(rho), 0
+    def __init__(self, rho: float, identity: float = 0.0, use_positions: bool = True):
+        check_process(rho, identity)
+        self.rho, self.identity, self.use_positions, self.calls = float(rho), float(identity), use_positions, 0
 
-    def __call__(self, x: Tensor, sigma: Tensor, prompts=None) -> Tensor:
+    def __call__(self, x: Tensor, sigma: Tensor, prompts=None, positions: Optional[Tensor] = None) -> Tensor:
         self.calls += 1
         f = x.shape[2]
-        s = ar1_cov(f, self.rho)
+        pos = positions if self.use_positions else None
+        if pos is not None and torch.as_tensor(pos).numel() != f:
+            raise ValueError(f"positions has {torch.as_tensor(pos).numel()} entries for a window of {f} frames")
+        s = ar1_cov(f, self.rho, None if pos is None else pos.tolist(), self.identity)
         sig = sigma.to(torch.float64).reshape(-1, f)
         a = 1.0 - sig  # [B, F]
         # G = A S A + diag(sigma^2) is symmetric positive definite; M^T = G^-1 A S, out_i = sum_j M_ij y_j
@@ -70,14 +103,19 @@ class ExactDenoiser:
         return torch.einsum("bij,bcjhw->bcihw", m, x)
 
 
-def ar1_video(shape: tuple[int, int, int, int, int], rho: float, generator: torch.Generator) -> Tensor:
+def ar1_video(shape: tuple[int, int, int, int, int], rho: float, generator: torch.Generator,
+              identity: float = 0.0) -> Tensor:
     """A sample of the true process ``[B, C, F, H, W]`` (for checking the metrics themselves)."""
+    check_process(rho, identity)
     b, c, f, h, w = shape
     e = torch.randn(shape, generator=generator, dtype=torch.float64)
     x = torch.empty_like(e)
     x[:, :, 0] = e[:, :, 0]
     for t in range(1, f):
         x[:, :, t] = rho * x[:, :, t - 1] + math.sqrt(1 - rho * rho) * e[:, :, t]
+    if identity:
+        a = torch.randn((b, c, 1, h, w), generator=generator, dtype=torch.float64)
+        x = math.sqrt(identity) * a + math.sqrt(1 - identity) * x
     return x.float()
 
 
@@ -110,16 +148,18 @@ def path_variance(sigmas: Tensor, legs: Sequence[tuple[int, int]]) -> float:
 
 
 def native_window(den: Callable, shape: tuple[int, int, int, int, int], sigmas: Tensor, legs: Sequence[tuple[int, int]],
-                  generator: torch.Generator) -> Tensor:
+                  generator: torch.Generator, positions: Optional[Tensor] = None) -> Tensor:
     """One window of ``F = shape[2]`` frames sampled natively (every frame at one level) along the same legs as
-    :func:`path_variance`, with deterministic Euler: the discretisation reference for a queue sampler on that ladder."""
+    :func:`path_variance`, with deterministic Euler: the discretisation reference for a queue sampler on that ladder.
+    ``positions`` (``[F]`` stream positions) go to the denoiser when given."""
+    extra = {} if positions is None else {"positions": positions}
     x: Optional[Tensor] = None
     for a, b in legs:
         n = torch.randn(shape, generator=generator)
         x = n if x is None else flow_noise_scaling(sigmas[a].expand(shape[2]), n, x)
         for k in range(a, b):
             s = sigmas[k].expand(shape[0], shape[2])
-            d = den(x, s)
+            d = den(x, s, **extra)
             x = x + (x - d) / float(sigmas[k]) * float(sigmas[k + 1] - sigmas[k])
     assert x is not None
     return x
@@ -162,17 +202,28 @@ class Measure:
     mean: float
     lag1: float
     lag3: float
-    lag_far: float  # mean correlation at lags 30..70 (truth ~0.01 at rho = 0.9)
+    lag_far: float  # mean correlation at lags 30..70 (truth ~0.01 at rho = 0.9, W at identity W)
+    lag_distant: float  # mean correlation at lags 100..200 (truth W: the identity kept across the video)
     lag1_min: float  # lowest lag-1 correlation at any position
     lag1_dev: float  # largest |lag-1 at a position - pooled lag-1|: the most visible border
     lag1_dev_at: int
 
     def row(self) -> str:
         return (f"{self.var:6.3f} {self.var_drift:+7.3f} {self.mean:+7.3f} {self.lag1:6.3f} {self.lag3:6.3f} "
-                f"{self.lag_far:+7.3f} {self.lag1_min:6.3f} {self.lag1_dev:6.3f} {self.lag1_dev_at:5d}")
+                f"{self.lag_far:+7.3f} {self.lag_distant:+7.3f} {self.lag1_min:6.3f} {self.lag1_dev:6.3f} "
+                f"{self.lag1_dev_at:5d}")
 
-    HEADER = f"{'var':>6s} {'drift':>7s} {'mean':>7s} {'lag1':>6s} {'lag3':>6s} {'lag30-70':>7s} {'min1':>6s} " \
-             f"{'dev1':>6s} {'at':>5s}"
+    HEADER = f"{'var':>6s} {'drift':>7s} {'mean':>7s} {'lag1':>6s} {'lag3':>6s} {'lag30-70':>7s} {'100-200':>7s} " \
+             f"{'min1':>6s} {'dev1':>6s} {'at':>5s}"
+
+
+MID_LAGS = tuple(range(30, 71, 10))
+FAR_LAGS = tuple(range(100, 201, 10))
+
+
+def truth_mean_corr(lags: Sequence[int], rho: float, identity: float = 0.0) -> float:
+    """The true mean correlation over ``lags`` (the ``lag30-70`` / ``100-200`` columns' truth)."""
+    return sum(truth_corr(k, rho, identity) for k in lags) / len(lags)
 
 
 def measure(video: Tensor) -> Measure:
@@ -181,9 +232,11 @@ def measure(video: Tensor) -> Measure:
     prof = lag_profile(video, 1)
     pooled = lag_corr(video, 1)
     dev = (prof - pooled).abs()
-    far = [lag_corr(video, k) for k in range(30, 71, 10) if k < video.shape[2]]
+    far = [lag_corr(video, k) for k in MID_LAGS if k < video.shape[2]]
+    distant = [lag_corr(video, k) for k in FAR_LAGS if k < video.shape[2]]
     return Measure(video.shape[2], float(v.mean()), float(v[-q:].mean() - v[:q].mean()), float(video.mean()),
-                   pooled, lag_corr(video, 3), sum(far) / len(far) if far else float("nan"), float(prof.min()),
+                   pooled, lag_corr(video, 3), sum(far) / len(far) if far else float("nan"),
+                   sum(distant) / len(distant) if distant else float("nan"), float(prof.min()),
                    float(dev.max()), int(dev.argmax()))
 
 
@@ -215,8 +268,12 @@ class Setting:
 SMALL = Setting(window=9, steps=27, partitions=3, group=3, end_step=22, guidance=2, shift=5.0)
 WAN21 = Setting(window=21, steps=54, partitions=3, group=7, end_step=44, guidance=4, shift=5.0)
 
-METHODS = ("chunks", "fifo", "fifo_lookahead", "dce", "dce_no_lookahead", "dce_guidance", "zigzag", "tta",
-           "tta_no_renoise", "tta_guidance", "tta_history", "miga")
+METHODS = ("chunks", "fifo", "fifo_lookahead", "dce", "dce_no_lookahead", "dce_guidance", "dce_miga", "zigzag",
+           "tta", "tta_no_renoise", "tta_guidance", "tta_history", "miga", "cont_k5_a0_s24", "cont_k5_a3_s24")
+
+# chains a shipped workflow or a node default runs: FIFO Queue Init's defaults (lookahead on), the shapes starter
+# (FIFO's queue + Self-Reflection + Long-Range Guidance) and the official MIGA config
+SHIPPED = ("fifo_lookahead", "dce_miga", "miga")
 
 
 def queue_config(method: str, st: Setting) -> QueueConfig:
@@ -228,6 +285,7 @@ def queue_config(method: str, st: Setting) -> QueueConfig:
         "fifo": base, "fifo_lookahead": base,
         "dce": dataclasses.replace(base), "dce_no_lookahead": base,
         "dce_guidance": dataclasses.replace(base, guidance=guid),
+        "dce_miga": dataclasses.replace(base, guidance=guid, reflection=rf),
         "zigzag": dataclasses.replace(base, zigzag=st.zigzag()),
         "tta": dataclasses.replace(base, zigzag=st.zigzag(), unified=st.unified()),
         "tta_no_renoise": dataclasses.replace(base, zigzag=st.zigzag(), unified=st.unified(False)),
@@ -238,9 +296,16 @@ def queue_config(method: str, st: Setting) -> QueueConfig:
     }[method]
 
 
+def continuation_config(method: str) -> Optional[ContinuationConfig]:
+    """``cont_k{chunk}_a{anchors}_s{anchor_every}`` (e.g. ``cont_k4_a3_s32``) -> its :class:`ContinuationConfig`;
+    None for any other method."""
+    m = re.fullmatch(r"cont_k(\d+)_a(\d+)_s(\d+)", method)
+    return None if m is None else ContinuationConfig(int(m[1]), int(m[2]), int(m[3]))
+
+
 def legs(method: str, st: Setting) -> list[tuple[int, int]]:
     """The ladder path an output frame takes: ``[(from, to), ...]`` with a re-noise between legs."""
-    if method in ("chunks", "fifo", "fifo_lookahead") or method.startswith("dce"):
+    if method in ("chunks", "fifo", "fifo_lookahead") or method.startswith(("dce", "cont_")):
         return [(0, st.window * st.partitions)]
     if method in ("tta", "tta_guidance", "tta_history", "miga"):
         return [(0, st.steps), (st.end_step, st.steps)]
@@ -257,20 +322,21 @@ def _dce(cfg: QueueConfig) -> QueueConfig:
 
 
 def run_method(method: str, st: Setting, frames: int, rho: float, *, batch: int = 8, channels: int = 4,
-               size: int = 8, seed: int = 0, stats: Optional[MigaStats] = None) -> tuple[Tensor, int]:
-    """``(video [B, C, frames, H, W], model calls)`` of one method on the oracle (on one CPU thread: the tensors
-    are tiny, so more threads only add overhead)."""
+               size: int = 8, seed: int = 0, stats: Optional[MigaStats] = None,
+               identity: float = 0.0) -> tuple[Tensor, int]:
+    """``(video [B, C, frames, H, W], model calls)`` of one method on the oracle with identity share ``identity``
+    (on one CPU thread: the tensors are tiny, so more threads only add overhead)."""
+    check_process(rho, identity)
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        return _run_method(method, st, frames, rho, batch, channels, size, seed, stats)
+        return _run_method(method, st, frames, ExactDenoiser(rho, identity), batch, channels, size, seed, stats)
     finally:
         torch.set_num_threads(threads)
 
 
-def _run_method(method: str, st: Setting, frames: int, rho: float, batch: int, channels: int, size: int, seed: int,
-                stats: Optional[MigaStats]) -> tuple[Tensor, int]:
-    den = ExactDenoiser(rho)
+def _run_method(method: str, st: Setting, frames: int, den: ExactDenoiser, batch: int, channels: int, size: int,
+                seed: int, stats: Optional[MigaStats]) -> tuple[Tensor, int]:
     sig = ladder(method, st)
     gen = torch.Generator().manual_seed(seed)
     latent = torch.zeros(batch, channels, st.window, size, size)
@@ -278,6 +344,10 @@ def _run_method(method: str, st: Setting, frames: int, rho: float, batch: int, c
         n = math.ceil(frames / st.window)
         clips = [native_window(den, tuple(latent.shape), sig, legs(method, st), gen) for _ in range(n)]
         return torch.cat(clips, dim=2)[:, :, :frames], den.calls
+    cont = continuation_config(method)
+    if cont is not None:
+        return sample_continuation(cont, den, latent, sig, st.window, frames, generator=gen,
+                                   noise_scaling=flow_noise_scaling), den.calls
     cfg = queue_config(method, st)
     if method in ("fifo", "fifo_lookahead"):
         plan = plan_fifo(st.window, st.partitions, cfg.lookahead, "noise")
@@ -290,6 +360,6 @@ def _run_method(method: str, st: Setting, frames: int, rho: float, batch: int, c
 
 def setup_of(method: str, st: Setting, frames: int):
     """The resolved MIGA setup a method runs (None for FIFO and chunks)."""
-    if method in ("chunks", "fifo", "fifo_lookahead"):
+    if method in ("chunks", "fifo", "fifo_lookahead") or continuation_config(method) is not None:
         return None
     return resolve_miga(_dce(queue_config(method, st)), st.window, frames)

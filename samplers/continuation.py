@@ -1,0 +1,211 @@
+"""Chunked continuation: a queue option that keeps the subject by conditioning every new chunk on clean latents.
+
+Each iteration denoises ``k`` new latents (one *chunk*) over the whole ladder (``sigmas[0] -> 0``, one model call per
+step) in a window of ``f`` frames whose other ``f - k`` slots hold clean latents at sigma 0: ``anchors`` latents from
+early in the video (output latents ``0, s, 2s, ...``, ``s = anchor_every``; kept for the whole run, as the "sink"
+frames of autoregressive video models) and the newest finished latents. Every window frame is given its true stream
+position (:mod:`.denoiser`), so anchors read as far away, not as neighbours. The first chunk has no context and is
+sampled natively in a full window of ``f`` new latents; the last one shrinks so no latent is wasted.
+
+Why: a queue (FIFO-Diffusion, MIGA) denoises each frame with neighbours at other noise levels and cuts its
+conditioning at every window border, so it loses variance against native sampling of one window and forgets the
+subject within a few windows (the analytic oracle, ``tools/testing/oracle.py``, measures both). A chunk here sees the
+same clean context at every step of its ladder, like an image-to-video continuation, and the anchors carry the
+subject across the whole video. Cost: ``steps / k`` model calls per output latent.
+
+Shapes: latents ``[B, C, F, H, W]``; the denoiser contract of :mod:`.denoiser`. State between iterations (for
+resume, :mod:`.stream`): the anchors, the newest ``f - 1`` finished latents, the count done and the generator's state;
+memory is those ``anchors + f - 1`` latents plus the output tail, whatever the length.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Optional, Sequence
+
+import torch
+from torch import Tensor
+
+from .config import ContinuationConfig
+from .denoiser import Denoiser, takes_positions, window_positions
+from .fifo import _denoise_grouped, _randn, check_video_latent
+from .prompts import FrameRange, validate_schedule
+from .steps import NoiseScaling, get_step_rule, per_frame_step, ve_noise_scaling
+from .stream import LatentTail, Stream, check_state, drive
+
+
+def check_continuation(cfg: ContinuationConfig, window: int, steps: int) -> None:
+    """``ValueError`` naming the input and the fix unless the chunk and the anchors fit the window."""
+    k, a, s = int(cfg.chunk), int(cfg.anchors), int(cfg.anchor_every)
+    if window < 2:
+        raise ValueError(f"continuation needs a window of at least 2 latent frames (one clean, one new), got "
+                         f"window_length {window}")
+    if not 1 <= k <= window - 1:
+        raise ValueError(f"continuation chunk {k} must be in [1, window - 1 = {window - 1}] (the rest of the window "
+                         f"holds clean context); lower the chunk or widen the window")
+    if not 0 <= a <= window - 1 - k:
+        raise ValueError(f"continuation anchors {a} must be in [0, window - chunk - 1 = {window - 1 - k}]: the window "
+                         f"of {window} holds {k} new latents, the anchors and at least one newest finished latent; "
+                         f"lower the anchors or the chunk")
+    if a > 0 and s < 1:
+        raise ValueError(f"continuation anchor_every must be at least 1 latent, got {s}")
+    if steps < 1:
+        raise ValueError(f"continuation needs a ladder of at least 1 step, got {steps}")
+
+
+def context_positions(done: int, new: int, window: int, anchors: Sequence[int]) -> tuple[list[int], list[int]]:
+    """``(anchor positions, recent positions)`` in the window of a chunk of ``new`` latents after ``done`` finished
+    ones: the anchors that lie before the recent block (at most all but one context slot), then the newest finished
+    latents filling the rest."""
+    ctx = window - new
+    use = [p for p in anchors if p < done][:max(0, ctx - 1)]  # at least one newest latent
+    while True:
+        start = done - (ctx - len(use))
+        keep = [p for p in use if p < start]
+        if keep == use:
+            return use, list(range(max(0, start), done))
+        use = keep
+
+
+class ContinuationRun:
+    """One chunked-continuation run, a chunk per :meth:`iterate` (a :class:`.stream.QueueRunner`)."""
+
+    def __init__(self, cfg: ContinuationConfig, denoiser: Denoiser, latent: Tensor, sigmas: Tensor, window: int,
+                 frames: int, *, generator: torch.Generator, rule: str = "euler", eta: float = 1.0,
+                 noise_scaling: NoiseScaling = ve_noise_scaling, init: str = "noise",
+                 prompt_ranges: Optional[Sequence[FrameRange]] = None):
+        check_continuation_inputs(cfg, latent, sigmas, window, frames, init)
+        get_step_rule(rule)
+        if prompt_ranges is not None:
+            validate_schedule(prompt_ranges)
+        if cfg.anchors > 0 and not takes_positions(denoiser):
+            raise ValueError("continuation anchors need a model that takes frame positions (else it reads far-away "
+                             "anchors as neighbours); set anchors to 0 or use a model whose adapter takes positions")
+        self.cfg, self.den, self.gen, self.rule, self.eta = cfg, denoiser, generator, rule, eta
+        self.ns, self.ranges, self.window, self.frames = noise_scaling, prompt_ranges, int(window), int(frames)
+        self.sigmas = sigmas.to(device=latent.device, dtype=torch.float32)
+        b, c, _, h, w = latent.shape
+        self.like = latent.to(torch.float32)
+        self.anchor_at = [j * int(cfg.anchor_every) for j in range(int(cfg.anchors))]
+        self.anchors: dict[int, Tensor] = {}  # output index -> clean latent [B, C, 1, H, W]
+        self.recent = self.like[:, :, :0].clone()  # newest finished latents, at most window - 1
+        self.done_count = 0
+        self.it = 0
+        self.clip = init == "clip"
+        self._info: dict[str, Any] = {}
+
+    @property
+    def done(self) -> bool:
+        return self.done_count >= self.frames
+
+    @property
+    def frames_done(self) -> int:
+        return min(self.done_count, self.frames)
+
+    def _keep(self, first: int, latents: Tensor) -> None:
+        """Finished latents ``first, first + 1, ...`` become context: anchors and the newest ``window - 1``."""
+        for p in range(latents.shape[2]):
+            if first + p in self.anchor_at:
+                self.anchors[first + p] = latents[:, :, p:p + 1].clone()
+        self.recent = torch.cat([self.recent, latents], dim=2)[:, :, -(self.window - 1):].clone()
+        self.done_count = first + latents.shape[2]
+
+    def iterate(self) -> list[tuple[int, Tensor]]:
+        n, f = self.done_count, self.window
+        if self.clip and n == 0:  # the clip is the video's first f latents
+            new = self.like[:, :, :f].clone()
+        else:
+            new = self._chunk(n, f if n == 0 else min(int(self.cfg.chunk), self.frames - n))
+        first = n
+        self._keep(first, new)
+        self.it += 1
+        self._info = {"x": new, "i": self.it - 1, "sigma": self.sigmas[-1:], "sigma_hat": self.sigmas[-1:],
+                      "denoised": new[:, :, -1:], "frame": self.frames_done - 1,
+                      "entries": list(range(first, first + new.shape[2])), "total": self.total_iterations()}
+        return [(first + p, new[:, :, p:p + 1]) for p in range(new.shape[2]) if first + p < self.frames]
+
+    def _chunk(self, n: int, m: int) -> Tensor:
+        """``m`` new latents after ``n`` finished ones, denoised over the whole ladder behind clean context."""
+        f = self.window
+        m = max(m, f - n)  # too few finished latents to fill the window: more new ones (the first chunk: all f)
+        anc, rec = context_positions(n, m, f, self.anchor_at)
+        ctx = [self.anchors[p] for p in anc] + ([self.recent[:, :, self.recent.shape[2] - len(rec):]] if rec else [])
+        pos = anc + rec + list(range(n, n + m))
+        positions = window_positions(pos, self.like)
+        c = len(pos) - m
+        b, ch, _, h, w = self.like.shape
+        x = self.ns(self.sigmas[:1].expand(m), _randn((b, ch, m, h, w), self.gen, self.like),
+                    torch.zeros((b, ch, m, h, w), dtype=self.like.dtype, device=self.like.device))
+        clean = torch.cat(ctx, dim=2) if ctx else x[:, :, :0]
+        zeros = self.sigmas.new_zeros(c)
+        for i in range(self.sigmas.shape[0] - 1):
+            s, s_next = self.sigmas[i].expand(m), self.sigmas[i + 1].expand(m)
+            sig = torch.cat([zeros, s]).expand(b, -1)
+            den = _denoise_grouped(self.den, torch.cat([clean, x], dim=2), sig, pos, self.ranges, positions)
+            noise = None
+            if self.rule == "euler_ancestral" and self.eta > 0:
+                noise = _randn((b, ch, m, h, w), self.gen, x)
+            x = per_frame_step(self.rule, x, den[:, :, c:], s.expand(b, -1), s_next.expand(b, -1), eta=self.eta,
+                               noise=noise, noise_scaling=self.ns)
+        return x
+
+    def total_iterations(self) -> int:
+        k, f = int(self.cfg.chunk), self.window
+        return 1 + max(0, -(-(self.frames - f) // k))
+
+    def info(self) -> dict[str, Any]:
+        return self._info
+
+    _STATE_KEYS = ("anchors", "recent", "done_count", "it", "rng")
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"kind": "continuation", "anchors": {p: t.detach().clone() for p, t in self.anchors.items()},
+                "recent": self.recent.detach().clone(), "done_count": self.done_count, "it": self.it,
+                "rng": self.gen.get_state(), "frames_done": self.frames_done}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        check_state(state, "continuation", self._STATE_KEYS)
+        r = state["recent"]
+        if tuple(r.shape[:2]) + tuple(r.shape[3:]) != tuple(self.like.shape[:2]) + tuple(self.like.shape[3:]):
+            raise ValueError(f"the resume state's latents are {tuple(r.shape)}, this run's are "
+                             f"{tuple(self.like.shape)} (frames aside): resume with the latent size it was saved with")
+        if sorted(int(p) for p in state["anchors"]) != [p for p in self.anchor_at if p < int(state["done_count"])]:
+            raise ValueError("the resume state's anchors do not match this run's anchors / anchor_every: resume with "
+                             "the continuation settings it was saved with")
+        self.anchors = {int(p): t.to(self.like).clone() for p, t in state["anchors"].items()}
+        self.recent = r.to(self.like).clone()
+        self.done_count, self.it = int(state["done_count"]), int(state["it"])
+        self.gen.set_state(state["rng"])
+
+
+def check_continuation_inputs(cfg: ContinuationConfig, latent: Tensor, sigmas: Tensor, window: int, frames: int,
+                              init: str = "noise") -> None:
+    """Raise a ``ValueError`` naming the bad input and the fix, before any model call."""
+    if int(frames) < 1:
+        raise ValueError(f"frames must be at least 1 output latent frame, got {frames}")
+    check_video_latent(latent)
+    if window > latent.shape[2]:
+        raise ValueError(f"window_length {window} is longer than the latent's {latent.shape[2]} frames; set "
+                         f"window_length to at most {latent.shape[2]} (0 = the latent's length) or make the latent "
+                         f"longer")
+    if init not in ("clip", "noise"):
+        raise ValueError(f"Unknown init mode {init!r}: choose clip or noise")
+    if sigmas.ndim != 1 or sigmas.shape[0] < 2:
+        raise ValueError(f"sigmas must be a 1-D schedule with at least 2 entries, got shape {tuple(sigmas.shape)}")
+    check_continuation(cfg, window, sigmas.shape[0] - 1)
+    if float(sigmas[-1]) != 0.0:
+        raise ValueError("sigmas must end at 0 so chunks finish clean; do not split off the last step")
+    if not bool(torch.all(sigmas[:-1] > sigmas[1:])):
+        raise ValueError("sigmas must be strictly decreasing")
+
+
+@torch.no_grad()
+def sample_continuation(cfg: ContinuationConfig, denoiser: Denoiser, latent: Tensor, sigmas: Tensor, window: int,
+                        frames: int, *, generator: torch.Generator, output_device: Optional[torch.device] = None,
+                        callback: Optional[Callable[[dict[str, Any]], None]] = None, stream: Optional[Stream] = None,
+                        **kwargs: Any) -> Tensor:
+    """Generate ``frames`` latent frames ``[B, C, frames, H, W]`` by chunked continuation (only the newest
+    ``stream.keep`` when streamed); ``kwargs`` are those of :class:`ContinuationRun`."""
+    b, c, _, h, w = latent.shape
+    run = ContinuationRun(cfg, denoiser, latent, sigmas, window, frames, generator=generator, **kwargs)
+    tail = LatentTail((b, c, h, w), frames, stream.keep if stream else None, output_device or latent.device)
+    return drive(run, tail, stream, callback)

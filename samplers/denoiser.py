@@ -1,0 +1,46 @@
+"""The denoiser contract every engine calls, and the one place that calls it.
+
+``denoiser(x[B, C, f, H, W], sigma[B, f], prompts=None, positions=None) -> x0[B, C, f, H, W]``:
+
+- ``sigma``: one noise level per window frame (0 for clean context frames);
+- ``prompts``: an optional tuple of conditioning indices (see :mod:`.prompts`);
+- ``positions``: a LongTensor ``[f]`` (on ``x``'s device) with each window frame's stream position: the index of
+  the latent in the output video (warm-up latents, which are discarded, and blank padding before the first one count
+  negative). Frames that are not adjacent in the video (guidance memory, anchors) are not adjacent here either, so a
+  model that can take positions (temporal RoPE) can place them where they are; differences are what matter.
+
+``positions`` is optional on the denoiser's side: one that has no parameter of that name (and no ``**kwargs``) is
+called without it and sees every window as consecutive frames, as before the argument existed.
+"""
+
+from __future__ import annotations
+
+import inspect
+from typing import Callable, Optional, Sequence
+
+import torch
+from torch import Tensor
+
+Denoiser = Callable[..., Tensor]
+
+
+def takes_positions(denoiser: Denoiser) -> bool:
+    """Whether ``denoiser`` accepts a ``positions`` keyword (by name or through ``**kwargs``)."""
+    try:
+        params = inspect.signature(denoiser).parameters.values()
+    except (TypeError, ValueError):  # no introspectable signature: call it the old way
+        return False
+    return any(p.name == "positions" and p.kind != p.POSITIONAL_ONLY or p.kind == p.VAR_KEYWORD for p in params)
+
+
+def window_positions(positions: Sequence[int], like: Tensor) -> Tensor:
+    """``[f]`` LongTensor of stream positions on ``like``'s device."""
+    return torch.tensor(list(positions), dtype=torch.long, device=like.device)
+
+
+def call_denoiser(denoiser: Denoiser, x: Tensor, sigma: Tensor, prompts: Optional[tuple] = None,
+                  positions: Optional[Tensor] = None) -> Tensor:
+    """Call ``denoiser`` by the contract above, passing ``positions`` only to a denoiser that takes them."""
+    if positions is not None and takes_positions(denoiser):
+        return denoiser(x, sigma, prompts=prompts, positions=positions)
+    return denoiser(x, sigma, prompts=prompts)

@@ -1,0 +1,131 @@
+"""Chunked continuation (``samplers/continuation.py``) with toy denoisers: what each window holds, at which
+positions and levels, model calls, the anchors in the resume state, and bad input refused before any model call."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from infinite_video.samplers.config import ContinuationConfig, GuidanceConfig, QueueConfig
+from infinite_video.samplers.continuation import context_positions, sample_continuation
+from infinite_video.samplers.run import run_queue
+from infinite_video.samplers.steps import flow_noise_scaling
+from infinite_video.samplers.stream import Stream
+
+W = 8
+
+
+def ladder(steps: int) -> torch.Tensor:
+    return torch.linspace(1.0, 0.0, steps + 1)
+
+
+class Echo:
+    """Clean estimate of every window frame = its stream position; records each call's positions and sigmas."""
+
+    def __init__(self):
+        self.calls: list[tuple[list[int], list[float]]] = []
+
+    def __call__(self, x, sigma, prompts=None, positions=None):
+        self.calls.append((positions.tolist(), sigma[0].tolist()))
+        return positions.to(x)[None, None, :, None, None].expand_as(x).clone()
+
+
+def run(cfg, frames, den, steps=6, **kw):
+    return sample_continuation(cfg, den, torch.zeros(1, 2, W, 2, 2), ladder(steps), W, frames,
+                               generator=torch.Generator().manual_seed(0), noise_scaling=flow_noise_scaling, **kw)
+
+
+def test_windows_hold_anchors_then_newest_then_the_chunk():
+    cfg, den = ContinuationConfig(chunk=3, anchors=2, anchor_every=10), Echo()
+    out = run(cfg, 30, den)
+    torch.testing.assert_close(out, torch.arange(30.0)[None, None, :, None, None].expand_as(out))
+    windows = [den.calls[i] for i in range(0, len(den.calls), 6)]  # one window per chunk, 6 steps each
+    assert windows[0][0] == list(range(8))  # the first chunk: a whole window of new latents, sampled natively
+    assert windows[1][0] == [0, 4, 5, 6, 7, 8, 9, 10]  # anchor 0, the 4 newest, 3 new
+    assert windows[2][0] == [0, 7, 8, 9, 10, 11, 12, 13]  # anchor 10 is among the newest
+    assert windows[3][0] == [0, 10, 11, 12, 13, 14, 15, 16]  # now both anchors, 3 newest
+    for pos, sig in den.calls[6:]:
+        n = pos[-1] + 1
+        new = [p for p, s in zip(pos, sig) if s > 0]
+        anchors, recent = context_positions(pos[-len(new)], len(new), W, [0, 10])
+        assert pos == anchors + recent + new and new == list(range(n - len(new), n))
+        assert all(s == 0 for s in sig[:W - len(new)])  # context is clean
+    assert len(den.calls) == 6 * (1 + -(-(30 - 8) // 3))  # steps per chunk, no wasted latent
+    last_window = den.calls[-1][0]
+    assert last_window[:2] == [0, 10] and last_window[-1] == 29
+
+
+def test_context_positions():
+    assert context_positions(40, 4, 9, [0, 16, 32]) == ([0, 16, 32], [38, 39])
+    assert context_positions(33, 4, 9, [0, 16, 32]) == ([0, 16], [30, 31, 32])  # 32 is among the newest
+    assert context_positions(9, 9 - 1, 9, [0, 16]) == ([], [8])
+    assert context_positions(5, 4, 9, [0, 16, 32]) == ([0], [1, 2, 3, 4])
+
+
+def test_anchors_are_in_the_resume_state_and_resume_is_bit_identical():
+    cfg = ContinuationConfig(chunk=2, anchors=3, anchor_every=5)
+
+    def den(x, sigma, prompts=None, positions=None):
+        return torch.tanh(0.7 * x + 0.2 * torch.roll(x, 1, dims=2)) + 0.05 * torch.sin(positions.to(x))[
+            None, None, :, None, None]
+
+    full = run(cfg, 31, den)
+    states = []
+    run(cfg, 31, den, stream=Stream(every=4, on_state=states.append))
+    late = [s for s in states if s["frames_done"] > 10]
+    assert late and sorted(late[0]["anchors"]) == [0, 5, 10]
+    for state in (states[0], late[0]):
+        out = run(cfg, 31, den, stream=Stream(resume=state))
+        k = state["frames_done"]
+        assert torch.equal(out[:, :, k:], full[:, :, k:])
+    other = ContinuationConfig(chunk=2, anchors=3, anchor_every=4)
+    with pytest.raises(ValueError, match="anchors do not match"):
+        run(other, 31, den, stream=Stream(resume=late[0]))
+
+
+@pytest.mark.parametrize("cfg,match", [
+    (ContinuationConfig(chunk=0, anchors=0), r"chunk 0 must be in \[1, window - 1 = 7\]"),
+    (ContinuationConfig(chunk=8, anchors=0), r"chunk 8 must be in \[1, window - 1 = 7\]"),
+    (ContinuationConfig(chunk=4, anchors=4), r"anchors 4 must be in \[0, window - chunk - 1 = 3\]"),
+    (ContinuationConfig(chunk=4, anchors=2, anchor_every=0), "anchor_every must be at least 1"),
+])
+def test_bad_settings_are_refused_before_any_model_call(cfg, match):
+    den = Echo()
+    with pytest.raises(ValueError, match=match):
+        run(cfg, 20, den)
+    assert den.calls == []
+
+
+def test_anchors_need_a_model_that_takes_positions():
+    calls = []
+
+    def old(x, sigma, prompts=None):
+        calls.append(1)
+        return x * 0
+
+    with pytest.raises(ValueError, match="anchors need a model that takes frame positions.*set anchors to 0"):
+        run(ContinuationConfig(chunk=3, anchors=2), 20, old)
+    assert calls == []
+    out = run(ContinuationConfig(chunk=3, anchors=0), 20, old)  # without anchors every window is consecutive
+    assert out.shape[2] == 20 and calls
+
+
+def test_run_queue_dispatches_and_refuses_miga_parts():
+    cfg = QueueConfig(W, 2, True, "noise", continuation=ContinuationConfig(chunk=3, anchors=1, anchor_every=4))
+    den = Echo()
+    out = run_queue(cfg, den, torch.zeros(1, 2, W, 2, 2), ladder(16), 12, seed=1, noise_scaling=flow_noise_scaling)
+    torch.testing.assert_close(out, torch.arange(12.0)[None, None, :, None, None].expand_as(out))
+    with pytest.raises(ValueError, match="continuation runs FIFO's ladder of window_length x partitions = 16"):
+        run_queue(cfg, den, torch.zeros(1, 2, W, 2, 2), ladder(12), 12, seed=1)
+    with pytest.raises(ValueError, match="remove the MIGA parts"):
+        run_queue(QueueConfig(W, 2, True, "noise", guidance=GuidanceConfig(2), continuation=cfg.continuation), den,
+                  torch.zeros(1, 2, W, 2, 2), ladder(16), 12, seed=1)
+
+
+def test_clip_init_continues_the_clip():
+    clip = torch.randn(1, 2, W, 2, 2, generator=torch.Generator().manual_seed(5))
+    den = Echo()
+    out = sample_continuation(ContinuationConfig(chunk=3, anchors=0), den, clip, ladder(6), W, 14,
+                              generator=torch.Generator().manual_seed(0), init="clip")
+    assert torch.equal(out[:, :, :W], clip)  # the clip is the video's first latents
+    assert den.calls[0][0] == [3, 4, 5, 6, 7, 8, 9, 10] and len(den.calls) == 6 * 2
