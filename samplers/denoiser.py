@@ -16,7 +16,7 @@ called without it and sees every window as consecutive frames, as before the arg
 from __future__ import annotations
 
 import inspect
-from typing import Callable, Optional, Sequence
+from typing import Any, Callable, Optional, Sequence
 
 import torch
 from torch import Tensor
@@ -38,7 +38,7 @@ def window_positions(positions: Sequence[int], like: Tensor) -> Tensor:
     return torch.tensor(list(positions), dtype=torch.long, device=like.device)
 
 
-def call_denoiser(denoiser: Denoiser, x: Tensor, sigma: Tensor, prompts: Optional[tuple] = None,
+def call_denoiser(denoiser: Denoiser, x: Tensor, sigma: Tensor, prompts: Optional[tuple[Any, ...]] = None,
                   positions: Optional[Tensor] = None) -> Tensor:
     """Call ``denoiser`` by the contract above, passing ``positions`` only to a denoiser that takes them."""
     if positions is not None and takes_positions(denoiser):
