@@ -88,19 +88,19 @@ def open_image_session(sink: SinkSpec, fingerprint: dict, width: int, height: in
 
 @contextmanager
 def sink_run(sink: Optional[SinkSpec],
-             open_session: Callable[[SinkSpec], SinkSession]) -> Iterator[Optional[SinkSession]]:
+             opener: Callable[[SinkSpec], SinkSession]) -> Iterator[Optional[SinkSession]]:
     """The lifecycle of a Video Sink around one sampler run, the same for every sampler node.
 
-    - open: ``open_session(sink)`` checks everything and creates the video file, before any model call (without a
-      sink nothing is opened and ``None`` is yielded);
+    - open: ``opener(sink)`` (:func:`open_session` or :func:`open_image_session`) checks everything and creates
+      the video file, before any model call (without a sink nothing is opened and ``None`` is yielded);
     - run: :func:`..samplers.runner.drive`, given :meth:`SinkSession.stream`, streams the frames and saves the
       checkpoints; on Cancel or an error in its loop it saves the last boundary's state and finalises the file;
-    - fail: an error before the loop started (nothing generated) closes the file and drops it;
+    - fail: an error outside the loop closes the file (dropped when empty: nothing was generated);
     - finish: a normal end writes the decoder's last frames, finalises (joins) the file, removes the checkpoint.
 
     The node then returns :meth:`SinkSession.outputs`.
     """
-    session = open_session(sink) if sink is not None else None
+    session = opener(sink) if sink is not None else None
     if session is None:
         yield None
         return
