@@ -1,9 +1,11 @@
 """K-Step Noise Search node: chunk-by-chunk image-to-video with a cheap noise search per chunk (arXiv 2411.18668).
 
-The loop, the scoring and the bookkeeping live in :mod:`..samplers.noise_search` (pure torch); this module validates
-the inputs, adapts ComfyUI's MODEL / VAE / CLIP_VISION to the :class:`~..samplers.noise_search.ChunkBackend`
+The loop (:class:`~..samplers.kstep_run.KStepRun`, one chunk per iteration of :func:`~..samplers.runner.drive`, the
+loop of every engine), the scoring and the bookkeeping (:mod:`..samplers.noise_search`) are pure torch; this module
+validates the inputs, adapts ComfyUI's MODEL / VAE / CLIP_VISION to the :class:`~..samplers.kstep_run.ChunkBackend`
 protocol and runs every chunk with ComfyUI's own ``comfy.sample.sample`` (the ``KSampler`` path: the model's
-scheduler, the chosen sampler, CFG, conds and memory management all stay ComfyUI's).
+scheduler, the chosen sampler, CFG, conds and memory management all stay ComfyUI's). With a Video Sink the run is
+streamed, checkpointed and resumed as the queue samplers' runs are (:func:`.sink_session.sink_run`).
 
 Shapes: ``start_image`` / output frames ``[N, H, W, 3]``; chunk latents ``[1, C, T, H/s, W/s]``; output latent
 ``[1, C, T_total, H/s, W/s]`` with ``T_total = T + (c - 1)(T - 1)``, which decodes to ``N = L + (c - 1)(L - 1)``
@@ -23,18 +25,20 @@ import latent_preview
 import torch
 from comfy_api.latest import io, ui
 
+from ..samplers.kstep_run import ChunkRecord, KStepRun
 from ..samplers.noise_search import (
-    ChunkRecord,
     check_chunk_length,
     check_search_params,
     latent_frame_embeddings,
     runs_per_chunk,
-    search_chunks,
 )
+from ..samplers.runner import drive
 from .adapter import check_conditioning_width
+from .checkpoint import model_fingerprint
 from .i2v import I2VFamily, build_chunk_conditioning, check_image_size, check_vae, detect_family
-from .stream import SinkType, model_fingerprint, open_image_session
+from .sink_session import open_image_session, sink_run
 from .validation import check_widgets, require_inputs, shown
+from .video_sink import SinkType
 
 log = logging.getLogger("infinite_video")
 
@@ -44,7 +48,7 @@ SCORE_LATENT = ("latent cosine: each latent frame of the preview vs the guide's 
 
 
 class _ComfyChunkBackend:
-    """Runs one chunk's previews and full run through ComfyUI (implements ``noise_search.ChunkBackend``)."""
+    """Runs one chunk's previews and full run through ComfyUI (implements ``kstep_run.ChunkBackend``)."""
 
     def __init__(self, *, model: Any, family: I2VFamily, positive: list, negative: list, vae: Any,
                  clip_vision: Any, first_clip_output: Any, chunk_length: int, width: int, height: int,
@@ -266,33 +270,27 @@ class KStepNoiseSearch(io.ComfyNode):
             cfg=cfg, sampler_name=sampler_name, scheduler=scheduler,
             total_steps=num_chunks * runs_per_chunk(candidates, preview_steps, full_steps),
         )
-        session = stream = None
-        if sink is not None:  # checks and the file's creation before any model call
-            session = open_image_session(sink, model_fingerprint(
+        # with a sink, the result keeps only the newest chunk (memory stays flat)
+        run = KStepRun(backend, guide, num_chunks=num_chunks, candidates=candidates, preview_steps=preview_steps,
+                       full_steps=full_steps, seed=seed, keep_chunks=1 if sink is not None else None,
+                       check_interrupt=comfy.model_management.throw_exception_if_processing_interrupted)
+
+        def opener(spec: Any) -> Any:  # checks and the file's creation before any model call
+            return open_image_session(spec, model_fingerprint(
                 model, start_image[-1:], positive, negative, chunk_length=chunk_length, num_chunks=num_chunks,
                 candidates=candidates, preview_steps=preview_steps, full_steps=full_steps, sampler=sampler_name,
                 scheduler=scheduler, cfg=float(cfg), seed=int(seed), clip=clip_vision is not None),
-                width=guide.shape[2], height=guide.shape[1])
-            stream = session.chunk_hooks()
-        try:
-            with torch.no_grad():
-                result = search_chunks(
-                    backend, guide, num_chunks=num_chunks, candidates=candidates, preview_steps=preview_steps,
-                    full_steps=full_steps, seed=seed,
-                    on_record=lambda r: log.info("K-Step Noise Search: %s", r.describe()),
-                    check_interrupt=comfy.model_management.throw_exception_if_processing_interrupted,
-                    **(stream or {}),
-                )
-        except BaseException:
-            if session is not None:
-                session.on_abort(session.last_state)
-            raise
+                width=guide.shape[2], height=guide.shape[1], images=lambda: run.images)
+
+        with sink_run(sink, opener) as session, torch.no_grad():
+            drive(run, None, session.stream(keep=1) if session is not None else None,
+                  callback=lambda info: log.info("K-Step Noise Search: %s", info["record"].describe()))
+            result = run.result()
         report = format_report(family, result.records, candidates=candidates, preview_steps=preview_steps,
                                full_steps=full_steps, sampler_name=sampler_name, scheduler=scheduler,
                                clip=clip_vision is not None, frames=result.frames.shape[0])
         if session is None:
             return io.NodeOutput(result.frames, {"samples": result.latent}, report, None, ui=ui.PreviewText(report))
-        session.finish()
         video, preview = session.outputs()
         return io.NodeOutput(result.frames, {"samples": result.latent}, report, video,
                              ui={**preview.as_dict(), "text": (report,)})

@@ -14,8 +14,8 @@ from comfy_api.latest import io
 
 from ..samplers.config import QueueConfig
 from ..samplers.run import check_run_inputs, check_video_latent, required_steps, run_queue
+from ..samplers.runner import Stream
 from ..samplers.steps import STEP_RULES
-from ..samplers.stream import Stream
 from .adapter import (
     FRAME_RANGE_KEY,
     PerFrameSampler,
@@ -25,10 +25,12 @@ from .adapter import (
     per_frame_family,
     stamp_prompts,
 )
+from .checkpoint import model_fingerprint
 from .progress import SamplerProgress
-from .stream import SinkType, model_fingerprint, open_session
+from .sink_session import open_session, sink_run
 from .types import CATEGORY, QueueType
 from .validation import check_widgets, require_inputs
+from .video_sink import SinkType
 
 log = logging.getLogger("infinite_video")
 
@@ -130,34 +132,29 @@ class InfiniteVideoSampler(io.ComfyNode):
         stamped, ranges = stamp_prompts(positive)
         window = queue.resolve_window(latent.shape[2])
         clip = latent[:, :, :window]
-        session = None
-        if sink is not None:  # every check and the file's creation before any model call
-            session = open_session(sink, model, clip, model_fingerprint(
+
+        def opener(spec: Any) -> Any:
+            return open_session(spec, model, clip, model_fingerprint(
                 model, clip, positive, negative, queue=ascii(queue), frames=int(frames), seed=int(seed),
                 sampler=sampler_name, eta=float(eta), cfg=float(cfg), sigmas=sigmas))
-        run = _queue_run(queue, frames, seed, sampler_name, eta, ranges,
-                         session.stream(keep=window) if session is not None else None)
-        guider = PromptScheduleGuider(model)
-        guider.set_conds(stamped, negative)
-        guider.set_cfg(cfg)
-        sampler = PerFrameSampler(run)
-        try:
+
+        with sink_run(sink, opener) as session:  # every check and the file's creation before any model call
+            run = _queue_run(queue, frames, seed, sampler_name, eta, ranges,
+                             session.stream(keep=window) if session is not None else None)
+            guider = PromptScheduleGuider(model)
+            guider.set_conds(stamped, negative)
+            guider.set_cfg(cfg)
+            sampler = PerFrameSampler(run)
             samples = guider.sample(torch.zeros_like(clip), clip, sampler, sigmas,
                                     callback=_sampling_callback(model, queue, frames),
                                     disable_pbar=not comfy.utils.PROGRESS_BAR_ENABLED, seed=seed)
-        except BaseException:
-            if session is not None:
-                session.fail()  # the loop never started (its own stop already closed the file otherwise)
-            raise
-        log.info("infinite-video: %d latent frames, %d model calls", frames, sampler.model_calls)
-        if sampler.stats is not None:
-            log.info("infinite-video: %s", sampler.stats.summary())
+            log.info("infinite-video: %d latent frames, %d model calls", frames, sampler.model_calls)
+            if sampler.stats is not None:
+                log.info("infinite-video: %s", sampler.stats.summary())
         out = {k: v for k, v in latent_image.items() if k not in ("noise_mask", "batch_index")}
         out["samples"] = samples.to(comfy.model_management.intermediate_device())
         if session is None:
             return io.NodeOutput(out, None)
-        session.finish()
-        log.info("infinite-video: %s", session)
         video, preview = session.outputs()
         return io.NodeOutput(out, video, ui=preview)
 
@@ -219,27 +216,22 @@ class CustomQueueSampler(PerFrameSampler):
         base = latent_image if latent_image is not None else torch.zeros_like(noise)
         check_run_inputs(self.queue, base, sigmas, self.frames)
         seed = extra_args.get("seed") or 0
-        session = None
-        if self.sink is not None:  # model_wrap is the guider: its patcher and the conds it was given
-            window = self.queue.resolve_window(base.shape[2])
-            conds = getattr(model_wrap, "original_conds", {})
-            session = open_session(self.sink, model_wrap.model_patcher, base[:, :, :window], model_fingerprint(
-                model_wrap.model_patcher, base[:, :, :window], conds.get("positive"), conds.get("negative"),
-                queue=ascii(self.queue), frames=int(self.frames), seed=int(seed), sampler=self.rule,
-                eta=float(self.eta), cfg=float(getattr(model_wrap, "cfg", 0.0)), sigmas=sigmas))
-        self.run = _queue_run(self.queue, self.frames, seed, self.rule, self.eta, None,
-                              session.stream(keep=window) if session is not None else None)
-        try:
-            out = super().sample(model_wrap, sigmas, extra_args, callback, noise, latent_image, denoise_mask,
-                                 disable_pbar)
-        except BaseException:
-            if session is not None:
-                session.fail()
-            raise
-        if session is not None:
-            session.finish()
-            log.info("infinite-video: %s", session)
-        return out
+        window = self.queue.resolve_window(base.shape[2])
+        clip = base[:, :, :window]
+        conds = getattr(model_wrap, "original_conds", {})  # model_wrap is the guider: its patcher and conds
+
+        def opener(spec: Any) -> Any:
+            patcher = model_wrap.model_patcher
+            return open_session(spec, patcher, clip, model_fingerprint(
+                patcher, clip, conds.get("positive"), conds.get("negative"), queue=ascii(self.queue),
+                frames=int(self.frames), seed=int(seed), sampler=self.rule, eta=float(self.eta),
+                cfg=float(getattr(model_wrap, "cfg", 0.0)), sigmas=sigmas))
+
+        with sink_run(self.sink, opener) as session:
+            self.run = _queue_run(self.queue, self.frames, seed, self.rule, self.eta, None,
+                                  session.stream(keep=window) if session is not None else None)
+            return super().sample(model_wrap, sigmas, extra_args, callback, noise, latent_image, denoise_mask,
+                                  disable_pbar)
 
 
 class ConditioningFrameRange(io.ComfyNode):

@@ -7,7 +7,7 @@ positions, passed when the denoiser takes them (see :mod:`.denoiser`). Randomnes
 ``torch.Generator`` (CPU noise moved to the latent's device, as ComfyUI does), so a seed reproduces bit for bit.
 
 The queue state is explicit (:class:`FifoQueue`, saved and loaded by :class:`FifoRun`); memory is one queue plus the
-output frames, whatever the length, or one queue plus a bounded tail when the run is streamed (:mod:`.stream`).
+output frames, whatever the length, or one queue plus a bounded tail when the run is streamed (:mod:`.runner`).
 """
 
 from __future__ import annotations
@@ -21,8 +21,8 @@ from torch import Tensor
 from .denoiser import call_denoiser, window_positions
 from .plan import FifoPlan
 from .prompts import FrameRange, group_frames, validate_schedule
+from .runner import LatentTail, Stream, check_state, drive
 from .steps import NoiseScaling, get_step_rule, per_frame_step, ve_noise_scaling
-from .stream import LatentTail, Stream, check_state, drive
 
 Denoiser = Callable[..., Tensor]
 
@@ -109,7 +109,7 @@ def init_queue(
 
 
 class FifoRun:
-    """One FIFO-Diffusion run, an iteration per :meth:`iterate` (a :class:`.stream.QueueRunner`).
+    """One FIFO-Diffusion run, an iteration per :meth:`iterate` (a :class:`.runner.QueueRunner`).
 
     Each iteration (Alg. 1): every window of the plan, noisiest first, is denoised at its slots' own sigmas and
     its write region takes one step down the ladder; the head slot is now clean and leaves; everything shifts one
@@ -252,7 +252,7 @@ def sample_fifo(
     **kwargs: Any,
 ) -> Tensor:
     """Generate ``frames`` latent frames with FIFO-Diffusion; returns ``[B, C, frames, H, W]`` on ``output_device``
-    (with ``stream.keep``, only the newest ``keep`` of them; see :mod:`.stream`).
+    (with ``stream.keep``, only the newest ``keep`` of them; see :mod:`.runner`).
 
     Finished frames are moved to ``output_device`` as they leave the queue, so the working device only ever holds
     the queue. ``kwargs`` are those of :class:`FifoRun`.

@@ -80,8 +80,8 @@ from .reflection import (
     reference_groups,
     select_candidate,
 )
+from .runner import LatentTail, Stream, check_state, clone_state, drive
 from .steps import NoiseScaling, get_step_rule, per_frame_step, ve_noise_scaling
-from .stream import LatentTail, Stream, check_state, clone_state, drive
 
 Denoiser = Callable[..., Tensor]
 
@@ -537,7 +537,7 @@ class _Run:
             self.resident()
         self.phase = "stage1"
 
-    # -- driver (a :class:`.stream.QueueRunner`) -------------------------------------------------------------------
+    # -- driver (a :class:`.runner.QueueRunner`) -------------------------------------------------------------------
 
     def start(self) -> None:
         self.init_queue()
@@ -638,7 +638,7 @@ def sample_miga(
     stream: Optional[Stream] = None,
 ) -> Tensor:
     """Generate ``frames`` latent frames with MIGA; returns ``[B, C, frames, H, W]`` on ``output_device`` (with
-    ``stream.keep``, only the newest ``keep``; see :mod:`.stream`).
+    ``stream.keep``, only the newest ``keep``; see :mod:`.runner`).
 
     ``sigmas``: the ladder ``[T + 1]`` (:func:`miga_steps` + 1 entries, ending at 0). ``stats``: an optional
     :class:`MigaStats` filled in during the run (also passed to ``callback`` as ``"stats"``; on a resumed run it

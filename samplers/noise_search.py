@@ -11,10 +11,11 @@ Score (as the authors code it): for a candidate with per-frame embeddings ``e_f`
 scale invariant, so unnormalised embeddings select the same candidate as normalised ones.
 
 Shapes: embeddings are ``guide[D]`` and ``frames[m, F, D]``; latents are ``[B, C, T, H, W]`` with latent frames on
-axis 2; pixel frames are ``[F, H, W, C]`` (ComfyUI's IMAGE layout). The host (the ComfyUI node) plugs into
-:func:`search_chunks` through the :class:`ChunkBackend` protocol, so the loop, the bookkeeping and the selection are
-testable here without a model. Randomness comes only from :func:`candidate_noise`, one seeded CPU
-``torch.Generator`` per ``(seed, chunk, candidate)``, so any candidate can be re-created exactly.
+axis 2; pixel frames are ``[F, H, W, C]`` (ComfyUI's IMAGE layout). This module holds the seeds, the scores, the
+selection and the chunk bookkeeping; the loop, one chunk per iteration, is :class:`.kstep_run.KStepRun`, to which the
+host (the ComfyUI node) plugs in through the :class:`.kstep_run.ChunkBackend` protocol, so all of it is testable
+without a model. Randomness comes only from :func:`candidate_noise`, one seeded CPU ``torch.Generator`` per
+``(seed, chunk, candidate)``, so any candidate can be re-created exactly.
 
 This is an independent implementation. Departures from the authors' driver: the duplicated boundary frame is dropped
 when chunks are stitched; candidates are seeded (the driver draws from the unseeded global RNG); ``m`` is a real
@@ -23,8 +24,7 @@ input (the driver hard-codes 5); without a CLIP vision model the score uses late
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Callable, Optional, Protocol, Sequence
+from typing import Sequence
 
 import torch
 from torch import Tensor
@@ -196,156 +196,6 @@ def check_search_params(num_chunks: int, candidates: int, preview_steps: int, fu
             f"than the run it predicts; set preview_steps to at most {full_steps} (k = full_steps is brute force: "
             "every candidate is fully denoised and the best one is kept)"
         )
-
-
-# --- the search loop ---------------------------------------------------------------------------------------------
-
-
-class ChunkBackend(Protocol):
-    """What :func:`search_chunks` needs from the host. Called in this order per chunk: ``prepare`` once, then
-    ``embed_guide`` / ``sample`` / ``embed_frames`` for the candidates, then ``sample`` and ``decode`` for the winner.
-    """
-
-    noise_shape: tuple[int, ...]
-    """The latent shape of one chunk, ``[1, C, T, H, W]``."""
-
-    def prepare(self, chunk: int, guide: Tensor) -> None:
-        """Build the chunk's image-to-video conditioning from ``guide[1, H, W, 3]``."""
-
-    def embed_guide(self) -> Tensor:
-        """The guide's embedding ``[D]`` for the current chunk."""
-
-    def sample(self, noise: Tensor, seed: int, steps: int) -> Tensor:
-        """Run the sampler from ``noise`` over a ``steps``-step schedule; returns the latent ``[1, C, T, H, W]``."""
-
-    def embed_frames(self, latent: Tensor) -> Tensor:
-        """Per-frame embeddings ``[F, D]`` of a sampled (preview) latent."""
-
-    def decode(self, latent: Tensor) -> Tensor:
-        """Pixel frames ``[L, H, W, 3]`` of a sampled latent."""
-
-
-@dataclass(frozen=True)
-class ChunkRecord:
-    """What happened in one chunk: every candidate's score, the winner and its seed.
-
-    ``scores`` is empty when no search ran (``candidates == 1``). ``reused_preview`` is true when the preview already
-    was the full run (``preview_steps == full_steps``, brute force) and was kept instead of being re-run.
-    """
-
-    chunk: int
-    scores: tuple[float, ...]
-    winner: int
-    seed: int
-    reused_preview: bool = False
-
-    def describe(self) -> str:
-        if not self.scores:
-            return f"chunk {self.chunk}: no search (1 candidate), seed {self.seed}"
-        listed = ", ".join(
-            f"{'*' if i == self.winner else ''}{i}: {s:.4f}" for i, s in enumerate(self.scores)
-        )
-        return (f"chunk {self.chunk}: candidate {self.winner} won with score {self.scores[self.winner]:.4f} "
-                f"(seed {self.seed}); scores [{listed}]")
-
-
-@dataclass
-class SearchResult:
-    """``frames[N, H, W, C]`` with ``N = L + (c-1)(L-1)``, ``latent[1, C, T_total, h, w]`` stitched the same way, and
-    one :class:`ChunkRecord` per chunk."""
-
-    frames: Tensor
-    latent: Tensor
-    records: list[ChunkRecord] = field(default_factory=list)
-
-
-def search_chunks(
-    backend: ChunkBackend,
-    guide: Tensor,
-    *,
-    num_chunks: int,
-    candidates: int,
-    preview_steps: int,
-    full_steps: int,
-    seed: int,
-    score_fn: Callable[[Tensor, Tensor], Tensor] = score_candidates,
-    on_record: Optional[Callable[[ChunkRecord], None]] = None,
-    check_interrupt: Optional[Callable[[], None]] = None,
-    on_chunk: Optional[Callable[[int, Tensor, Tensor], None]] = None,
-    keep_chunks: Optional[int] = None,
-    resume: Optional[dict] = None,
-) -> SearchResult:
-    """Generate ``num_chunks`` chunks with k-step noise search (arXiv 2411.18668); ``guide`` is ``[1, H, W, 3]``.
-
-    Per chunk ``c``:
-
-    1. ``backend.prepare(c, guide)`` builds the image-to-video conditioning for the current guide;
-    2. if ``candidates > 1``: for each candidate ``i`` the noise ``z_i = candidate_noise(shape, seed, c, i)`` is
-       sampled with ``preview_steps`` steps, embedded per frame and scored (``score_fn``, default
-       :func:`score_candidates`); the winner is :func:`select_best`; with one candidate there is no search;
-    3. the winner's noise is sampled with ``full_steps`` steps (or the preview is kept when it already was a
-       ``full_steps`` run) and decoded; its last frame is the next guide.
-
-    Chunks are stitched without repeating the boundary frame (:func:`stitch_chunks`). ``check_interrupt`` is called
-    before every sampler run so the host can cancel between runs.
-
-    Streaming: ``on_chunk(c, frames, latent)`` gets each chunk as it joins the video (boundary frame already dropped
-    for ``c > 0``); ``keep_chunks`` bounds what the result holds (the newest chunks only); ``resume`` is a
-    :func:`search_state` to continue from (candidate noises are functions of ``(seed, c, i)``, so the continued run
-    equals the uninterrupted one).
-    """
-    check_search_params(num_chunks, candidates, preview_steps, full_steps)
-    shape = tuple(backend.noise_shape)
-    check = check_interrupt or (lambda: None)
-    frames_out: list[Tensor] = []
-    latents_out: list[Tensor] = []
-    records: list[ChunkRecord] = []
-    first = 0
-    if resume is not None:
-        first, guide = int(resume["chunk"]), resume["guide"].to(guide)
-        if not 0 < first <= num_chunks:
-            raise ValueError(f"the resume state is at chunk {first}, this run has {num_chunks} chunks: resume with the "
-                             f"settings it was saved with")
-    for c in range(first, num_chunks):
-        backend.prepare(c, guide)
-        winner, scores, kept = 0, (), None
-        if candidates > 1:
-            guide_emb = backend.embed_guide()
-            embs, previews = [], []
-            for i in range(candidates):
-                check()
-                latent = backend.sample(candidate_noise(shape, seed, c, i), candidate_seed(seed, c, i), preview_steps)
-                embs.append(backend.embed_frames(latent))
-                previews.append(latent if preview_steps == full_steps else None)
-            score = score_fn(guide_emb, torch.stack(embs))
-            winner = select_best(score)
-            scores = tuple(float(v) for v in score)
-            kept = previews[winner]
-        win_seed = candidate_seed(seed, c, winner)
-        if kept is None:
-            check()
-            kept = backend.sample(candidate_noise(shape, seed, c, winner), win_seed, full_steps)
-        frames = backend.decode(kept)
-        record = ChunkRecord(c, scores, winner, win_seed, reused_preview=candidates > 1 and preview_steps == full_steps)
-        records.append(record)
-        if on_record is not None:
-            on_record(record)
-        frames_out.append(frames)
-        latents_out.append(kept)
-        guide = frames[-1:]
-        if on_chunk is not None:
-            on_chunk(c, frames[1:] if c > 0 else frames, kept[:, :, 1:] if c > 0 else kept)
-        if keep_chunks is not None and len(frames_out) > keep_chunks:
-            frames_out, latents_out = frames_out[-keep_chunks:], latents_out[-keep_chunks:]
-    return SearchResult(stitch_chunks(frames_out, dim=0), stitch_chunks(latents_out, dim=2), records)
-
-
-def search_state(chunk: int, guide: Tensor, latent_frames: int) -> dict:
-    """What :func:`search_chunks` needs to continue after ``chunk`` chunks: their count and the next guide
-    ``[1, H, W, 3]`` (the last frame so far); ``frames_done`` counts the latent frames of those chunks, as the queue
-    runners count theirs (it names the checkpoint in the log)."""
-    return {"kind": "kstep", "chunk": int(chunk), "guide": guide.detach().cpu().clone(),
-            "frames_done": int(latent_frames)}
 
 
 def runs_per_chunk(candidates: int, preview_steps: int, full_steps: int) -> int:

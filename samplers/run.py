@@ -11,8 +11,8 @@ from torch import Tensor
 from .config import QueueConfig
 from .fifo import check_fifo_inputs, check_video_latent, sample_fifo
 from .prompts import FrameRange
+from .runner import Stream
 from .steps import NoiseScaling
-from .stream import Stream
 
 
 def check_run_inputs(config: QueueConfig, latent: Tensor, sigmas: Tensor, frames: int) -> None:
@@ -64,7 +64,7 @@ def run_queue(
     stream: Optional[Stream] = None,
 ) -> Tensor:
     """Generate ``frames`` latent frames ``[B, C, frames, H, W]`` (only the newest ``stream.keep`` when streamed, see
-    :mod:`.stream`); noise comes from a CPU generator seeded ``seed``."""
+    :mod:`.runner`); noise comes from a CPU generator seeded ``seed``."""
     generator = torch.Generator("cpu").manual_seed(int(seed) & 0xFFFF_FFFF_FFFF_FFFF)
     kwargs: dict[str, Any] = dict(generator=generator, rule=rule, eta=eta, prompt_ranges=prompt_ranges,
                                   callback=callback, output_device=output_device, stream=stream)

@@ -8,8 +8,8 @@ from __future__ import annotations
 import pytest
 import torch
 
+from infinite_video.samplers.kstep_run import ChunkRecord, search_chunks
 from infinite_video.samplers.noise_search import (
-    ChunkRecord,
     candidate_noise,
     candidate_seed,
     check_chunk_length,
@@ -20,7 +20,6 @@ from infinite_video.samplers.noise_search import (
     output_frame_count,
     runs_per_chunk,
     score_candidates,
-    search_chunks,
     select_best,
     stitch_chunks,
 )
@@ -319,3 +318,85 @@ def test_invalid_params_raise_before_any_call():
     with pytest.raises(ValueError, match="^preview_steps"):
         _run(backend, k=5, full=3)
     assert backend.calls == [] and backend.guides == []
+
+
+# --- on the streaming protocol: one chunk per drive iteration, save and resume ------------------------------------
+
+
+def _roundtrip(state):
+    """Through bytes as a checkpoint file would go, loaded with weights_only (no pickled code)."""
+    import io
+
+    buf = io.BytesIO()
+    torch.save(state, buf)
+    buf.seek(0)
+    return torch.load(buf, weights_only=True)
+
+
+def _runner(backend, keep=1):
+    from infinite_video.samplers.kstep_run import KStepRun
+
+    return KStepRun(backend, _guide(), num_chunks=3, candidates=3, preview_steps=1, full_steps=3, seed=5,
+                    check_interrupt=backend.check_interrupt, keep_chunks=keep)
+
+
+def test_chunks_leave_drive_as_stitched_output_latents():
+    from infinite_video.samplers.runner import Stream, drive
+
+    plain = search_chunks(ToyBackend(), _guide(), num_chunks=3, candidates=3, preview_steps=1, full_steps=3, seed=5)
+    run, emitted, images = _runner(ToyBackend()), [], []
+    drive(run, None, Stream(on_frame=lambda i, f: emitted.append((i, f)),
+                            on_boundary=lambda done: images.append(run.images)))
+    assert [i for i, _ in emitted] == list(range(3 + 2 * 2)) and run.frames_done == 7
+    assert torch.equal(torch.cat([f for _, f in emitted], dim=2), plain.latent)
+    assert torch.equal(torch.cat(images), plain.frames)
+    # the result keeps the newest chunk whole (its own first frame, not the stitched one)
+    last = run.result()
+    assert last.latent.shape[2] == 3 and torch.equal(last.latent[:, :, 1:], plain.latent[:, :, -2:])
+    assert last.frames.shape[0] == 5 and torch.equal(last.frames[1:], plain.frames[-4:])
+    assert last.records == plain.records
+
+
+def test_cancel_in_the_last_chunk_then_resume_returns_the_uninterrupted_result():
+    """A Cancel in the last chunk saves the state after the chunk before; resumed from it (and from the state saved
+    at the very end), the run returns the uninterrupted run's frames, latents and records bit for bit, with the
+    newest chunk only (as with a sink) and with every chunk (the kept chunks' frames decoded again)."""
+    from infinite_video.samplers.runner import Stream, drive
+
+    for keep in (1, None):
+        states = []
+        ref = _runner(ToyBackend(), keep)
+        drive(ref, None, Stream(every=1, on_state=lambda s: states.append(_roundtrip(s))))  # noqa: B023
+        expected = ref.result()
+        assert [s["frames_done"] for s in states] == [3, 5, 7]
+        saved = []
+        with pytest.raises(InterruptedError):  # 4 sampler runs per chunk: stop at the 2nd run of the 3rd chunk
+            drive(_runner(ToyBackend(interrupt_after=9), keep), None,
+                  Stream(every=1, on_abort=lambda s: saved.append(_roundtrip(s))))  # noqa: B023
+        (state,) = saved
+        assert state["chunk"] == 2 and state["frames_done"] == 5
+        for resume in (state, states[-1]):
+            backend = ToyBackend()
+            run = _runner(backend, keep)
+            drive(run, None, Stream(resume=resume))
+            got = run.result()
+            assert torch.equal(got.latent, expected.latent) and torch.equal(got.frames, expected.frames)
+            assert got.records == expected.records
+            assert [c for c in backend.calls if c[0] == "sample"] == ([("sample", 1)] * 3 + [("sample", 3)]) * (
+                3 - resume["chunk"]), "only the chunks after the saved state are sampled"
+
+
+def test_kstep_resume_state_of_another_run_is_refused():
+    from infinite_video.samplers.runner import Stream, drive
+
+    states = []
+    drive(_runner(ToyBackend()), None, Stream(every=1, on_state=states.append))
+    run = _runner(ToyBackend())
+    with pytest.raises(ValueError, match="'fifo' run, this run is 'kstep'"):
+        drive(run, None, Stream(resume={**states[0], "kind": "fifo"}))
+    with pytest.raises(ValueError, match="image size"):
+        drive(run, None, Stream(resume={**states[0], "guide": torch.zeros(1, 4, 4, 3)}))
+    with pytest.raises(ValueError, match="chunk 4, this run has 3"):
+        drive(run, None, Stream(resume={**states[0], "chunk": 4}))
+    with pytest.raises(ValueError, match="keeps 1 chunks for the result, this run keeps None"):
+        drive(_runner(ToyBackend(), None), None, Stream(resume=states[0]))

@@ -19,7 +19,7 @@ from infinite_video.samplers.config import (
 )
 from infinite_video.samplers.miga import MigaStats
 from infinite_video.samplers.run import required_steps, run_queue
-from infinite_video.samplers.stream import LatentTail, Stream
+from infinite_video.samplers.runner import LatentTail, Stream
 
 W = 8
 ZZ = ZigzagConfig(steps=12, group=2, end_step=8)
@@ -165,3 +165,33 @@ def test_latent_tail_keeps_newest_in_order():
     for i in range(4):
         full.put(i, torch.full((1, 1, 1, 1, 1), float(i)))
     assert full.result().flatten().tolist() == [0.0, 1.0, 2.0, 3.0]
+
+
+@pytest.mark.parametrize("name", ["fifo", "fifo_clip", "tta", "full", "history", "dce"])
+def test_resume_inside_the_returned_tail_returns_the_uninterrupted_latents(name):
+    """Cancel (and, separately, a periodic save) after some of the latents the run returns are made: the resumed run
+    returns the uninterrupted run's latents bit for bit, those made before the resume included (the saved state holds
+    the tail); a state without the tail is refused. (The unified stage emits its last 31 latents in the run's last
+    iteration, so there the tail is longer than that.)"""
+    cfg = CONFIGS[name]
+    frames, keep = (24, 5) if cfg.unified is None else (UNIFIED_FRAMES, 40)
+    full = run(cfg, frames, Stream(keep=keep))
+    assert torch.equal(full, run(cfg, frames)[:, :, -keep:])
+    saved, emitted, states = [], [], []
+
+    def cancelling(x, sigma, prompts=None):
+        if len(emitted) >= frames - keep + 2:
+            raise Cancel
+        return mixing(x, sigma)
+
+    with pytest.raises(Cancel):
+        run(cfg, frames, Stream(every=1, keep=keep, on_abort=lambda s: saved.append(roundtrip(s)),
+                                on_frame=lambda i, f: emitted.append(i)), den=cancelling)
+    run(cfg, frames, Stream(every=1, keep=keep, on_state=lambda s: states.append(roundtrip(s))))
+    inside = [s for s in saved + states if frames - keep < s["frames_done"] <= frames]
+    assert saved[0] in inside and len(inside) >= 2
+    for state in inside:
+        out = run(cfg, frames, Stream(resume=state, keep=keep))
+        assert torch.equal(out, full), f"resumed at {state['frames_done']} of {frames}"
+    with pytest.raises(ValueError, match="lacks the returned latents"):
+        run(cfg, frames, Stream(resume={k: v for k, v in saved[0].items() if k != "tail"}, keep=keep))

@@ -193,7 +193,7 @@ def shapes(comfy_host):
 
 
 def _sink(**kw):
-    from infinite_video.nodes.stream import VideoSink
+    from infinite_video.nodes.video_sink import VideoSink
 
     args = dict(decode="preview", filename_prefix="iv/run", fps=8.0, codec="h264 (mp4)", quality=0,
                 checkpoint_every=4, resume="", vae=None)
@@ -282,6 +282,25 @@ def test_cancel_then_resume_continues_bit_for_bit(shapes, output_dir):
     assert torch.equal(resumed.args[0]["samples"], ref_tail)
 
 
+def test_resume_inside_the_last_window_returns_the_uninterrupted_latents(shapes, output_dir):
+    """Cancel within the last window_length latents (after frame 13 of 16, window 4) and resume: the LATENT output
+    (the last 4 latents) is the uninterrupted run's bit for bit, the one made before the Cancel included (it comes
+    from the checkpoint), and so is the video. A checkpoint of the previous format version is refused by name."""
+    ref = _sample(shapes, _sink(filename_prefix="iv/tfull"), frames=16)
+    cancelled(shapes, WARMUP_CALLS + CALLS_PER_FRAME * 13 + 1, _sink(filename_prefix="iv/tcut"), frames=16)
+    (ckpt,) = list((output_dir / "iv").glob("tcut_*.ivckpt"))
+    data = torch.load(ckpt, weights_only=True)
+    assert 16 - 4 < data["latent_frames"] < 16, "the checkpoint is inside the returned window"
+    resumed = _sample(shapes, _sink(filename_prefix="iv/tcut", resume=f"iv/{ckpt.name}"), frames=16)
+    assert torch.equal(resumed.args[0]["samples"], ref.args[0]["samples"])
+    assert (_frames(resumed.args[1].get_stream_source()) == _frames(ref.args[1].get_stream_source())).all()
+
+    old = output_dir / "iv" / "old.ivckpt"
+    torch.save({**data, "version": 2}, old)
+    with pytest.raises(ValueError, match="format version 2, this pack reads 3"):
+        _sample(shapes, _sink(filename_prefix="iv/tcut", resume="iv/old.ivckpt"), frames=16)
+
+
 def test_resume_with_other_settings_or_corrupt_checkpoint_is_refused(shapes, output_dir):
     cancelled(shapes, WARMUP_CALLS + CALLS_PER_FRAME * 3 + 1, _sink(filename_prefix="iv/a"), frames=10)
     (ckpt,) = list((output_dir / "iv").glob("a_*.ivckpt"))
@@ -316,7 +335,7 @@ def test_resume_with_other_settings_or_corrupt_checkpoint_is_refused(shapes, out
     ({"decode": "vae"}, "no vae is connected"),
 ])
 def test_sink_bad_input_names_input_and_fix(output_dir, kw, words):
-    from infinite_video.nodes.stream import VideoSink
+    from infinite_video.nodes.video_sink import VideoSink
 
     args = dict(decode="preview", filename_prefix="iv/run", fps=8.0, codec="h264 (mp4)", quality=19,
                 checkpoint_every=4, resume="")
@@ -455,6 +474,33 @@ def test_kstep_streams_chunks_and_resumes_after_cancel(tiny_wan_i2v36, wan21_vae
     resumed = run(tiny_wan_i2v36, _sink(filename_prefix="iv/kcut", checkpoint_every=1, resume=f"iv/{ckpt.name}"))
     video = resumed.args[3].get_stream_source()
     assert (_frames(video) == _frames(streamed.args[3].get_stream_source())).all()
+
+
+def test_kstep_cancel_in_the_last_chunk_then_resume_returns_the_uninterrupted_outputs(tiny_wan_i2v36, wan21_vae,
+                                                                                     output_dir):
+    """K-Step Noise Search with a sink, cancelled in its last chunk and resumed from the checkpoint after the chunk
+    before: frames, latent and report outputs and the video equal the uninterrupted streamed run's."""
+    from infinite_video.nodes.kstep import KStepNoiseSearch
+    from infinite_video.tools.testing import tiny_models
+    from infinite_video.tools.testing.tiny_vaes import start_image
+
+    pos, neg = tiny_models.tiny_conditioning(1), tiny_models.tiny_conditioning(2)
+    image = start_image((32, 32))
+
+    def run(model, prefix, resume=""):
+        sink = _sink(filename_prefix=prefix, checkpoint_every=1, resume=resume)
+        return KStepNoiseSearch.execute(model, pos, neg, wan21_vae, image, 5, 3, 2, 1, 2, "euler", "simple", 3.0, 0,
+                                        sink=sink)
+
+    ref = run(tiny_wan_i2v36, "iv/klfull")
+    per_chunk = 2 * 1 + 2
+    cancelled(tiny_wan_i2v36, 2 * per_chunk + 2, run=lambda model: run(model, "iv/klcut"))
+    (ckpt,) = (output_dir / "iv").glob("klcut_*.ivckpt")
+    resumed = run(tiny_wan_i2v36, "iv/klcut", resume=f"iv/{ckpt.name}")
+    assert torch.equal(resumed.args[0], ref.args[0]) and resumed.args[0].shape[0] == 5
+    assert torch.equal(resumed.args[1]["samples"], ref.args[1]["samples"])
+    assert resumed.args[2] == ref.args[2]
+    assert (_frames(resumed.args[3].get_stream_source()) == _frames(ref.args[3].get_stream_source())).all()
 
 
 _KILLED_WRITER = r"""

@@ -42,7 +42,7 @@ METHODS = ("fifo", "miga")
 
 
 class _Sessions(logging.Handler):
-    """Collects the StreamSession the sampler logs at the end of a run (its decode / encode seconds)."""
+    """Collects the SinkSession the sampler logs at the end of a run (its decode / encode seconds)."""
 
     def __init__(self):
         super().__init__()
@@ -102,7 +102,7 @@ def run(parts, method: str, frames: int, sink: bool, out_dir: str, seed: int = 0
     import folder_paths
 
     from infinite_video.nodes.sampler import InfiniteVideoSampler
-    from infinite_video.nodes.stream import VideoSink
+    from infinite_video.nodes.video_sink import VideoSink
 
     model, window, pos, neg, cfg, sink_kw = parts
     folder_paths.set_output_directory(out_dir)
