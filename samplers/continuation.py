@@ -29,8 +29,8 @@ from .config import ContinuationConfig
 from .denoiser import Denoiser, takes_positions, window_positions
 from .fifo import _denoise_grouped, _randn, check_video_latent
 from .prompts import FrameRange, validate_schedule
+from .runner import LatentTail, Stream, check_state, drive
 from .steps import NoiseScaling, get_step_rule, per_frame_step, ve_noise_scaling
-from .stream import LatentTail, Stream, check_state, drive
 
 
 def check_continuation(cfg: ContinuationConfig, window: int, steps: int) -> None:

@@ -9,8 +9,8 @@ import torch
 from infinite_video.samplers.config import ContinuationConfig, GuidanceConfig, QueueConfig
 from infinite_video.samplers.continuation import context_positions, sample_continuation
 from infinite_video.samplers.run import run_queue
+from infinite_video.samplers.runner import Stream
 from infinite_video.samplers.steps import flow_noise_scaling
-from infinite_video.samplers.stream import Stream
 
 W = 8
 

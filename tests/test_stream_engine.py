@@ -179,10 +179,10 @@ def test_resume_inside_the_returned_tail_returns_the_uninterrupted_latents(name)
     assert torch.equal(full, run(cfg, frames)[:, :, -keep:])
     saved, emitted, states = [], [], []
 
-    def cancelling(x, sigma, prompts=None):
+    def cancelling(x, sigma, prompts=None, positions=None):
         if len(emitted) >= frames - keep + 2:
             raise Cancel
-        return mixing(x, sigma)
+        return mixing(x, sigma, positions=positions)
 
     with pytest.raises(Cancel):
         run(cfg, frames, Stream(every=1, keep=keep, on_abort=lambda s: saved.append(roundtrip(s)),
