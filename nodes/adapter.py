@@ -14,6 +14,10 @@ recommends, uses only sanctioned hooks:
    (Wan 2.1 / 2.2) and Cosmos Predict2's ``MiniTrainDIT``, ``[B, F*H*W]`` per token for ``LTXVModel``. Every other
    model gets :class:`UnsupportedModelError` naming the families that work.
 
+4. Per-frame conditioning (the ``c_concat`` of Wan I2V / FLF / Fun: start and end images, masks, control latents) is
+   built by ComfyUI for the whole video and sliced here at the stream positions of the window's frames (see
+   :mod:`.frame_conds`), so it travels with its frames through the queue.
+
 The mirror of ``_apply_model`` must track upstream; ``tests/test_adapter_host.py`` checks that equal per-frame sigmas
 reproduce stock ``apply_model`` for every supported family.
 """
@@ -30,10 +34,13 @@ import comfy.samplers
 import torch
 from torch import Tensor
 
+from .frame_conds import frames_at
+
 SIGMA_KEY = "infinite_video_sigmas"
 PROMPTS_KEY = "infinite_video_prompts"
 PROMPT_INDEX_KEY = "infinite_video_prompt_index"
 FRAME_RANGE_KEY = "infinite_video_frame_range"
+POSITIONS_KEY = "infinite_video_positions"
 WRAPPER_KEY = "infinite_video_per_frame"
 
 SUPPORTED_FAMILIES = (
@@ -185,6 +192,9 @@ def per_frame_apply_model(executor: Any, x: Tensor, t: Tensor, c_concat: Optiona
     flat_sig = sig.reshape(-1)
 
     xc = _unfold(ms.calculate_input(flat_sig, _fold(x)), b)
+    positions = transformer_options.get(POSITIONS_KEY)
+    if c_concat is not None and positions is not None:
+        c_concat = frames_at(c_concat, positions)
     if c_concat is not None:
         xc = torch.cat([xc, comfy.model_management.cast_to_device(c_concat, xc.device, xc.dtype)], dim=1)
     dtype = bm.manual_cast_dtype if bm.manual_cast_dtype is not None else bm.get_dtype()
@@ -280,12 +290,14 @@ class PerFrameSampler(comfy.samplers.Sampler):
         base = latent_image if latent_image is not None else torch.zeros_like(noise)
         engine_callback = callback if isinstance(callback, EngineCallback) else None
 
-        def denoiser(x: Tensor, sigma: Tensor, prompts: Optional[tuple] = None) -> Tensor:
+        def denoiser(x: Tensor, sigma: Tensor, prompts: Optional[tuple] = None,
+                     positions: Optional[Tensor] = None) -> Tensor:
             comfy.model_management.throw_exception_if_processing_interrupted()
             if engine_callback is not None:
                 engine_callback.model_call()
             transformer_options[SIGMA_KEY] = sigma
             transformer_options[PROMPTS_KEY] = prompts
+            transformer_options[POSITIONS_KEY] = positions
             self.model_calls += 1
             carrier = sigma.mean(dim=1).to(x.device)  # what every other consumer sees: one sigma per row
             return model_wrap(x, carrier, model_options=options, seed=seed)

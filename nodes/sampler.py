@@ -25,6 +25,7 @@ from .adapter import (
     per_frame_family,
     stamp_prompts,
 )
+from .frame_conds import check_frame_conditioning
 from .progress import SamplerProgress
 from .stream import SinkType, model_fingerprint, open_session
 from .types import CATEGORY, QueueType
@@ -129,6 +130,7 @@ class InfiniteVideoSampler(io.ComfyNode):
         per_frame_family(model.model)
         stamped, ranges = stamp_prompts(positive)
         window = queue.resolve_window(latent.shape[2])
+        check_frame_conditioning({"positive": positive, "negative": negative}, frames, "Infinite Video Sampler", window)
         clip = latent[:, :, :window]
         session = None
         if sink is not None:  # every check and the file's creation before any model call
@@ -218,6 +220,8 @@ class CustomQueueSampler(PerFrameSampler):
                disable_pbar=False):
         base = latent_image if latent_image is not None else torch.zeros_like(noise)
         check_run_inputs(self.queue, base, sigmas, self.frames)
+        check_frame_conditioning(getattr(model_wrap, "original_conds", {}), self.frames,
+                                 "Infinite Video Queue Sampler (custom)", self.queue.resolve_window(base.shape[2]))
         seed = extra_args.get("seed") or 0
         session = None
         if self.sink is not None:  # model_wrap is the guider: its patcher and the conds it was given

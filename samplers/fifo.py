@@ -1,8 +1,11 @@
 """FIFO-Diffusion sampling loop (Kim et al. 2024, arXiv 2405.11473, Alg. 1 with §3.3 partitioning and §3.4 lookahead).
 
 Shapes: latents are ``[B, C, F, H, W]`` with frames on axis 2. The denoiser contract is
-``denoiser(x[B, C, f, H, W], sigma[B, f], prompts=None) -> x0[B, C, f, H, W]``: one sigma per frame, ``prompts`` an
-optional tuple of conditioning indices (see :mod:`.prompts`). Randomness comes only from the injected
+``denoiser(x[B, C, f, H, W], sigma[B, f], prompts=None, positions=None) -> x0[B, C, f, H, W]``: one sigma per frame,
+``prompts`` an optional tuple of conditioning indices (see :mod:`.prompts`), ``positions`` an optional
+``LongTensor[f]`` of the window frames' stream positions (output latent index: negative for warm-up frames that are
+discarded, ``>= frames`` for frames still in the queue when the run ends), so per-frame conditioning can follow its
+frames. A denoiser that does not declare ``positions`` is called without it. Randomness comes only from the injected
 ``torch.Generator`` (CPU noise moved to the latent's device, as ComfyUI does), so a seed reproduces bit for bit.
 
 The queue state is explicit (:class:`FifoQueue`, saved and loaded by :class:`FifoRun`); memory is one queue plus the
@@ -11,6 +14,7 @@ output frames, whatever the length, or one queue plus a bounded tail when the ru
 
 from __future__ import annotations
 
+import inspect
 from dataclasses import dataclass
 from typing import Any, Callable, Iterator, Optional, Sequence
 
@@ -218,16 +222,35 @@ def iterate_fifo(
         yield from out
 
 
+def takes_positions(denoiser: Denoiser) -> bool:
+    """Whether ``denoiser`` declares the optional ``positions`` keyword (or takes ``**kwargs``)."""
+    try:
+        params = inspect.signature(denoiser).parameters.values()
+    except (TypeError, ValueError):
+        return False
+    return any(p.name == "positions" or p.kind is p.VAR_KEYWORD for p in params)
+
+
+def call_denoiser(denoiser: Denoiser, x: Tensor, sigma: Tensor, prompts: Optional[tuple] = None,
+                  positions: Optional[Tensor] = None) -> Tensor:
+    """Call ``denoiser`` by the contract; ``positions`` only reaches a denoiser that declares it."""
+    if positions is not None and takes_positions(denoiser):
+        return denoiser(x, sigma, prompts=prompts, positions=positions)
+    return denoiser(x, sigma, prompts=prompts)
+
+
 def _denoise_grouped(denoiser: Denoiser, x: Tensor, sigma: Tensor, out_idx: list[int],
                      prompt_ranges: Optional[Sequence[FrameRange]]) -> Tensor:
-    """Denoise a window; with a prompt schedule, one call per distinct prompt set, each frame taking its own."""
+    """Denoise a window whose frames sit at stream positions ``out_idx``; with a prompt schedule, one call per
+    distinct prompt set, each frame taking its own."""
+    where = torch.tensor(out_idx, dtype=torch.long)
     groups = group_frames(out_idx, prompt_ranges)
     if len(groups) == 1:
         (key,) = groups
-        return denoiser(x, sigma, prompts=key)
+        return call_denoiser(denoiser, x, sigma, key, where)
     out = torch.empty_like(x)
     for key, positions in groups.items():
-        out[:, :, positions] = denoiser(x, sigma, prompts=key)[:, :, positions]
+        out[:, :, positions] = call_denoiser(denoiser, x, sigma, key, where)[:, :, positions]
     return out
 
 

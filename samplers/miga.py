@@ -55,7 +55,7 @@ import torch
 from torch import Tensor
 
 from .config import GuidanceConfig, QueueConfig, ReflectionConfig, UnifiedConfig, ZigzagConfig
-from .fifo import _denoise_grouped, _randn
+from .fifo import _denoise_grouped, _randn, call_denoiser
 from .guidance import MEMORY_SOURCES, HistoryBank
 from .miga_plan import (
     UnifiedPlan,
@@ -353,10 +353,11 @@ class _Run:
         """Counted model call with a per-frame sigma ``[f]``; ``ids`` are stream ids (output index + warm-up)."""
         out_idx = [i - self.s.warmup for i in ids]
 
-        def counted(xx: Tensor, ss: Tensor, prompts: Optional[tuple] = None) -> Tensor:
+        def counted(xx: Tensor, ss: Tensor, prompts: Optional[tuple] = None,
+                    positions: Optional[Tensor] = None) -> Tensor:
             self.stats.model_calls += 1
             setattr(self.stats, f"{self.phase}_calls", getattr(self.stats, f"{self.phase}_calls") + 1)
-            return self.den(xx, ss, prompts=prompts)
+            return call_denoiser(self.den, xx, ss, prompts, positions)
 
         return _denoise_grouped(counted, x, sigma.expand(x.shape[0], -1), out_idx, self.ranges)
 

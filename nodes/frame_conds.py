@@ -1,0 +1,91 @@
+"""Per-frame conditioning that travels with its frames through the queue.
+
+Wan's conditioning nodes attach tensors with one entry per latent frame to the CONDITIONING: ``concat_latent_image``
+``[B, C, T, h, w]`` (WanImageToVideo, WanFirstLastFrameToVideo, WanFunInpaintToVideo: the start / end image among
+grey frames; WanFunControlToVideo: control latents and start image) and ``concat_mask`` ``[1, 1|4, T, h, w]`` (0 on
+the latents an image pins). ComfyUI turns them into the model's ``c_concat`` ``[B, C', T, h, w]``
+(``WAN21.concat_cond``: scaling, mask inversion; frame by frame). For a long video they are built for the whole video
+(the node's ``length`` = the video's length) and every window the queue sends to the model takes the slice at its
+frames' stream positions (:func:`frames_at`): the start image reaches only the first latent, the end image only the
+last, control frames their own positions, every other frame the values the node gives unconditioned frames.
+
+Compared with core's context windows (``comfy/context_windows.py``, ``IndexListContextHandler.get_resized_cond``),
+which slice every cond tensor whose frame count equals the full latent's at the window's index list:
+
+- the same rule (a tensor as long as the video is sliced at the window's frames), but applied to the model's
+  ``c_concat`` after ComfyUI built it for the whole video, not to the raw cond entries;
+- core passes a tensor of any other length through unchanged (a window-length image conditioning is then silently
+  re-applied to every window); here a per-frame conditioning whose length is not the video's is refused before any
+  model call (:func:`check_frame_conditioning`), naming the node and the ``length`` to set;
+- core's windows lie inside the latent; a queue also holds warm-up frames before the video (discarded) and frames
+  after its end (still in the queue when the run stops). They take the conditioning of the nearest video frame
+  (positions clamped to ``[0, T - 1]``), as prompt ranges do (:func:`..samplers.prompts.active_prompts`).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Iterable
+
+import torch
+from torch import Tensor
+
+# cond keys that hold one entry per latent frame on axis 2
+FRAME_KEYS = ("concat_latent_image", "concat_mask")
+WAN_TEMPORAL_STRIDE = 4  # pixel frames per latent frame after the first (Wan 2.1 / 2.2 VAEs)
+
+
+def frames_at(tensor: Tensor, positions: Tensor) -> Tensor:
+    """``tensor[:, :, positions]`` with positions clamped to the tensor's frames; ``tensor``: ``[B, C, T, h, w]``,
+    ``positions``: ``LongTensor[f]`` of stream positions -> ``[B, C, f, h, w]``."""
+    idx = positions.to(device=tensor.device, dtype=torch.long).clamp(0, tensor.shape[2] - 1)
+    return tensor.index_select(2, idx)
+
+
+def _extras(cond: Iterable) -> Iterable[dict]:
+    """The extras dict of each entry, for a raw CONDITIONING (``[[tensor, dict], ...]``) or a guider's converted one
+    (``[dict, ...]``)."""
+    for entry in cond or []:
+        if isinstance(entry, dict):
+            yield entry
+        elif isinstance(entry, (list, tuple)) and len(entry) > 1 and isinstance(entry[1], dict):
+            yield entry[1]
+
+
+def _made_by(extra: dict) -> str:
+    """The core node(s) that attach this layout (for the error message)."""
+    image, mask = extra.get("concat_latent_image"), extra.get("concat_mask")
+    if "concat_mask_index" in extra:
+        return "Wan22FunControlToVideo"
+    if mask is None:
+        return "WanFunControlToVideo (or WanCameraImageToVideo)"
+    if isinstance(mask, Tensor) and mask.ndim == 5 and mask.shape[2] > 1 and float(mask[:, :, -1].min()) == 0.0:
+        return "WanFirstLastFrameToVideo or WanFunInpaintToVideo (with an end image)"
+    if isinstance(image, Tensor) and image.ndim == 5 and image.shape[1] > 16:
+        return "WanFunControlToVideo"
+    return "WanImageToVideo, WanFirstLastFrameToVideo or WanFunInpaintToVideo"
+
+
+def check_frame_conditioning(conds: dict[str, Any], frames: int, node: str, window: int = 0) -> None:
+    """Raise before any model call unless every per-frame conditioning covers exactly the ``frames`` latent frames
+    the sampler makes.
+
+    ``conds``: input name -> CONDITIONING (raw or converted); ``node``: the sampler's display name; ``window``: the
+    queue's window, named in the message when the conditioning was made at window length.
+    """
+    frames = int(frames)
+    for name, cond in conds.items():
+        for extra in _extras(cond):
+            for key in FRAME_KEYS:
+                value = extra.get(key)
+                if not isinstance(value, Tensor) or value.ndim != 5 or value.shape[2] == frames:
+                    continue
+                have = int(value.shape[2])
+                length = WAN_TEMPORAL_STRIDE * (frames - 1) + 1
+                why = ("it was made at window length; a long video needs it built for the whole video, and each "
+                       "window takes its slice" if window and have == window else
+                       "shorter than the video, so its last frames would have no conditioning" if have < frames else
+                       "longer than the video, so its last frames (an end image) would never be reached")
+                raise ValueError(
+                    f"{node}: the {name} conditioning's {key} covers {have} latent frames but frames is {frames}: "
+                    f"{why}. Set length on the node that made it ({_made_by(extra)}) to {length} "
+                    f"(= 4 x (frames - 1) + 1 video frames, {frames} latent frames), or set frames to {have}")
