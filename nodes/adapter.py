@@ -34,7 +34,7 @@ import comfy.samplers
 import torch
 from torch import Tensor
 
-from .frame_conds import frames_at
+from .frame_conds import frames_at, known_frames, pin_known
 
 SIGMA_KEY = "infinite_video_sigmas"
 PROMPTS_KEY = "infinite_video_prompts"
@@ -152,19 +152,14 @@ def per_frame_noise_scaling(model_sampling: Any) -> Callable[[Tensor, Tensor, Te
     return noise_scaling
 
 
-def _per_frame_timesteps(family: str, base_model: Any, t: Tensor, x: Tensor, denoise_mask: Optional[Tensor]) -> Tensor:
-    """Shape per-frame timesteps ``t[B, F]`` for the diffusion model, folding an inpaint ``denoise_mask`` in.
-
-    Mirrors what ``WAN22`` / ``LTXV`` / ``CosmosPredict2.process_timestep`` do for a scalar timestep.
-    """
+def _per_frame_timesteps(family: str, base_model: Any, t: Tensor, x: Tensor) -> Tensor:
+    """Shape per-frame timesteps ``t[B, F]`` for the diffusion model (per token for ``LTXV``, as its
+    ``process_timestep`` does). A LATENT's noise mask is not folded in here: its kept frames are known frames, put in
+    place at level 0 by the sampler (``frame_conds.pin_known``), so a window-sized mask is never read as timesteps."""
     b, _, f, h, w = x.shape
     if family == "ltxv":
         tt = t.reshape(b, 1, f, 1, 1).expand(b, 1, f, h, w)
-        if denoise_mask is not None:
-            tt = denoise_mask[:, :1].to(tt) * tt
         return base_model.diffusion_model.patchifier.patchify(tt)[0].reshape(b, -1)
-    if denoise_mask is not None:
-        t = t * denoise_mask.to(t).mean(dim=(1, 3, 4)).reshape(b, f)
     return t
 
 
@@ -208,9 +203,9 @@ def per_frame_apply_model(executor: Any, x: Tensor, t: Tensor, c_concat: Optiona
         else:
             value = comfy.model_base.convert_tensor(value, dtype, device)
         extra[name] = value
-    denoise_mask = extra.pop("denoise_mask", None)
+    extra.pop("denoise_mask", None)  # the guider's mask for the whole latent; known frames are pinned instead
     timesteps = ms.timestep(flat_sig).float().reshape(sig.shape)
-    timesteps = _per_frame_timesteps(family, bm, timesteps, x, denoise_mask)
+    timesteps = _per_frame_timesteps(family, bm, timesteps, x)
     out = bm.diffusion_model(xc, timesteps, context=context, control=control,
                              transformer_options=transformer_options, **extra).float()
     return _unfold(ms.calculate_denoised(flat_sig, _fold(out), _fold(x)), b)
@@ -273,9 +268,11 @@ class PerFrameSampler(comfy.samplers.Sampler):
     have more frames than the window ``CFGGuider.sample`` was given (``inner_sample`` does not check shapes).
     """
 
-    def __init__(self, run: Callable[..., Tensor], prompt_ranges: Optional[list] = None):
+    def __init__(self, run: Callable[..., Tensor], prompt_ranges: Optional[list] = None,
+                 known: Optional[dict[int, Tensor]] = None):
         self.run = run
         self.prompt_ranges = prompt_ranges
+        self.known = known  # stream position -> kept latent frame (raw VAE space), see frame_conds.known_frames
         self.model_calls = 0
         self.stats: Any = None  # MIGA's MigaStats (self-reflection triggers and cost), when the loop reports it
 
@@ -289,6 +286,11 @@ class PerFrameSampler(comfy.samplers.Sampler):
         ms = model_wrap.inner_model.model_sampling
         base = latent_image if latent_image is not None else torch.zeros_like(noise)
         engine_callback = callback if isinstance(callback, EngineCallback) else None
+        if self.known:  # given in raw VAE space; the loop works in the model's space
+            known = {p: model_wrap.inner_model.process_latent_in(v) for p, v in self.known.items()}
+        else:  # SamplerCustomAdvanced: the latent's noise mask arrives as denoise_mask, the latent in model space
+            known = known_frames(base, None if denoise_mask is None else denoise_mask[:, :1],
+                                 "Infinite Video Queue Sampler (custom)")
 
         def denoiser(x: Tensor, sigma: Tensor, prompts: Optional[tuple] = None,
                      positions: Optional[Tensor] = None) -> Tensor:
@@ -299,8 +301,15 @@ class PerFrameSampler(comfy.samplers.Sampler):
             transformer_options[PROMPTS_KEY] = prompts
             transformer_options[POSITIONS_KEY] = positions
             self.model_calls += 1
+            pins: list = []
+            if known and positions is not None:
+                x, sigma, pins = pin_known(x, sigma, positions, known)
+                transformer_options[SIGMA_KEY] = sigma
             carrier = sigma.mean(dim=1).to(x.device)  # what every other consumer sees: one sigma per row
-            return model_wrap(x, carrier, model_options=options, seed=seed)
+            out = model_wrap(x, carrier, model_options=options, seed=seed)
+            for i, value in pins:
+                out[:, :, i:i + 1] = value.to(out)
+            return out
 
         def on_step(info: dict) -> None:
             self.stats = info.get("stats")

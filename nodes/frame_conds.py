@@ -20,11 +20,18 @@ which slice every cond tensor whose frame count equals the full latent's at the 
 - core's windows lie inside the latent; a queue also holds warm-up frames before the video (discarded) and frames
   after its end (still in the queue when the run stops). They take the conditioning of the nearest video frame
   (positions clamped to ``[0, T - 1]``), as prompt ranges do (:func:`..samplers.prompts.active_prompts`).
+
+Latent frames a LATENT's ``noise_mask`` keeps (0 over the whole frame: Wan22ImageToVideoLatent's start image,
+LTXVImgToVideo's image at strength 1) are *known frames* (:func:`known_frames`): whenever a window holds one at its
+stream position it enters the model clean, at noise level 0 (so timestep 0, what ``WAN22`` / ``LTXV``
+``process_timestep`` make of a 0 mask), and its prediction is the known latent (:func:`pin_known`); the queue's step
+then carries that frame to it exactly. The mask is never read as a window's timesteps. Masks that blend (values
+between 0 and 1) or cover parts of a frame are refused.
 """
 
 from __future__ import annotations
 
-from typing import Any, Iterable
+from typing import Any, Iterable, Optional
 
 import torch
 from torch import Tensor
@@ -72,6 +79,7 @@ def check_frame_conditioning(conds: dict[str, Any], frames: int, node: str, wind
     ``conds``: input name -> CONDITIONING (raw or converted); ``node``: the sampler's display name; ``window``: the
     queue's window, named in the message when the conditioning was made at window length.
     """
+    check_outside_conditioning(conds, node)
     frames = int(frames)
     for name, cond in conds.items():
         for extra in _extras(cond):
@@ -89,3 +97,73 @@ def check_frame_conditioning(conds: dict[str, Any], frames: int, node: str, wind
                     f"{node}: the {name} conditioning's {key} covers {have} latent frames but frames is {frames}: "
                     f"{why}. Set length on the node that made it ({_made_by(extra)}) to {length} "
                     f"(= 4 x (frames - 1) + 1 video frames, {frames} latent frames), or set frames to {have}")
+
+
+def known_frames(latent: Tensor, mask: Optional[Tensor], node: str) -> dict[int, Tensor]:
+    """``{stream position: latent[:, :, p:p+1]}`` for every latent frame ``mask`` keeps whole (0 everywhere).
+
+    ``latent``: ``[B, C, T, h, w]``; ``mask``: the LATENT's ``noise_mask`` (1 = denoise, 0 = keep), ``[B, 1|C, T, h|1,
+    w|1]`` or None. Anything else than whole frames at 0 or 1 is refused with the fix.
+    """
+    if mask is None:
+        return {}
+    m = mask.to(torch.float32)
+    if m.ndim != 5 or m.shape[2] != latent.shape[2]:
+        raise ValueError(
+            f"{node}: latent_image has a noise_mask of shape {tuple(mask.shape)} for a latent of "
+            f"{latent.shape[2]} frames; the queue samplers keep whole latent frames fixed (a start image from "
+            f"Wan22ImageToVideoLatent or LTXVImgToVideo) but do not inpaint: remove Set Latent Noise Mask, or make "
+            f"the latent with one of those nodes")
+    known = {}
+    for p in range(m.shape[2]):
+        lo, hi = float(m[:, :, p].min()), float(m[:, :, p].max())
+        if hi == 0.0:
+            known[p] = latent[:, :, p:p + 1]
+        elif lo != 1.0:
+            raise ValueError(
+                f"{node}: latent_image's noise_mask is {lo:g}..{hi:g} on latent frame {p}: the queue samplers keep "
+                f"whole latent frames fixed (mask 0) or denoise them (mask 1), but do not blend or inpaint; set "
+                f"LTXVImgToVideo's strength to 1.0, or remove Set Latent Noise Mask")
+    return known
+
+
+def pin_known(x: Tensor, sigma: Tensor, positions: Tensor,
+              known: dict[int, Tensor]) -> tuple[Tensor, Tensor, list[tuple[int, Tensor]]]:
+    """Put the known frames of a window in place, clean, at noise level 0.
+
+    ``x[B, C, f, h, w]``, ``sigma[B, f]``, ``positions[f]``; ``known``: position -> ``[B|1, C, 1, h, w]`` in the
+    model's latent space. Returns the new ``x`` and ``sigma`` and ``[(window index, value)]`` for the caller to write
+    into the prediction (as ``KSamplerX0Inpaint`` does for a kept latent).
+    """
+    hits = [(i, known[p]) for i, p in enumerate(positions.tolist()) if p in known]
+    if not hits:
+        return x, sigma, []
+    x, sigma = x.clone(), sigma.clone()
+    pins = []
+    for i, value in hits:
+        value = value.to(x)
+        x[:, :, i:i + 1] = value
+        sigma[:, i] = 0.0
+        pins.append((i, value))
+    return x, sigma, pins
+
+
+# cond keys that add tokens or frames outside the window's latents: refused before any model call
+OUTSIDE_KEYS = {
+    "keyframe_idxs": "LTX-Video guide frames (LTXVAddGuide) are appended to the latent as extra frames with their "
+                     "own positions; use LTXVImgToVideo with strength 1.0 for a start image, or remove LTXVAddGuide",
+    "time_dim_concat": "Wan Phantom subject images (WanPhantomSubjectToVideo) are appended as extra frames; remove "
+                       "that node",
+    "reference_latents": "a reference latent (e.g. Wan22FunControlToVideo's ref_image) adds a frame outside the "
+                         "video; disconnect ref_image",
+}
+
+
+def check_outside_conditioning(conds: dict[str, Any], node: str) -> None:
+    """Raise before any model call for conditioning that adds frames outside the window (no per-frame level)."""
+    for name, cond in conds.items():
+        for extra in _extras(cond):
+            for key, why in OUTSIDE_KEYS.items():
+                if extra.get(key) is not None:
+                    raise ValueError(f"{node}: the {name} conditioning cannot go through a per-frame noise queue: "
+                                     f"{why}")

@@ -25,7 +25,7 @@ from .adapter import (
     per_frame_family,
     stamp_prompts,
 )
-from .frame_conds import check_frame_conditioning
+from .frame_conds import check_frame_conditioning, known_frames
 from .progress import SamplerProgress
 from .stream import SinkType, model_fingerprint, open_session
 from .types import CATEGORY, QueueType
@@ -131,6 +131,7 @@ class InfiniteVideoSampler(io.ComfyNode):
         stamped, ranges = stamp_prompts(positive)
         window = queue.resolve_window(latent.shape[2])
         check_frame_conditioning({"positive": positive, "negative": negative}, frames, "Infinite Video Sampler", window)
+        known = known_frames(latent, latent_image.get("noise_mask"), "Infinite Video Sampler")
         clip = latent[:, :, :window]
         session = None
         if sink is not None:  # every check and the file's creation before any model call
@@ -142,7 +143,7 @@ class InfiniteVideoSampler(io.ComfyNode):
         guider = PromptScheduleGuider(model)
         guider.set_conds(stamped, negative)
         guider.set_cfg(cfg)
-        sampler = PerFrameSampler(run)
+        sampler = PerFrameSampler(run, known=known)
         try:
             samples = guider.sample(torch.zeros_like(clip), clip, sampler, sigmas,
                                     callback=_sampling_callback(model, queue, frames),
