@@ -35,6 +35,7 @@ import torch
 from torch import Tensor
 
 from .frame_conds import frames_at, known_frames, pin_known
+from .stateful_patches import check_stateful_patches
 
 SIGMA_KEY = "infinite_video_sigmas"
 PROMPTS_KEY = "infinite_video_prompts"
@@ -57,13 +58,31 @@ class UnsupportedModelError(ValueError):
     """A model whose diffusion network cannot take one timestep per latent frame."""
 
 
+# What to do instead, for variants people reach for with a long video in mind.
+_VARIANT_FIXES = {
+    "WAN21_Vace": "Wan VACE (WanVaceToVideo) embeds one timestep per window, so it cannot run on the diagonal queue; "
+                  "for a long video that follows a control video, load a Wan 2.1 Fun Control model and use "
+                  "WanFunControlToVideo with its length set to the whole video. ",
+    "WAN21_Camera": "Wan Camera (WanCameraImageToVideo) embeds one timestep per window, so it cannot run on the "
+                    "diagonal queue; for a long video from a start image, load a Wan image-to-video model and use "
+                    "WanImageToVideo with its length set to the whole video (without camera control). ",
+}
+
+
+def _uncompiled(net: Any) -> Any:
+    """The module under a ``torch.compile`` wrapper (``OptimizedModule._orig_mod``; TorchCompileModel swaps the
+    compiled module in for the duration of ``apply_model``), else ``net``: the family is the network's, compiled or
+    not."""
+    return getattr(net, "_orig_mod", net) if isinstance(net, torch.nn.Module) else net
+
+
 def per_frame_family(base_model: Any) -> str:
     """``"wan"``, ``"ltxv"`` or ``"cosmos"`` for a ComfyUI ``BaseModel`` that takes per-frame timesteps; else raise."""
     import comfy.ldm.cosmos.predict2 as cosmos_predict2
     import comfy.ldm.lightricks.model as ltxv
     import comfy.ldm.wan.model as wan
 
-    net = getattr(base_model, "diffusion_model", None)
+    net = _uncompiled(getattr(base_model, "diffusion_model", None))
     kind = type(base_model).__name__
     if type(net) is wan.WanModel and kind in ("WAN21", "WAN22"):
         return "wan"
@@ -72,7 +91,8 @@ def per_frame_family(base_model: Any) -> str:
     if type(net) is cosmos_predict2.MiniTrainDIT and kind == "CosmosPredict2":
         return "cosmos"
     raise UnsupportedModelError(
-        f"{kind} ({type(net).__name__}) cannot take a separate noise level per latent frame, which FIFO-Diffusion and "
+        f"{_VARIANT_FIXES.get(kind, '')}{kind} ({type(net).__name__}) cannot take a separate noise level per "
+        f"latent frame, which FIFO-Diffusion and "
         f"MIGA need. Load one of: {SUPPORTED_FAMILIES}. (Wan VACE, Wan Camera, S2V, HuMo and Animate variants, "
         f"HunyuanVideo, Mochi and Cosmos 1 embed one timestep per video.) For image-to-video with any model, use "
         f"K-Step Noise Search instead."
@@ -82,7 +102,7 @@ def per_frame_family(base_model: Any) -> str:
 def context_width(base_model: Any) -> Optional[int]:
     """Width of the text embedding the diffusion model takes (4096 for Wan / LTX-Video umT5 or T5, 1024 for Cosmos
     Predict2), read from its first layer that consumes the context; ``None`` when the layout is unknown."""
-    net = getattr(base_model, "diffusion_model", None)
+    net = _uncompiled(getattr(base_model, "diffusion_model", None))
     layer = None
     if hasattr(net, "text_embedding"):  # WanModel: text_embedding = Sequential(Linear(text_dim, dim), ...)
         layer = net.text_embedding[0]
@@ -159,7 +179,7 @@ def _per_frame_timesteps(family: str, base_model: Any, t: Tensor, x: Tensor) -> 
     b, _, f, h, w = x.shape
     if family == "ltxv":
         tt = t.reshape(b, 1, f, 1, 1).expand(b, 1, f, h, w)
-        return base_model.diffusion_model.patchifier.patchify(tt)[0].reshape(b, -1)
+        return _uncompiled(base_model.diffusion_model).patchifier.patchify(tt)[0].reshape(b, -1)
     return t
 
 
@@ -280,6 +300,7 @@ class PerFrameSampler(comfy.samplers.Sampler):
                latent_image: Optional[Tensor] = None, denoise_mask: Optional[Tensor] = None,
                disable_pbar: bool = False) -> Tensor:
         per_frame_family(model_wrap.inner_model)
+        check_stateful_patches(extra_args.get("model_options", {}), "Infinite Video sampler")
         options = per_frame_options(extra_args.get("model_options", {}))
         transformer_options = options["transformer_options"]
         seed = extra_args.get("seed")

@@ -104,7 +104,8 @@ def test_unsupported_model_gets_clear_error_before_any_model_call(tmp_path, comf
     model = model.clone()
     model.add_wrapper_with_key("apply_model", "test_count", lambda ex, *a, **k: calls.append(1) or ex(*a, **k))
     latent, queue, frames = _sampler_inputs()
-    with pytest.raises(UnsupportedModelError, match="Wan 2.1 .*LTX-Video and Cosmos Predict2"):
+    with pytest.raises(UnsupportedModelError, match="WanCameraImageToVideo.*diagonal queue.*WanImageToVideo.*"
+                                                    "Wan 2.1 .*LTX-Video and Cosmos Predict2"):
         _run(model, queue, latent, frames)
     assert calls == []
 
