@@ -72,9 +72,10 @@ def _made_by(extra: dict) -> str:
     return "WanImageToVideo, WanFirstLastFrameToVideo or WanFunInpaintToVideo"
 
 
-def check_frame_conditioning(conds: dict[str, Any], frames: int, node: str, window: int = 0) -> None:
+def check_frame_conditioning(conds: dict[str, Any], frames: int, node: str, window: int = 0,
+                             size: Optional[tuple[int, int]] = None) -> None:
     """Raise before any model call unless every per-frame conditioning covers exactly the ``frames`` latent frames
-    the sampler makes.
+    the sampler makes (and, given the latent's ``size`` ``(h, w)``, has its size).
 
     ``conds``: input name -> CONDITIONING (raw or converted); ``node``: the sampler's display name; ``window``: the
     queue's window, named in the message when the conditioning was made at window length.
@@ -85,7 +86,15 @@ def check_frame_conditioning(conds: dict[str, Any], frames: int, node: str, wind
         for extra in _extras(cond):
             for key in FRAME_KEYS:
                 value = extra.get(key)
-                if not isinstance(value, Tensor) or value.ndim != 5 or value.shape[2] == frames:
+                if not isinstance(value, Tensor) or value.ndim != 5:
+                    continue
+                if key == "concat_latent_image" and size is not None and tuple(value.shape[-2:]) != tuple(size):
+                    raise ValueError(
+                        f"{node}: the {name} conditioning's {key} is {value.shape[-1]}x{value.shape[-2]} latent "
+                        f"pixels but latent_image is {size[1]}x{size[0]}: the image would be stretched to fit. Set "
+                        f"width and height on the node that made it ({_made_by(extra)}) to the video's size, or make "
+                        f"the latent with that node")
+                if value.shape[2] == frames:
                     continue
                 have = int(value.shape[2])
                 length = WAN_TEMPORAL_STRIDE * (frames - 1) + 1

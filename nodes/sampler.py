@@ -130,7 +130,8 @@ class InfiniteVideoSampler(io.ComfyNode):
         per_frame_family(model.model)
         stamped, ranges = stamp_prompts(positive)
         window = queue.resolve_window(latent.shape[2])
-        check_frame_conditioning({"positive": positive, "negative": negative}, frames, "Infinite Video Sampler", window)
+        check_frame_conditioning({"positive": positive, "negative": negative}, frames, "Infinite Video Sampler", window,
+                                 tuple(latent.shape[-2:]))
         known = known_frames(latent, latent_image.get("noise_mask"), "Infinite Video Sampler")
         clip = latent[:, :, :window]
         session = None
@@ -222,7 +223,8 @@ class CustomQueueSampler(PerFrameSampler):
         base = latent_image if latent_image is not None else torch.zeros_like(noise)
         check_run_inputs(self.queue, base, sigmas, self.frames)
         check_frame_conditioning(getattr(model_wrap, "original_conds", {}), self.frames,
-                                 "Infinite Video Queue Sampler (custom)", self.queue.resolve_window(base.shape[2]))
+                                 "Infinite Video Queue Sampler (custom)", self.queue.resolve_window(base.shape[2]),
+                                 tuple(base.shape[-2:]))
         seed = extra_args.get("seed") or 0
         session = None
         if self.sink is not None:  # model_wrap is the guider: its patcher and the conds it was given

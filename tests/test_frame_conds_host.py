@@ -175,3 +175,19 @@ def test_queue_sampler_custom_refuses_window_length_conditioning(tiny_wan_i2v36,
     with pytest.raises(ValueError, match="Queue Sampler \\(custom\\): .*made at window length.*to 29"):
         getattr(node, node.FUNCTION)(Noise_RandomNoise(1), guider, sampler, sigmas, latent)
     assert probe.calls == []
+
+
+def test_start_image_size_not_matching_the_latent_is_refused(tiny_wan_i2v36, vae):
+    from comfy_extras.nodes_wan import WanImageToVideo
+
+    from infinite_video.nodes.sampler import InfiniteVideoSampler
+    from infinite_video.tools.testing.probe import probe_model
+
+    positive, negative, _ = WanImageToVideo.execute(tiny_conditioning(1), tiny_conditioning(2), vae, 16, 16,
+                                                    _pixels(8), 1, start_image=_image(5)).args
+    probed, probe = probe_model(tiny_wan_i2v36)
+    latent = {"samples": torch.zeros(1, 16, WINDOW, SIZE // 8, SIZE // 8)}
+    with pytest.raises(ValueError, match="concat_latent_image is 2x2 latent pixels but latent_image is 4x4.*"
+                                         "Set width and height on the node that made it \\(WanImageToVideo"):
+        InfiniteVideoSampler.execute(probed, positive, negative, latent, _queue(), 0, 8, 3.0, "euler", 1.0, "simple")
+    assert probe.calls == []
