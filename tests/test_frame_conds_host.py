@@ -191,3 +191,61 @@ def test_start_image_size_not_matching_the_latent_is_refused(tiny_wan_i2v36, vae
                                          "Set width and height on the node that made it \\(WanImageToVideo"):
         InfiniteVideoSampler.execute(probed, positive, negative, latent, _queue(), 0, 8, 3.0, "euler", 1.0, "simple")
     assert probe.calls == []
+
+
+@pytest.fixture()
+def output_dir(comfy_host, tmp_path):
+    import folder_paths
+
+    before = folder_paths.get_output_directory()
+    folder_paths.set_output_directory(str(tmp_path))
+    yield tmp_path
+    folder_paths.set_output_directory(before)
+
+
+def test_control_video_through_the_video_sink_cancel_and_resume_bit_for_bit(tiny_wan_fun48, vae, output_dir):
+    """A control video 3x the window through the Video Sink: Cancel mid-run, resume from the checkpoint, and the
+    video and the returned latents equal the uninterrupted run's (the stream positions come back with the queue)."""
+    import comfy.model_management
+    from comfy_extras.nodes_wan import WanFunControlToVideo
+
+    from infinite_video.nodes.sampler import InfiniteVideoSampler
+    from infinite_video.nodes.stream import VideoSink
+    from infinite_video.nodes.stream_video import read_frames
+    from infinite_video.tools.testing.call_counter import count_model_calls
+
+    frames = 3 * WINDOW
+    gen = torch.Generator().manual_seed(3)
+    control = torch.rand(_pixels(frames), 1, 1, 3, generator=gen).expand(-1, SIZE, SIZE, 3).contiguous()
+    positive, negative, _ = WanFunControlToVideo.execute(
+        tiny_conditioning(1), tiny_conditioning(2), vae, SIZE, SIZE, _pixels(frames), 1, control_video=control).args
+    latent = {"samples": torch.zeros(1, 16, WINDOW, SIZE // 8, SIZE // 8)}
+
+    def run(model, prefix, resume=""):
+        sink = VideoSink.execute(decode="preview", filename_prefix=prefix, fps=8.0, codec="h264 (mp4)", quality=0,
+                                 checkpoint_every=4, resume=resume, vae=None).args[0]
+        return InfiniteVideoSampler.execute(model, positive, negative, latent, _queue(), 1, frames, 3.0, "euler", 1.0,
+                                            "simple", sink=sink)
+
+    full = run(tiny_wan_fun48, "iv/full")
+    ref = read_frames(full.args[1].get_stream_source())
+    cut = tiny_wan_fun48.clone()
+    calls = []
+
+    def cancel(ex, *a, **k):
+        calls.append(1)
+        if len(calls) == WINDOW + 7:  # after the warm-up, in the iteration that finishes frame 7
+            comfy.model_management.interrupt_current_processing(True)
+        return ex(*a, **k)
+    cut.add_wrapper_with_key("apply_model", "test_cancel", cancel)
+    try:
+        with pytest.raises(comfy.model_management.InterruptProcessingException):
+            run(cut, "iv/cut")
+    finally:
+        comfy.model_management.interrupt_current_processing(False)
+    (ckpt,) = list((output_dir / "iv").glob("cut_*.ivckpt"))
+    counted, counter = count_model_calls(tiny_wan_fun48)
+    resumed = run(counted, "iv/cut", resume=f"iv/{ckpt.name}")
+    assert 0 < counter.calls < WINDOW + frames, "the resumed run starts from the checkpoint, not from the start"
+    assert (read_frames(resumed.args[1].get_stream_source()) == ref).all()
+    assert torch.equal(resumed.args[0]["samples"], full.args[0]["samples"])
