@@ -108,3 +108,16 @@ def test_ltxv_image_to_video_strength_one_is_kept_and_partial_strength_refused(t
         InfiniteVideoSampler.execute(probed, positive, negative, latent, _queue(), 0, FRAMES, 3.0, "euler", 1.0,
                                      "simple")
     assert probe.calls == []
+
+
+def test_wan22_ti2v_start_image_with_miga(tiny_wan22, ti2v_latent):
+    from infinite_video.nodes.sampler import InfiniteVideoSampler
+    from infinite_video.samplers.config import QueueConfig, UnifiedConfig, ZigzagConfig
+
+    latent, encoded = ti2v_latent
+    queue = QueueConfig(WINDOW, 2, True, "noise", zigzag=ZigzagConfig(steps=8, group=2, end_step=6),
+                        unified=UnifiedConfig(steps=2, renoise=True, renoise_step=6))
+    out = InfiniteVideoSampler.execute(tiny_wan22, tiny_conditioning(1), tiny_conditioning(2), latent, queue, 0,
+                                       FRAMES, 3.0, "euler", 1.0, "simple").args[0]["samples"]
+    torch.testing.assert_close(out[:, :, :1], encoded, rtol=1e-4, atol=1e-4)
+    assert (out[:, :, 1:] - encoded).abs().amax(dim=(0, 1, 3, 4)).min() > 1e-2
