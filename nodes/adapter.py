@@ -14,6 +14,10 @@ while FIFO-Diffusion and MIGA give every latent frame its own noise level. The s
    (Wan 2.1 / 2.2) and Cosmos Predict2's ``MiniTrainDIT``, ``[B, F*H*W]`` per token for ``LTXVModel``. Every other
    model gets :class:`UnsupportedModelError` naming the families that work.
 
+4. Per-frame conditioning (the ``c_concat`` of Wan I2V / FLF / Fun: start and end images, masks, control latents) is
+   built by ComfyUI for the whole video and sliced here at the stream positions of the window's frames (see
+   :mod:`.frame_conds`), so it travels with its frames through the queue.
+
 The mirror of ``_apply_model`` must track upstream; ``tests/test_adapter_host.py`` checks that equal per-frame sigmas
 reproduce stock ``apply_model`` for every supported family.
 """
@@ -30,10 +34,14 @@ import comfy.samplers
 import torch
 from torch import Tensor
 
+from .frame_conds import frames_at, known_frames, pin_known
+from .stateful_patches import check_stateful_patches
+
 SIGMA_KEY = "infinite_video_sigmas"
 PROMPTS_KEY = "infinite_video_prompts"
 PROMPT_INDEX_KEY = "infinite_video_prompt_index"
 FRAME_RANGE_KEY = "infinite_video_frame_range"
+POSITIONS_KEY = "infinite_video_positions"
 WRAPPER_KEY = "infinite_video_per_frame"
 
 SUPPORTED_FAMILIES = (
@@ -50,13 +58,31 @@ class UnsupportedModelError(ValueError):
     """A model whose diffusion network cannot take one timestep per latent frame."""
 
 
+# What to do instead, for variants people reach for with a long video in mind.
+_VARIANT_FIXES = {
+    "WAN21_Vace": "Wan VACE (WanVaceToVideo) embeds one timestep per window, so it cannot run on the diagonal queue; "
+                  "for a long video that follows a control video, load a Wan 2.1 Fun Control model and use "
+                  "WanFunControlToVideo with its length set to the whole video. ",
+    "WAN21_Camera": "Wan Camera (WanCameraImageToVideo) embeds one timestep per window, so it cannot run on the "
+                    "diagonal queue; for a long video from a start image, load a Wan image-to-video model and use "
+                    "WanImageToVideo with its length set to the whole video (without camera control). ",
+}
+
+
+def _uncompiled(net: Any) -> Any:
+    """The module under a ``torch.compile`` wrapper (``OptimizedModule._orig_mod``; TorchCompileModel swaps the
+    compiled module in for the duration of ``apply_model``), else ``net``: the family is the network's, compiled or
+    not."""
+    return getattr(net, "_orig_mod", net) if isinstance(net, torch.nn.Module) else net
+
+
 def per_frame_family(base_model: Any) -> str:
     """``"wan"``, ``"ltxv"`` or ``"cosmos"`` for a ComfyUI ``BaseModel`` that takes per-frame timesteps; else raise."""
     import comfy.ldm.cosmos.predict2 as cosmos_predict2
     import comfy.ldm.lightricks.model as ltxv
     import comfy.ldm.wan.model as wan
 
-    net = getattr(base_model, "diffusion_model", None)
+    net = _uncompiled(getattr(base_model, "diffusion_model", None))
     kind = type(base_model).__name__
     if type(net) is wan.WanModel and kind in ("WAN21", "WAN22"):
         return "wan"
@@ -65,7 +91,8 @@ def per_frame_family(base_model: Any) -> str:
     if type(net) is cosmos_predict2.MiniTrainDIT and kind == "CosmosPredict2":
         return "cosmos"
     raise UnsupportedModelError(
-        f"{kind} ({type(net).__name__}) cannot take a separate noise level per latent frame, which FIFO-Diffusion and "
+        f"{_VARIANT_FIXES.get(kind, '')}{kind} ({type(net).__name__}) cannot take a separate noise level per "
+        f"latent frame, which FIFO-Diffusion and "
         f"MIGA need. Load one of: {SUPPORTED_FAMILIES}. (Wan VACE, Wan Camera, S2V, HuMo and Animate variants, "
         f"HunyuanVideo, Mochi and Cosmos 1 embed one timestep per video.) For image-to-video with any model, use "
         f"K-Step Noise Search instead."
@@ -75,7 +102,7 @@ def per_frame_family(base_model: Any) -> str:
 def context_width(base_model: Any) -> Optional[int]:
     """Width of the text embedding the diffusion model takes (4096 for Wan / LTX-Video umT5 or T5, 1024 for Cosmos
     Predict2), read from its first layer that consumes the context; ``None`` when the layout is unknown."""
-    net = getattr(base_model, "diffusion_model", None)
+    net = _uncompiled(getattr(base_model, "diffusion_model", None))
     layer = None
     if hasattr(net, "text_embedding"):  # WanModel: text_embedding = Sequential(Linear(text_dim, dim), ...)
         layer = net.text_embedding[0]
@@ -145,19 +172,14 @@ def per_frame_noise_scaling(model_sampling: Any) -> Callable[[Tensor, Tensor, Te
     return noise_scaling
 
 
-def _per_frame_timesteps(family: str, base_model: Any, t: Tensor, x: Tensor, denoise_mask: Optional[Tensor]) -> Tensor:
-    """Shape per-frame timesteps ``t[B, F]`` for the diffusion model, folding an inpaint ``denoise_mask`` in.
-
-    Mirrors what ``WAN22`` / ``LTXV`` / ``CosmosPredict2.process_timestep`` do for a scalar timestep.
-    """
+def _per_frame_timesteps(family: str, base_model: Any, t: Tensor, x: Tensor) -> Tensor:
+    """Shape per-frame timesteps ``t[B, F]`` for the diffusion model (per token for ``LTXV``, as its
+    ``process_timestep`` does). A LATENT's noise mask is not folded in here: its kept frames are known frames, put in
+    place at level 0 by the sampler (``frame_conds.pin_known``), so a window-sized mask is never read as timesteps."""
     b, _, f, h, w = x.shape
     if family == "ltxv":
         tt = t.reshape(b, 1, f, 1, 1).expand(b, 1, f, h, w)
-        if denoise_mask is not None:
-            tt = denoise_mask[:, :1].to(tt) * tt
-        return base_model.diffusion_model.patchifier.patchify(tt)[0].reshape(b, -1)
-    if denoise_mask is not None:
-        t = t * denoise_mask.to(t).mean(dim=(1, 3, 4)).reshape(b, f)
+        return _uncompiled(base_model.diffusion_model).patchifier.patchify(tt)[0].reshape(b, -1)
     return t
 
 
@@ -185,6 +207,9 @@ def per_frame_apply_model(executor: Any, x: Tensor, t: Tensor, c_concat: Optiona
     flat_sig = sig.reshape(-1)
 
     xc = _unfold(ms.calculate_input(flat_sig, _fold(x)), b)
+    positions = transformer_options.get(POSITIONS_KEY)
+    if c_concat is not None and positions is not None:
+        c_concat = frames_at(c_concat, positions)
     if c_concat is not None:
         xc = torch.cat([xc, comfy.model_management.cast_to_device(c_concat, xc.device, xc.dtype)], dim=1)
     dtype = bm.manual_cast_dtype if bm.manual_cast_dtype is not None else bm.get_dtype()
@@ -198,9 +223,9 @@ def per_frame_apply_model(executor: Any, x: Tensor, t: Tensor, c_concat: Optiona
         else:
             value = comfy.model_base.convert_tensor(value, dtype, device)
         extra[name] = value
-    denoise_mask = extra.pop("denoise_mask", None)
+    extra.pop("denoise_mask", None)  # the guider's mask for the whole latent; known frames are pinned instead
     timesteps = ms.timestep(flat_sig).float().reshape(sig.shape)
-    timesteps = _per_frame_timesteps(family, bm, timesteps, x, denoise_mask)
+    timesteps = _per_frame_timesteps(family, bm, timesteps, x)
     out = bm.diffusion_model(xc, timesteps, context=context, control=control,
                              transformer_options=transformer_options, **extra).float()
     return _unfold(ms.calculate_denoised(flat_sig, _fold(out), _fold(x)), b)
@@ -263,9 +288,11 @@ class PerFrameSampler(comfy.samplers.Sampler):
     have more frames than the window ``CFGGuider.sample`` was given (``inner_sample`` does not check shapes).
     """
 
-    def __init__(self, run: Callable[..., Tensor], prompt_ranges: Optional[list] = None):
+    def __init__(self, run: Callable[..., Tensor], prompt_ranges: Optional[list] = None,
+                 known: Optional[dict[int, Tensor]] = None):
         self.run = run
         self.prompt_ranges = prompt_ranges
+        self.known = known  # stream position -> kept latent frame (raw VAE space), see frame_conds.known_frames
         self.model_calls = 0
         self.stats: Any = None  # MIGA's MigaStats (self-reflection triggers and cost), when the loop reports it
 
@@ -273,22 +300,37 @@ class PerFrameSampler(comfy.samplers.Sampler):
                latent_image: Optional[Tensor] = None, denoise_mask: Optional[Tensor] = None,
                disable_pbar: bool = False) -> Tensor:
         per_frame_family(model_wrap.inner_model)
+        check_stateful_patches(extra_args.get("model_options", {}), "Infinite Video sampler")
         options = per_frame_options(extra_args.get("model_options", {}))
         transformer_options = options["transformer_options"]
         seed = extra_args.get("seed")
         ms = model_wrap.inner_model.model_sampling
         base = latent_image if latent_image is not None else torch.zeros_like(noise)
         engine_callback = callback if isinstance(callback, EngineCallback) else None
+        if self.known:  # given in raw VAE space; the loop works in the model's space
+            known = {p: model_wrap.inner_model.process_latent_in(v) for p, v in self.known.items()}
+        else:  # SamplerCustomAdvanced: the latent's noise mask arrives as denoise_mask, the latent in model space
+            known = known_frames(base, None if denoise_mask is None else denoise_mask[:, :1],
+                                 "Infinite Video Queue Sampler (custom)")
 
-        def denoiser(x: Tensor, sigma: Tensor, prompts: Optional[tuple] = None) -> Tensor:
+        def denoiser(x: Tensor, sigma: Tensor, prompts: Optional[tuple] = None,
+                     positions: Optional[Tensor] = None) -> Tensor:
             comfy.model_management.throw_exception_if_processing_interrupted()
             if engine_callback is not None:
                 engine_callback.model_call()
             transformer_options[SIGMA_KEY] = sigma
             transformer_options[PROMPTS_KEY] = prompts
+            transformer_options[POSITIONS_KEY] = positions
             self.model_calls += 1
+            pins: list = []
+            if known and positions is not None:
+                x, sigma, pins = pin_known(x, sigma, positions, known)
+                transformer_options[SIGMA_KEY] = sigma
             carrier = sigma.mean(dim=1).to(x.device)  # what every other consumer sees: one sigma per row
-            return model_wrap(x, carrier, model_options=options, seed=seed)
+            out = model_wrap(x, carrier, model_options=options, seed=seed)
+            for i, value in pins:
+                out[:, :, i:i + 1] = value.to(out)
+            return out
 
         def on_step(info: dict) -> None:
             self.stats = info.get("stats")

@@ -26,6 +26,7 @@ from .adapter import (
     stamp_prompts,
 )
 from .checkpoint import model_fingerprint
+from .frame_conds import check_frame_conditioning, known_frames
 from .progress import SamplerProgress
 from .sink_session import open_session, sink_run
 from .types import CATEGORY, QueueType
@@ -131,6 +132,9 @@ class InfiniteVideoSampler(io.ComfyNode):
         per_frame_family(model.model)
         stamped, ranges = stamp_prompts(positive)
         window = queue.resolve_window(latent.shape[2])
+        check_frame_conditioning({"positive": positive, "negative": negative}, frames, "Infinite Video Sampler", window,
+                                 tuple(latent.shape[-2:]))
+        known = known_frames(latent, latent_image.get("noise_mask"), "Infinite Video Sampler")
         clip = latent[:, :, :window]
 
         def opener(spec: Any) -> Any:
@@ -144,7 +148,7 @@ class InfiniteVideoSampler(io.ComfyNode):
             guider = PromptScheduleGuider(model)
             guider.set_conds(stamped, negative)
             guider.set_cfg(cfg)
-            sampler = PerFrameSampler(run)
+            sampler = PerFrameSampler(run, known=known)
             samples = guider.sample(torch.zeros_like(clip), clip, sampler, sigmas,
                                     callback=_sampling_callback(model, queue, frames),
                                     disable_pbar=not comfy.utils.PROGRESS_BAR_ENABLED, seed=seed)
@@ -215,6 +219,9 @@ class CustomQueueSampler(PerFrameSampler):
                disable_pbar=False):
         base = latent_image if latent_image is not None else torch.zeros_like(noise)
         check_run_inputs(self.queue, base, sigmas, self.frames)
+        check_frame_conditioning(getattr(model_wrap, "original_conds", {}), self.frames,
+                                 "Infinite Video Queue Sampler (custom)", self.queue.resolve_window(base.shape[2]),
+                                 tuple(base.shape[-2:]))
         seed = extra_args.get("seed") or 0
         window = self.queue.resolve_window(base.shape[2])
         clip = base[:, :, :window]

@@ -80,6 +80,37 @@ def _camera_model(tmp_path):
     return comfy.sd.load_diffusion_model(str(path))
 
 
+def _vace_model(tmp_path):
+    """A tiny Wan *VACE* model (real class, loadable, one timestep per video)."""
+    import comfy.ldm.wan.model
+    import comfy.ops
+    import comfy.sd
+    import safetensors.torch
+
+    net = comfy.ldm.wan.model.VaceWanModel(model_type="vace", in_dim=16, dim=128, ffn_dim=256, text_dim=4096,
+                                           out_dim=16, num_heads=1, num_layers=2, vace_layers=1, vace_in_dim=96,
+                                           operations=comfy.ops.disable_weight_init, dtype=torch.float32)
+    gen = torch.Generator().manual_seed(0)
+    sd = {k: torch.randn(v.shape, generator=gen) * 0.02 for k, v in net.state_dict().items()}
+    path = tmp_path / "tiny_wan_vace.safetensors"
+    safetensors.torch.save_file(sd, str(path))
+    return comfy.sd.load_diffusion_model(str(path))
+
+
+def test_vace_model_gets_the_node_and_the_alternative_before_any_model_call(tmp_path, comfy_host):
+    from infinite_video.nodes.adapter import UnsupportedModelError
+
+    model = _vace_model(tmp_path).clone()
+    assert type(model.model).__name__ == "WAN21_Vace"
+    calls = []
+    model.add_wrapper_with_key("apply_model", "test_count", lambda ex, *a, **k: calls.append(1) or ex(*a, **k))
+    latent, queue, frames = _sampler_inputs()
+    with pytest.raises(UnsupportedModelError, match="Wan VACE \\(WanVaceToVideo\\).*diagonal queue.*Fun Control.*"
+                                                    "WanFunControlToVideo"):
+        _run(model, queue, latent, frames)
+    assert calls == []
+
+
 def _sampler_inputs(frames=6, window=4):
     from infinite_video.samplers.config import QueueConfig
 
@@ -104,7 +135,8 @@ def test_unsupported_model_gets_clear_error_before_any_model_call(tmp_path, comf
     model = model.clone()
     model.add_wrapper_with_key("apply_model", "test_count", lambda ex, *a, **k: calls.append(1) or ex(*a, **k))
     latent, queue, frames = _sampler_inputs()
-    with pytest.raises(UnsupportedModelError, match="Wan 2.1 .*LTX-Video and Cosmos Predict2"):
+    with pytest.raises(UnsupportedModelError, match="WanCameraImageToVideo.*diagonal queue.*WanImageToVideo.*"
+                                                    "Wan 2.1 .*LTX-Video and Cosmos Predict2"):
         _run(model, queue, latent, frames)
     assert calls == []
 

@@ -86,6 +86,12 @@ def write_tiny_wan21_i2v36(path, seed: int = 0) -> Path:
     return _wan(path, seed, in_dim=36, out_dim=16)
 
 
+def write_tiny_wan21_fun48(path, seed: int = 0) -> Path:
+    """Wan 2.1 Fun Control layout, ``in_dim=48``: 16 noisy + 16 control + 16 start-image channels (the ``c_concat`` of
+    ``WanFunControlToVideo``); loads as ``WAN21``."""
+    return _wan(path, seed, in_dim=48, out_dim=16)
+
+
 def write_tiny_wan22(path, seed: int = 0) -> Path:
     """Wan 2.2-TI2V-5B layout: ``out_dim == 48`` selects ``WAN22_T2V``; 48 latent channels, 16x spatial VAE."""
     return _wan(path, seed, in_dim=48, out_dim=48)

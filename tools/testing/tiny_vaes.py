@@ -109,6 +109,24 @@ class SmallWan22VAE:
         return ((out + 1.0) / 2.0).clamp(0.0, 1.0).movedim(1, -1)
 
 
+class SmallWan21VAE(SmallWan22VAE):
+    """The Wan 2.1 counterpart of :class:`SmallWan22VAE`: the real ``comfy.ldm.wan.vae.WanVAE`` (16 channels, 8x
+    spatial, 4x temporal) at ``dim = 16``, for core conditioning nodes (WanImageToVideo, WanFirstLastFrameToVideo,
+    WanFunControlToVideo, ...) in fast tests; the full-size random one encodes a 29-frame clip in tens of seconds."""
+
+    latent_channels = 16
+
+    def __init__(self, seed: int = 0) -> None:
+        from comfy.ldm.wan.vae import WanVAE
+
+        self.net = WanVAE(dim=16, z_dim=16, dim_mult=[1, 2, 4, 4], num_res_blocks=1, attn_scales=[],
+                          temperal_downsample=[False, True, True], dropout=0.0).eval()
+        fill_random(self.net, seed)
+
+    def spacial_compression_encode(self) -> int:
+        return 8
+
+
 def start_image(size: tuple[int, int], seed: int = 5) -> torch.Tensor:
     """A smooth random RGB image ``[1, H, W, 3]`` in [0, 1], quantised to 8 bits (it survives a PNG round trip)."""
     h, w = size
