@@ -18,6 +18,8 @@ import math
 from dataclasses import dataclass
 from typing import Any, Optional
 
+from .comfy_server import ServerError
+
 PACK_PREFIX = "InfiniteVideo_"
 NODE_ID = "100"
 NUMERIC = ("INT", "FLOAT")
@@ -178,6 +180,57 @@ def range_cases(info: dict[str, dict]) -> list[RangeCase]:
     return cases
 
 
+PRIMITIVES = {"INT": "PrimitiveInt", "FLOAT": "PrimitiveFloat"}
+PRIMITIVE_ID = "101"
+
+
+def linked_cases(info: dict[str, dict]) -> list[RangeCase]:
+    """The cases of :func:`range_cases` with each bad value coming through a link from a primitive node (id
+    :data:`PRIMITIVE_ID`): validation sees no value, so the node must refuse it when it executes."""
+    cases = []
+    for case in range_cases(info):
+        kind = _spec(info[case.node_class], case.input)[0]
+        _, opts = _spec(info[PRIMITIVES[kind]], "value")
+        if case.kind != "nan" and not opts.get("min", -math.inf) <= case.value <= opts.get("max", math.inf):
+            continue  # no primitive can carry it (seed above 2**64 - 1)
+        prompt = node_prompt(info, case.node_class)
+        prompt[PRIMITIVE_ID] = {"class_type": PRIMITIVES[kind], "inputs": {"value": case.value}}
+        prompt[NODE_ID]["inputs"][case.input] = [PRIMITIVE_ID, 0]
+        cases.append(RangeCase(case.node_class, case.display_name, case.input, case.kind, case.value, case.lo,
+                               case.hi, prompt))
+    return cases
+
+
+def _wanted(case: RangeCase) -> list[str]:
+    return [f"{case.display_name}: {case.input}", f"[{case.lo}, {case.hi}]", str(case.value)]
+
+
+def check_linked_case(server: Any, case: RangeCase, timeout: float = 120.0) -> Optional[str]:
+    """Post ``case`` (a linked bad value); ``None`` if it passed validation and the node under test failed naming
+    itself, the input, the value and the range."""
+    status, body = server.post_prompt_raw(case.prompt)
+    if status != 200:
+        return f"{case.label} (linked): expected to pass validation, got {status}: {body}"
+    prompt_id = body["prompt_id"]
+    try:
+        entry = server.wait_history(prompt_id, timeout=timeout)
+    except ServerError as e:  # still running: stop it
+        server.request("POST", "/interrupt", {})
+        return f"{case.label} (linked): did not fail within {timeout:.0f} s: {e}"
+    st = entry.get("status", {})
+    errors = [data for event, data in st.get("messages", []) if event == "execution_error"]
+    if st.get("status_str") != "error" or not errors:
+        return f"{case.label} (linked): expected an execution error, got {st.get('status_str')}"
+    err = errors[0]
+    message = str(err.get("exception_message", ""))
+    if str(err.get("node_id")) != NODE_ID:
+        return f"{case.label} (linked): failed at node {err.get('node_id')} ({err.get('node_type')}): {message}"
+    missing = [w for w in _wanted(case) if w not in message]
+    if missing:
+        return f"{case.label} (linked): the message lacks {missing}: {ascii(message)}"
+    return None
+
+
 def _text(error: dict) -> str:
     return f"{error.get('message', '')} {error.get('details', '')}"
 
@@ -207,8 +260,7 @@ def check_range_case(server: Any, case: RangeCase) -> Optional[str]:
     if types != {"custom_validation_failed"}:
         return f"{case.label}: unexpected error types {sorted(map(str, types))}: {ascii(errors)}"
     message = _text(errors[0])
-    wanted = [f"{case.display_name}: {case.input}", f"[{case.lo}, {case.hi}]", str(case.value)]
-    missing = [w for w in wanted if w not in message]
+    missing = [w for w in _wanted(case) if w not in message]
     if missing:
         return f"{case.label}: the message lacks {missing}: {ascii(message)}"
     return None
