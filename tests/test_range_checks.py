@@ -4,7 +4,8 @@ ComfyUI 0.3.64 skips its own ``min`` / ``max`` checks for the inputs a node's ``
 refuses a NaN float; the pack's checks (``nodes/validation.py``, ranges read from each node's schema) must cover both.
 The cases come from ``/object_info`` (``tools/testing/range_cases.py``): a node or an input added later is covered
 without editing this file. Each case is refused with HTTP 400 naming the node and the input, so nothing is queued and
-no model is called; a valid prompt built the same way still runs afterwards.
+no model is called. The same values through a link (``None`` at validation) fail at the node when it executes, and a
+valid prompt built the same way still runs afterwards.
 """
 
 from __future__ import annotations

@@ -6,6 +6,8 @@ ComfyUI 0.3.64 checks an ``INT`` / ``FLOAT`` widget's ``min`` / ``max`` itself o
 node's schema (``nodes/validation.py``). :func:`range_cases` turns ``/object_info`` into one prompt per node, input
 and kind of bad value (below ``min``, above ``max``, ``NaN`` for floats), so a node or an input added later is covered
 without editing this file; :func:`check_range_case` says whether the server refused it at validation as it must.
+:func:`linked_cases` sends the same values through a link from a primitive node, which validation cannot see: the node
+must refuse them when it executes (``require_inputs``), :func:`check_linked_case` checks that.
 
 Each prompt holds the node under test (id :data:`NODE_ID`) with its defaults, its required sockets fed by the nodes
 of :data:`PROVIDERS`, and one output led to an output node through :data:`CONSUMERS`; only the one value is wrong, so
@@ -192,7 +194,7 @@ def linked_cases(info: dict[str, dict]) -> list[RangeCase]:
         kind = _spec(info[case.node_class], case.input)[0]
         _, opts = _spec(info[PRIMITIVES[kind]], "value")
         if case.kind != "nan" and not opts.get("min", -math.inf) <= case.value <= opts.get("max", math.inf):
-            continue  # no primitive can carry it (seed above 2**64 - 1)
+            continue  # no primitive can carry it: a seed above 2**64 - 1 (PrimitiveInt stops at 2**63 - 1)
         prompt = node_prompt(info, case.node_class)
         prompt[PRIMITIVE_ID] = {"class_type": PRIMITIVES[kind], "inputs": {"value": case.value}}
         prompt[NODE_ID]["inputs"][case.input] = [PRIMITIVE_ID, 0]
