@@ -38,6 +38,7 @@ class EmptyConditioning(io.ComfyNode):
 
     @classmethod
     def execute(cls, width: int, tokens: int) -> io.NodeOutput:
+        require_inputs(cls, width=width, tokens=tokens)  # linked values skip validation
         return io.NodeOutput([[torch.zeros(1, int(tokens), int(width)), {}]])
 
 

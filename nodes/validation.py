@@ -9,7 +9,8 @@ ComfyUI 0.3.64 checks a V3 node's widget values only partly (``execution.validat
   checks altogether.
 
 :func:`check_widgets` checks the values a node's ``validate_inputs`` receives against the node's own schema (options,
-finiteness, ``min``/``max``), so naming an input there never loses a check, and :func:`require_inputs` does the same
+finiteness, ``min``/``max``), so naming an input there never loses a check (it refuses to run when a node's
+``validate_inputs`` takes an input it does not pass on), and :func:`require_inputs` does the same
 in ``execute`` for values that came through a link (``None`` at validation time) and for socket inputs, where
 ComfyUI passes a raw JSON value (anything but a ``[node id, output index]`` link) unchecked. Messages name the node,
 the input and the fix, and show user strings with :func:`shown`: a raw string can hold a lone surrogate
@@ -19,6 +20,7 @@ thread and the server never runs another prompt.
 
 from __future__ import annotations
 
+import functools
 import inspect
 import math
 from typing import Any, Mapping, Optional
@@ -109,11 +111,27 @@ def _problems(node: type[io.ComfyNode], values: Mapping[str, Any], linked_none: 
     return None
 
 
+@functools.lru_cache(maxsize=None)
+def taken_inputs(node: type[io.ComfyNode]) -> Optional[frozenset[str]]:
+    """The schema inputs ComfyUI hands ``node.validate_inputs``, skipping its own ``min``/``max`` checks for them
+    (``execution.validate_inputs`` reads the method's argument names); ``None``: all of them (``**kwargs``)."""
+    params = inspect.signature(node.validate_inputs).parameters
+    if any(p.kind is p.VAR_KEYWORD for p in params.values()):
+        return None
+    return frozenset(params) & {spec.id for spec in node.define_schema().inputs}
+
+
 def check_widgets(node: type[io.ComfyNode], **values: Any) -> bool | str:
     """``True``, or the first problem among ``values`` as ``validate_inputs`` reports it (node name first).
 
     ``None`` is skipped: at validation time it stands for a linked input, whose value exists only at execution.
+    ``values`` must hold every input ``node.validate_inputs`` takes: ComfyUI checks none of those itself, so one left
+    out would go unchecked (a ``TypeError`` says which, on the node's first validation).
     """
+    taken = taken_inputs(node)
+    if taken is not None and not taken <= values.keys():
+        raise TypeError(f"{node.__name__}.validate_inputs takes {sorted(taken - values.keys())} but does not pass "
+                        "them to check_widgets; ComfyUI skips its own range checks for them")
     problem = _problems(node, values, linked_none=True)
     return True if problem is None else problem
 

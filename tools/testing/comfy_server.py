@@ -153,7 +153,8 @@ class ComfyServer:
     # -- results ----------------------------------------------------------------------------------------------
     def saved_files(self, entry: dict, kind: str = "latents", node_id: Optional[str] = None) -> list[Path]:
         """Files listed under ``outputs[node][kind]`` of a history entry (``latents``, ``images``, ``gifs``...)."""
-        bases = {"output": self.output_dir, "temp": self.root / "temp", "input": self.root / "input"}
+        # ComfyUI puts its temp folder inside --temp-directory (main.py: <dir>/temp)
+        bases = {"output": self.output_dir, "temp": self.root / "temp" / "temp", "input": self.root / "input"}
         files = []
         for nid, ui in entry.get("outputs", {}).items():
             if node_id is not None and nid != str(node_id):

@@ -177,6 +177,14 @@ def _empty_conditioning(width: int) -> Edit:
     return edit
 
 
+def _empty_conditioning_width_from_primitive(value: int) -> Edit:
+    def edit(p: dict) -> None:
+        _empty_conditioning(4096)(p)
+        p["71"] = {"class_type": "PrimitiveInt", "inputs": {"value": value}}
+        p["70"]["inputs"]["width"] = ["71", 0]
+    return edit
+
+
 def _drop(node: str, name: str) -> Edit:
     def edit(p: dict) -> None:
         del p[node]["inputs"][name]
@@ -237,6 +245,8 @@ CASES: list[Case] = [
        _cfg_from_primitive(NAN)),
     _x("cfg 1e9 through a link", "6", "cfg 1000000000.0 is above its maximum 100.0",
        _cfg_from_primitive(1e9)),
+    _x("Empty Conditioning width 1e9 through a link", "70", "Empty Conditioning: width 1000000000 is above its "
+       "maximum 16384", _empty_conditioning_width_from_primitive(10 ** 9)),
     _v("sink fps NaN", "80", "Video Sink: fps must be a finite number", _sink_set(fps=NAN)),
     _x("sink fps NaN through a link", "80", "Video Sink: fps must be a finite number", _sink_fps_from_primitive(NAN)),
     # the sink's paths and codec limits
