@@ -259,7 +259,8 @@ class KStepNoiseSearch(io.ComfyNode):
                 candidates: int, preview_steps: int, full_steps: int, sampler_name: str, scheduler: str,
                 cfg: float, seed: int, clip_vision: Optional[Any] = None, sink: Optional[Any] = None) -> io.NodeOutput:
         require_inputs(cls, model=model, positive=positive, negative=negative, vae=vae, start_image=start_image,
-                       cfg=cfg, seed=seed, clip_vision=clip_vision)
+                       chunk_length=chunk_length, num_chunks=num_chunks, candidates=candidates,
+                       preview_steps=preview_steps, full_steps=full_steps, cfg=cfg, seed=seed, clip_vision=clip_vision)
         family, clip_out = validate(model, vae, start_image, chunk_length, num_chunks, candidates, preview_steps,
                                     full_steps, sampler_name, scheduler, clip_vision)
         check_conditioning_width(model, {"positive": positive, "negative": negative}, "K-Step Noise Search")

@@ -210,8 +210,8 @@ def test_control_video_through_the_video_sink_cancel_and_resume_bit_for_bit(tiny
     from comfy_extras.nodes_wan import WanFunControlToVideo
 
     from infinite_video.nodes.sampler import InfiniteVideoSampler
-    from infinite_video.nodes.video_sink import VideoSink
     from infinite_video.nodes.stream_video import read_frames
+    from infinite_video.nodes.video_sink import VideoSink
     from infinite_video.tools.testing.call_counter import count_model_calls
 
     frames = 3 * WINDOW

@@ -57,20 +57,12 @@ def _queued_or_done(server) -> set[str]:
     return set(server.get("/history")) | {item[1] for item in queue["queue_running"] + queue["queue_pending"]}
 
 
-# Linked values K-Step Noise Search does not range-check when it executes (its lower bounds give other messages,
-# its upper bounds none): its execute is being reworked elsewhere; drop an entry when it is checked.
-KSTEP_LINKED_GAPS = {("InfiniteVideo_KStepNoiseSearch", name, kind)
-                     for name in ("chunk_length", "num_chunks", "candidates", "preview_steps", "full_steps")
-                     for kind in ("below", "above")}
-
-
 def test_every_out_of_range_number_through_a_link_fails_at_its_node(comfy_server, object_info):
     """A linked value is ``None`` at validation; the node refuses it when it executes, before any model call,
     naming itself, the input, the value and the range (``require_inputs``)."""
     cases = linked_cases(object_info)
     assert len(cases) >= len(range_cases(object_info)) - 4  # only seeds above 2**64 - 1 cannot travel a link
-    problems = {(c.node_class, c.input, c.kind): p for c in cases if c.node_class != "InfiniteVideo_KStepNoiseSearch"
-                or (c.node_class, c.input, c.kind) not in KSTEP_LINKED_GAPS
+    problems = {(c.node_class, c.input, c.kind): p for c in cases
                 for p in [check_linked_case(comfy_server, c)] if p is not None}
     assert not problems, f"{len(problems)} of {len(cases)} cases:\n" + "\n".join(problems.values())
 
