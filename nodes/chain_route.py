@@ -15,9 +15,7 @@ shipped MIGA workflow keeps FIFO Queue Init's defaults, which the Zigzag Stage o
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import Any
-
-from comfy_api.latest import io
+from typing import Any, Optional
 
 from ..samplers.chain_plan import plan_chain
 from ..samplers.config import QueueConfig
@@ -33,8 +31,10 @@ class BadRequest(ValueError):
 
 
 @lru_cache(maxsize=None)
-def _node_classes() -> dict[str, type[io.ComfyNode]]:
-    return {cls.define_schema().node_id: cls for cls in (*fifo.NODES, *miga.NODES)}
+def _node_classes() -> dict[str, Any]:
+    """The chain's V3 node classes by node id."""
+    classes: tuple[Any, ...] = (*fifo.NODES, *miga.NODES)
+    return {cls.define_schema().node_id: cls for cls in classes}
 
 
 def _max_window() -> int:
@@ -43,9 +43,9 @@ def _max_window() -> int:
 
 def _build(chain: list[dict[str, Any]]) -> QueueConfig:
     classes = _node_classes()
-    queue = None
+    queue: Optional[QueueConfig] = None
     for k, link in enumerate(chain):
-        cls = classes.get(link.get("type")) if isinstance(link, dict) else None
+        cls = classes.get(str(link.get("type"))) if isinstance(link, dict) else None
         inputs = link.get("inputs") if isinstance(link, dict) else None
         if cls is None or not isinstance(inputs, dict):
             raise BadRequest(f"chain[{k}] must be {{'type': one of {sorted(classes)}, 'inputs': {{...}}}}")
@@ -54,12 +54,14 @@ def _build(chain: list[dict[str, Any]]) -> QueueConfig:
         name = cls.define_schema().display_name
         verdict = validate_like_comfy(cls, inputs)  # the node's own check, as a prompt's validation runs it
         if verdict is not True:
-            raise ValueError(verdict if verdict.startswith(name) else f"{name}: {verdict}")
+            text = str(verdict)
+            raise ValueError(text if text.startswith(name) else f"{name}: {text}")
         try:
             out = cls.execute(**inputs) if queue is None else cls.execute(queue, **inputs)
         except TypeError as e:  # a missing or unknown input name
             raise BadRequest(f"{name}: {e}") from None
         queue = out.result[0]
+    assert queue is not None  # the chain is not empty: its first link is FIFO Queue Init
     return queue
 
 

@@ -35,7 +35,7 @@ from ..samplers.noise_search import (
 from ..samplers.runner import drive
 from .adapter import check_conditioning_width
 from .checkpoint import model_fingerprint
-from .i2v import I2VFamily, build_chunk_conditioning, check_image_size, check_vae, detect_family
+from .i2v import ChunkConditioning, I2VFamily, build_chunk_conditioning, check_image_size, check_vae, detect_family
 from .sink_session import open_image_session, sink_run
 from .validation import check_widgets, require_inputs, shown
 from .video_sink import SinkType
@@ -57,10 +57,11 @@ class _ComfyChunkBackend:
         self.positive, self.negative = positive, negative
         self.length, self.cfg, self.sampler_name, self.scheduler = chunk_length, cfg, sampler_name, scheduler
         t = (chunk_length - 1) // family.temporal_stride + 1
-        self.noise_shape = (1, family.latent_channels, t, height // family.vae_stride, width // family.vae_stride)
+        stride = family.vae_stride
+        self.noise_shape: tuple[int, ...] = (1, family.latent_channels, t, height // stride, width // stride)
         self.latent_format = model.get_model_object("latent_format")
         self._clip_output = first_clip_output
-        self._cond = None
+        self._chunk_cond: Optional[ChunkConditioning] = None
         self.pbar = comfy.utils.ProgressBar(total_steps)
         self.previewer = latent_preview.get_previewer(model.load_device, self.latent_format)
         self.done = 0
@@ -68,8 +69,14 @@ class _ComfyChunkBackend:
     def prepare(self, chunk: int, guide: torch.Tensor) -> None:
         if chunk > 0 and self.clip_vision is not None:
             self._clip_output = self.clip_vision.encode_image(guide, crop=True)
-        self._cond = build_chunk_conditioning(self.family, self.model, self.positive, self.negative, self.vae, guide,
-                                              self.length, clip_vision_output=self._clip_output)
+        self._chunk_cond = build_chunk_conditioning(self.family, self.model, self.positive, self.negative, self.vae,
+                                                    guide, self.length, clip_vision_output=self._clip_output)
+
+    @property
+    def _cond(self) -> ChunkConditioning:
+        """The conditioning of the chunk being searched (``prepare`` runs first for every chunk)."""
+        assert self._chunk_cond is not None, "prepare() runs before a chunk's previews"
+        return self._chunk_cond
 
     def embed_guide(self) -> torch.Tensor:
         if self.clip_vision is not None:
@@ -281,7 +288,11 @@ class KStepNoiseSearch(io.ComfyNode):
                 model, start_image[-1:], positive, negative, chunk_length=chunk_length, num_chunks=num_chunks,
                 candidates=candidates, preview_steps=preview_steps, full_steps=full_steps, sampler=sampler_name,
                 scheduler=scheduler, cfg=float(cfg), seed=int(seed), clip=clip_vision is not None),
-                width=guide.shape[2], height=guide.shape[1], images=lambda: run.images)
+                width=guide.shape[2], height=guide.shape[1], images=joined)
+
+        def joined() -> torch.Tensor:  # the frames the iteration just done added to the video
+            assert run.images is not None, "drive calls the sink after an iteration"
+            return run.images
 
         with sink_run(sink, opener) as session, torch.no_grad():
             drive(run, None, session.stream(keep=1) if session is not None else None,

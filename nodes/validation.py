@@ -128,7 +128,7 @@ def check_widgets(node: type[io.ComfyNode], **values: Any) -> bool | str:
     ``values`` must hold every input ``node.validate_inputs`` takes: ComfyUI checks none of those itself, so one left
     out would go unchecked (a ``TypeError`` says which, on the node's first validation).
     """
-    taken = taken_inputs(node)
+    taken = taken_inputs(node)  # type: ignore[arg-type]  # classes are hashable; mypy sees type[Any]
     if taken is not None and not taken <= values.keys():
         raise TypeError(f"{node.__name__}.validate_inputs takes {sorted(taken - values.keys())} but does not pass "
                         "them to check_widgets; ComfyUI skips its own range checks for them")
