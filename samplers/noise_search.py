@@ -24,7 +24,7 @@ input (the driver hard-codes 5); without a CLIP vision model the score uses late
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Callable, Optional, Protocol, Sequence
+from typing import Any, Callable, Optional, Protocol, Sequence
 
 import torch
 from torch import Tensor
@@ -82,7 +82,7 @@ def frame_cosines(guide_emb: Tensor, frames_emb: Tensor, eps: float = 1e-8) -> T
     g = guide_emb.detach().to(torch.float64)
     e = frames_emb.detach().to(torch.float64)
     dot = (e * g).sum(-1)
-    norms = e.norm(dim=-1).clamp_min(eps) * g.norm().clamp_min(eps)
+    norms: Tensor = e.norm(dim=-1).clamp_min(eps) * g.norm().clamp_min(eps)
     return (dot / norms).to(torch.float32)
 
 
@@ -273,7 +273,7 @@ def search_chunks(
     check_interrupt: Optional[Callable[[], None]] = None,
     on_chunk: Optional[Callable[[int, Tensor, Tensor], None]] = None,
     keep_chunks: Optional[int] = None,
-    resume: Optional[dict] = None,
+    resume: Optional[dict[str, Any]] = None,
 ) -> SearchResult:
     """Generate ``num_chunks`` chunks with k-step noise search (arXiv 2411.18668); ``guide`` is ``[1, H, W, 3]``.
 
@@ -308,7 +308,8 @@ def search_chunks(
                              f"settings it was saved with")
     for c in range(first, num_chunks):
         backend.prepare(c, guide)
-        winner, scores, kept = 0, (), None
+        winner, kept = 0, None
+        scores: tuple[float, ...] = ()
         if candidates > 1:
             guide_emb = backend.embed_guide()
             embs, previews = [], []
@@ -340,7 +341,7 @@ def search_chunks(
     return SearchResult(stitch_chunks(frames_out, dim=0), stitch_chunks(latents_out, dim=2), records)
 
 
-def search_state(chunk: int, guide: Tensor, latent_frames: int) -> dict:
+def search_state(chunk: int, guide: Tensor, latent_frames: int) -> dict[str, Any]:
     """What :func:`search_chunks` needs to continue after ``chunk`` chunks: their count and the next guide
     ``[1, H, W, 3]`` (the last frame so far); ``frames_done`` counts the latent frames of those chunks, as the queue
     runners count theirs (it names the checkpoint in the log)."""
