@@ -1,9 +1,9 @@
-"""MIGA Stage 2 as pure data: the unified stage, streamed as a wavefront (arXiv 2605.18233, ``docs/miga.md`` §6).
+"""MIGA Stage 2 as pure data: the unified stage, streamed as a wavefront (Feng et al., arXiv 2605.18233).
 
 The official Stage 2 holds *every* Stage-1 output latent in memory, labels them all with the unified level and sweeps
 the whole video: sweep ``j`` takes every latent from ``sweep_levels[j]`` to ``sweep_levels[j] + 1`` with windows of
 ``f`` latents that all sit at that one level (as in training), each window reading the pre-sweep video (Jacobi).
-Memory grows with the video and nothing is emitted until the end (``docs/miga.md`` §11 trap 1).
+Memory grows with the video and nothing is emitted until the end.
 
 Here the *same* sweeps run, window for window, but streamed: a window of sweep ``j`` only needs the ``f`` latents it
 reads to have taken ``j`` sweeps, so it runs as soon as they have, long before the rest of the video exists. The
@@ -11,9 +11,8 @@ latents in flight form a staircase of ``S`` sweep levels (like FIFO-Diffusion's 
 instead of one step), each rung holding the latents that the next window of its sweep still has to read: fewer than
 ``f + slide`` per rung, so memory is bounded by ``S (f + slide)`` latents whatever the video length
 (:func:`simulate_unified`). The result is the whole-video sweep's, exactly, for every stream position: there are no
-chunk borders and no recomputed look-ahead. (Departure, #11 of the tracker: an earlier version finished independent
-blocks of about ``2 f`` latents behind a re-noised frozen context; on the analytic oracle of ``tests/test_oracle.py``
-their borders showed: lag-1 correlation 0.29 across them against 0.89 elsewhere at the Wan 2.1 recipe.)
+chunk borders and no recomputed look-ahead (finishing independent blocks behind a re-noised frozen context instead
+leaves visible borders between the blocks, on the analytic oracle of ``tools/testing/oracle.py``).
 
 Partition of sweep ``j`` (a departure from the official ``dynamic_partition``, whose last window ``(n - f, f)`` makes
 a border that sits at the same place in every sweep): the written segments rotate, ``[0, r)`` with
@@ -22,8 +21,7 @@ a border that sits at the same place in every sweep): the written segments rotat
 context before it, the rest after), shifted to stay inside the video at its ends, so every border has context on
 both sides (the official windows write their front part and read ahead only). Every latent is written exactly once
 per sweep and every border moves between sweeps. The sampler keeps ``slide <= f - 2`` here: windows that write all
-they read put a hard border into every sweep, and with few sweeps per pass the last sweeps' borders show on the
-oracle (lag-1 0.83 against 0.90 at the shapes benchmark's setting).
+they read put a hard border into every sweep, and with few sweeps per pass the last sweeps' borders show.
 
 The video's length ``total`` (the latents Stage 1 delivers) is known in advance; the sampler makes Stage 1 deliver
 ``f`` latents past the last output latent, so the last output latent has a full window of future in every sweep.
@@ -193,7 +191,7 @@ def simulate_unified(plan: UnifiedPlan, arrival: int) -> UnifiedSimulation:
             writes[p][j] += 1
             steps[p] += 1
             level[p] = plan.sweep_levels[j] + 1
-            if j + 1 == plan.renoise_sweep:
+            if j + 1 == plan.renoise_sweep and plan.renoise_level is not None:
                 level[p] = plan.renoise_level
         done[j] += 1
         lo[j] = plan.keep_from(j, done[j])
