@@ -25,7 +25,7 @@ Frame = tuple[int, Tensor]  # (output index, latent [B, C, 1, H, W])
 
 
 class QueueRunner(Protocol):
-    """One run of a queue engine, one iteration at a time (implemented by ``fifo.FifoRun`` and ``miga._Run``)."""
+    """One run of a queue engine, one iteration at a time (implemented by ``fifo.FifoRun`` and ``miga.MigaRun``)."""
 
     @property
     def done(self) -> bool: ...
