@@ -12,14 +12,12 @@ their outputs are discarded. Two sources are described, and this module provides
   the official code never does it. The model is given them as the ``m`` frames right before the window: the
   denoiser contract carries no frame positions (ComfyUI's Wan model numbers a window's frames ``0 .. f-1`` for its
   RoPE; other positions would need a wrapper that redoes its forward set-up), so the model takes them for the
-  adjacent past. Measured on the analytic oracle
-  (``tools/bench/oracle.py``, AR(1) video, exact denoiser) that adds spurious long-range correlation (lags
-  30-70: +0.07 where the truth is 0.00) and keeps lowering the variance along the video (drift -0.16 over 300
-  frames at the shapes setting, -0.13 over 500 at the Wan 2.1 recipe); in-queue memory shows neither. Hence
-  ``"queue"`` is the default.
+  adjacent past. On the analytic oracle (``tools/bench/oracle.py``, AR(1) video, exact denoiser) that adds
+  spurious long-range correlation and keeps lowering the variance along the video; in-queue memory shows neither.
+  Hence ``"queue"`` is the default.
 
 Positions are queue indices in the MIGA queue convention: index 0 is the front (oldest, least noisy latent); windows
-are described by their first queue index ``start`` (see :mod:`.miga_plan`).
+are described by their first queue index ``start`` (see :mod:`.miga_partition`).
 """
 
 from __future__ import annotations
