@@ -26,7 +26,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 # --------------------------------------------------------------------------------------------------------------------
-# size checks (re-exported by :mod:`.reflection` with the other MIGA settings checks)
+# size checks
 
 
 def check_guidance(window: int, guidance: int) -> None:
