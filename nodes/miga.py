@@ -2,7 +2,8 @@
 
 Chain ``FIFO Queue Init -> Zigzag Stage -> Unified Stage -> Self-Reflection -> Long-Range Guidance -> Infinite Video
 Sampler``; any part may be left out (Self-Reflection + Long-Range Guidance alone = the "DCE only" ablation on FIFO's
-diagonal queue; Zigzag + Unified = "TTA only"). Defaults are the official Wan 2.1 config (``MIGA_PRESETS``).
+diagonal queue; Zigzag + Unified = "TTA only"). Widget defaults are the config dataclasses' (the official Wan 2.1
+config, :mod:`..samplers.config`); the descriptions' preset note comes from :mod:`..samplers.miga_presets`.
 """
 
 from __future__ import annotations
@@ -14,14 +15,15 @@ from comfy_api.latest import io
 
 from ..samplers.config import GuidanceConfig, QueueConfig, ReflectionConfig, UnifiedConfig, ZigzagConfig
 from ..samplers.guidance import MEMORY_SOURCES
-from ..samplers.miga import resolve_miga
 from ..samplers.miga_partition import check_guidance
+from ..samplers.miga_presets import preset_note
+from ..samplers.miga_setup import resolve_miga
 from ..samplers.reflection import SIMILARITY_METRICS
 from .types import CATEGORY, QueueType
 from .validation import check_widgets, require_inputs
 
-PRESET_NOTE = ("Defaults: Wan 2.1 official (window 21). LTX-Video (window 13): steps 40, L_zig 3, end 32, unified 8; "
-               "Cosmos Predict2 (window 24): steps 35, L_zig 6, end 28, unified 7 (untuned starting points).")
+PRESET_NOTE = preset_note()
+ZZ, UN, RF, GD = ZigzagConfig(), UnifiedConfig(), ReflectionConfig(), GuidanceConfig()  # the widgets' defaults
 
 
 def _queue_input() -> io.Input:
@@ -71,16 +73,16 @@ class ZigzagStage(io.ComfyNode):
                         "group of fresh noise enters. " + PRESET_NOTE,
             inputs=[
                 _queue_input(),
-                io.Int.Input("steps", default=54, min=2, max=1000,
+                io.Int.Input("steps", default=ZZ.steps, min=2, max=1000,
                              tooltip="Steps of the whole ladder (the scheduler must produce this many). Wan 2.1 "
-                                     "official: 54."),
-                io.Int.Input("group_size", default=7, min=1, max=256,
+                                     f"official: {ZZ.steps}."),
+                io.Int.Input("group_size", default=ZZ.group, min=1, max=256,
                              tooltip="L_zig: latents per group sharing a noise level. Must fit the window minus the "
-                                     "guidance latents. Wan 2.1 official: 7 (VideoCrafter2: 4)."),
-                io.Int.Input("end_step", default=44, min=1, max=1000,
+                                     f"guidance latents. Wan 2.1 official: {ZZ.group} (VideoCrafter2: 4)."),
+                io.Int.Input("end_step", default=ZZ.end_step, min=1, max=1000,
                              tooltip="Step at which groups leave stage 1 for the Unified Stage (official: steps - 10). "
                                      "Without a Unified Stage, stage 1 runs to clean and this is ignored."),
-                io.Int.Input("slide", default=0, min=0, max=1024,
+                io.Int.Input("slide", default=ZZ.slide, min=0, max=1024,
                              tooltip="Window stride of every MIGA sweep (this stage, the Unified Stage, "
                                      "Self-Reflection's regeneration). 0 = auto: window - guidance latents, so each "
                                      "window writes every queue latent it reads (window borders still rotate between "
@@ -131,14 +133,15 @@ class UnifiedStage(io.ComfyNode):
                         "re-noised and denoised again. Needs a Zigzag Stage before it. " + PRESET_NOTE,
             inputs=[
                 _queue_input(),
-                io.Int.Input("steps", default=10, min=1, max=1000,
-                             tooltip="Unified steps; must equal Zigzag steps - end step (official 54 - 44 = 10)."),
-                io.Boolean.Input("re_denoise", default=True,
+                io.Int.Input("steps", default=UN.steps, min=1, max=1000,
+                             tooltip="Unified steps; must equal Zigzag steps - end step (official "
+                                     f"{ZZ.steps} - {ZZ.end_step} = {UN.steps})."),
+                io.Boolean.Input("re_denoise", default=UN.renoise,
                                  tooltip="Add-and-re-denoise: re-noise the finished latents to re_noise_step and "
                                          "denoise them to clean again (official: on)."),
-                io.Int.Input("re_noise_step", default=44, min=0, max=1000,
+                io.Int.Input("re_noise_step", default=UN.renoise_step, min=0, max=1000,
                              tooltip="Ladder step the re-denoise pass starts from (official: the stage-1 end step, "
-                                     "44). Ignored when re_denoise is off."),
+                                     f"{UN.renoise_step}). Ignored when re_denoise is off."),
             ],
             outputs=[_queue_output()],
             is_experimental=True,
@@ -167,20 +170,22 @@ class SelfReflection(io.ComfyNode):
                         "noises and the best is kept if it is more consistent. Costs extra model calls per trigger.",
             inputs=[
                 _queue_input(),
-                io.Int.Input("candidates", default=3, min=1, max=16,
-                             tooltip="Candidate regenerations per trigger (official: 3 Wan, 5 VideoCrafter2)."),
-                io.Float.Input("threshold", default=0.01, min=0.0, max=2.0, step=0.001, round=0.0001,
+                io.Int.Input("candidates", default=RF.candidates, min=1, max=16,
+                             tooltip=f"Candidate regenerations per trigger (official: {RF.candidates} Wan, 5 "
+                                     "VideoCrafter2)."),
+                io.Float.Input("threshold", default=RF.threshold, min=0.0, max=2.0, step=0.001, round=0.0001,
                                tooltip="Trigger when the similarity drops by more than this from the previous "
-                                       "judgment (cosine units, 0..2). Official Wan: 0.01. Higher = fewer triggers."),
-                io.Combo.Input("metric", options=list(SIMILARITY_METRICS), default=ReflectionConfig().metric,
+                                       f"judgment (cosine units, 0..2). Official Wan: {RF.threshold}. Higher = fewer "
+                                       "triggers."),
+                io.Combo.Input("metric", options=list(SIMILARITY_METRICS), default=RF.metric,
                                tooltip="pairwise: mean of per-latent cosines of the noisy latents (official Wan). "
                                        "mean_map: cosine of the channel-and-frame mean maps (official VideoCrafter2). "
                                        "pairwise_denoised: Wan's metric on the model's clean estimates from the same "
                                        "sweep (default: no extra calls; ignores the noise that dominates the judged "
                                        "latents, so it triggers about half as often)."),
-                io.Int.Input("judged_level", default=10, min=1, max=1000,
-                             tooltip="Steps done from noise when a group is judged (official Wan: 10). Each trigger "
-                                     "regenerates this many groups with this many sweeps per candidate."),
+                io.Int.Input("judged_level", default=RF.judged_level, min=1, max=1000,
+                             tooltip=f"Steps done from noise when a group is judged (official Wan: {RF.judged_level}). "
+                                     "Each trigger regenerates this many groups with this many sweeps per candidate."),
             ],
             outputs=[_queue_output()],
             is_experimental=True,
@@ -212,14 +217,14 @@ class LongRangeGuidance(io.ComfyNode):
                         "then holds window - m queue latents.",
             inputs=[
                 _queue_input(),
-                io.Int.Input("guidance_latents", default=4, min=1, max=64,
-                             tooltip="m_guid: memory latents per window (official 4); must be fewer than the window "
-                                     "minus the Zigzag group size."),
-                io.Combo.Input("source", options=list(MEMORY_SOURCES), default=GuidanceConfig().source,
+                io.Int.Input("guidance_latents", default=GD.latents, min=1, max=64,
+                             tooltip=f"m_guid: memory latents per window (official {GD.latents}); must be fewer than "
+                                     "the window minus the Zigzag group size."),
+                io.Combo.Input("source", options=list(MEMORY_SOURCES), default=GD.source,
                                tooltip="queue (default, official code): less noisy latents still in the queue. "
                                        "history: clean latents that already left (the paper's wording), sampled "
                                        "from the last history_span; lost more content in our benchmark."),
-                io.Int.Input("history_span", default=64, min=1, max=4096,
+                io.Int.Input("history_span", default=GD.span, min=1, max=4096,
                              tooltip="source history: finished latents kept and sampled evenly (bounded memory). "
                                      "Ignored for source queue."),
             ],

@@ -13,7 +13,7 @@ import torch
 from comfy_api.latest import io
 
 from ..samplers.config import QueueConfig
-from ..samplers.run import check_run_inputs, check_video_latent, required_steps, run_queue
+from ..samplers.run import QueueSetup, check_run_inputs, check_video_latent, required_steps, run_queue
 from ..samplers.runner import Stream
 from ..samplers.steps import STEP_RULES
 from .adapter import (
@@ -128,7 +128,7 @@ class InfiniteVideoSampler(io.ComfyNode):
         check_latent_channels(model, latent, "Infinite Video Sampler")
         check_conditioning_width(model, {"positive": positive, "negative": negative}, "Infinite Video Sampler")
         sigmas = _resolve_sigmas(model, queue, latent, scheduler, sigmas)
-        check_run_inputs(queue, latent, sigmas, frames)  # before any model call
+        setup = check_run_inputs(queue, latent, sigmas, frames)  # before any model call
         per_frame_family(model.model)
         stamped, ranges = stamp_prompts(positive)
         window = queue.resolve_window(latent.shape[2])
@@ -144,7 +144,7 @@ class InfiniteVideoSampler(io.ComfyNode):
 
         with sink_run(sink, opener) as session:  # every check and the file's creation before any model call
             run = _queue_run(queue, frames, seed, sampler_name, eta, ranges,
-                             session.stream(keep=window) if session is not None else None)
+                             session.stream(keep=window) if session is not None else None, setup)
             guider = PromptScheduleGuider(model)
             guider.set_conds(stamped, negative)
             guider.set_cfg(cfg)
@@ -164,11 +164,11 @@ class InfiniteVideoSampler(io.ComfyNode):
 
 
 def _queue_run(queue: QueueConfig, frames: int, seed: int, rule: str, eta: float, ranges: Optional[list],
-               stream: Optional[Stream] = None):
+               stream: Optional[Stream] = None, setup: Optional[QueueSetup] = None):
     def run(denoiser, latent, sigmas, noise_scaling, callback):
         return run_queue(queue, denoiser, latent, sigmas, frames, seed=seed, rule=rule, eta=eta,
                          noise_scaling=noise_scaling, prompt_ranges=ranges, callback=callback,
-                         output_device=comfy.model_management.intermediate_device(), stream=stream)
+                         output_device=comfy.model_management.intermediate_device(), stream=stream, setup=setup)
 
     return run
 
@@ -218,7 +218,7 @@ class CustomQueueSampler(PerFrameSampler):
     def sample(self, model_wrap, sigmas, extra_args, callback, noise, latent_image=None, denoise_mask=None,
                disable_pbar=False):
         base = latent_image if latent_image is not None else torch.zeros_like(noise)
-        check_run_inputs(self.queue, base, sigmas, self.frames)
+        setup = check_run_inputs(self.queue, base, sigmas, self.frames)
         check_frame_conditioning(getattr(model_wrap, "original_conds", {}), self.frames,
                                  "Infinite Video Queue Sampler (custom)", self.queue.resolve_window(base.shape[2]),
                                  tuple(base.shape[-2:]))
@@ -236,7 +236,7 @@ class CustomQueueSampler(PerFrameSampler):
 
         with sink_run(self.sink, opener) as session:
             self.run = _queue_run(self.queue, self.frames, seed, self.rule, self.eta, None,
-                                  session.stream(keep=window) if session is not None else None)
+                                  session.stream(keep=window) if session is not None else None, setup)
             return super().sample(model_wrap, sigmas, extra_args, callback, noise, latent_image, denoise_mask,
                                   disable_pbar)
 

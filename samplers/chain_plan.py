@@ -3,7 +3,7 @@
 A chain is ``FIFO Queue Init -> [Zigzag Stage] -> [Unified Stage] -> [Self-Reflection] -> [Long-Range Guidance]``;
 its :class:`.config.QueueConfig` decides which sampler runs. This module lays out what that run does, from the same
 functions the samplers use (:func:`.plan.plan_fifo` for FIFO-Diffusion, Kim et al. 2024, arXiv 2405.11473;
-:func:`.miga.resolve_miga` for MIGA, Feng et al., arXiv 2605.18233), so the picture and the run cannot disagree:
+:func:`.miga_setup.resolve_miga` for MIGA, Feng et al., arXiv 2605.18233), so the picture and the run cannot disagree:
 
 - the queue between iterations: one level per latent (``levels``, 0 = fresh noise, ``steps`` = clean) and which
   latents are finished context (``pad``) or leave next (``head``);
@@ -25,8 +25,8 @@ from __future__ import annotations
 from typing import Any
 
 from .config import QueueConfig
-from .miga import resolve_miga
-from .miga_plan import static_partition
+from .miga_partition import static_partition
+from .miga_setup import resolve_miga
 
 MAX_DRAWN_SLOTS = 4096
 
@@ -67,7 +67,7 @@ def chain_title(config: QueueConfig) -> str:
 def regeneration_calls(window: int, group: int, references: int, judged_level: int, slide: int) -> int:
     """Model calls of one self-reflection candidate: ``judged_level`` sweeps over the reference groups (frozen) plus
     one more fresh group per sweep, static partition at the run's slide, windows that write only references skipped
-    (as :meth:`.miga._Run.regenerate` runs them)."""
+    (as :meth:`.miga_reflection.SelfReflection.regenerate` runs them)."""
     frozen = references * group
     return sum(sum(1 for start, cal in static_partition(frozen + r * group, window, slide) if start + cal > frozen)
                for r in range(1, judged_level + 1))

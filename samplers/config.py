@@ -17,9 +17,12 @@ from .plan import FifoPlan, plan_fifo
 class ZigzagConfig:
     """MIGA Stage 1 (zigzag): ``steps`` = ladder length T, ``group`` = L_zig, stage 1 ends at step ``end_step`` (E),
     ``slide`` = window stride of every MIGA sweep (stage 1, unified stage, self-reflection's regeneration); 0 = auto =
-    ``f - m_guid``: each window writes every queue latent it reads, borders rotate between sweeps (ours, chosen by
-    the consistency benchmark: as consistent, 1.4x fewer model calls). Official Wan 2.1: 54 / 7 / 44 / 10 (half
-    the window: the rest is look-ahead context)."""
+    ``f - m_guid``: each window writes every queue latent it reads and the borders rotate between sweeps (ours; the
+    official Wan 2.1 code slides half the window, 10, the rest being look-ahead context).
+
+    The defaults of these MIGA dataclasses are the official Wan 2.1 configuration (Feng et al., arXiv 2605.18233) and
+    the one place each default lives: the nodes' widgets and the ``wan21`` preset (:mod:`.miga_presets`) read them.
+    """
 
     steps: int = 54
     group: int = 7
@@ -29,20 +32,20 @@ class ZigzagConfig:
 
 @dataclass(frozen=True)
 class UnifiedConfig:
-    """MIGA Stage 2 (unified level): ``steps`` must be T - E (official 10); with ``renoise`` the finished latents are
-    re-noised to ladder step ``renoise_step`` (official 44) and denoised again to clean."""
+    """MIGA Stage 2 (unified level): ``steps`` must be T - E; with ``renoise`` the finished latents are re-noised to
+    ladder step ``renoise_step`` (official: the stage-1 end step) and denoised again to clean."""
 
-    steps: int = 10
+    steps: int = ZigzagConfig.steps - ZigzagConfig.end_step
     renoise: bool = True
-    renoise_step: int = 44
+    renoise_step: int = ZigzagConfig.end_step
 
 
 @dataclass(frozen=True)
 class ReflectionConfig:
-    """MIGA self-reflection: ``candidates`` (official 3), trigger ``threshold`` on the similarity drop (official 0.01),
-    ``metric`` (``pairwise_denoised`` = Wan's on the clean estimates, chosen by the consistency benchmark: same
-    subject consistency, about half the triggers; ``pairwise`` = Wan, ``mean_map`` = VC2, on the noisy latents) and
-    the ``judged_level`` (steps done from noise, official 10)."""
+    """MIGA self-reflection: ``candidates`` regenerations per trigger, trigger ``threshold`` on the similarity drop,
+    ``metric`` (``pairwise_denoised`` = Wan's metric on the model's clean estimates, ours, the default: it ignores
+    the noise that dominates the judged latents; ``pairwise`` = official Wan and ``mean_map`` = official
+    VideoCrafter2, both on the noisy latents) and the ``judged_level`` (steps done from noise)."""
 
     candidates: int = 3
     threshold: float = 0.01
@@ -52,9 +55,8 @@ class ReflectionConfig:
 
 @dataclass(frozen=True)
 class GuidanceConfig:
-    """MIGA long-range guidance: ``latents`` = m_guid memory latents per window (official 4); ``source`` ``queue``
-    (official code: in-queue latents; default, kept by the consistency benchmark) or ``history`` (paper: finished
-    latents, the last ``span`` kept)."""
+    """MIGA long-range guidance: ``latents`` = m_guid memory latents per window; ``source`` ``queue`` (official code:
+    in-queue latents; the default) or ``history`` (the paper's wording: finished latents, the last ``span`` kept)."""
 
     latents: int = 4
     source: str = "queue"

@@ -14,7 +14,7 @@ same clean context at every step of its ladder, like an image-to-video continuat
 subject across the whole video. Cost: ``steps / k`` model calls per output latent.
 
 Shapes: latents ``[B, C, F, H, W]``; the denoiser contract of :mod:`.denoiser`. State between iterations (for
-resume, :mod:`.stream`): the anchors, the newest ``f - 1`` finished latents, the count done and the generator's state;
+resume, :mod:`.runner`): the anchors, the newest ``f - 1`` finished latents, the count done and the generator's state;
 memory is those ``anchors + f - 1`` latents plus the output tail, whatever the length.
 """
 
@@ -67,7 +67,7 @@ def context_positions(done: int, new: int, window: int, anchors: Sequence[int]) 
 
 
 class ContinuationRun:
-    """One chunked-continuation run, a chunk per :meth:`iterate` (a :class:`.stream.QueueRunner`)."""
+    """One chunked-continuation run, a chunk per :meth:`iterate` (a :class:`.runner.QueueRunner`)."""
 
     def __init__(self, cfg: ContinuationConfig, denoiser: Denoiser, latent: Tensor, sigmas: Tensor, window: int,
                  frames: int, *, generator: torch.Generator, rule: str = "euler", eta: float = 1.0,

@@ -17,7 +17,7 @@ their outputs are discarded. Two sources are described, and this module provides
   does neither, so ``"queue"`` is the default (figures: ``docs/benchmarks.md``, analytic oracle).
 
 Positions are queue indices in the MIGA queue convention: index 0 is the front (oldest, least noisy latent); windows
-are described by their first queue index ``start`` (see :mod:`.miga_plan`).
+are described by their first queue index ``start`` (see :mod:`.miga_partition`).
 """
 
 from __future__ import annotations

@@ -132,7 +132,8 @@ class KStepRun:
         """One chunk: search, full run, decode; returns its output latents ``(index, [1, C, 1, h, w])``."""
         c, backend, seed = self.chunk, self.backend, self.seed
         backend.prepare(c, self.guide)
-        winner, scores, kept = 0, (), None
+        winner, kept = 0, None
+        scores: tuple[float, ...] = ()
         if self.candidates > 1:
             guide_emb = backend.embed_guide()
             embs, previews = [], []

@@ -1,10 +1,23 @@
-"""MIGA's window partitions as pure data: which queue latents one sweep's windows read and write (arXiv 2605.18233).
+"""MIGA's conventions and window partitions as pure data: which queue latents one sweep's windows read and write.
 
-A window is a pair ``(start, cal)``: the model reads ``W`` consecutive latents ``q[start : start + W]`` (plus memory)
-and only its first ``cal`` outputs are written back to ``q[start : start + cal]``; the rest is look-ahead context.
-Every partition covers every queue index exactly once per sweep. :class:`MigaWindow` is the resolved form (memory,
-the exact range read, the range written and where the written outputs sit in the model output). Conventions are those
-of :mod:`.miga_plan` (queue index 0 = front, the least noisy latent).
+MIGA (Feng et al., arXiv 2605.18233) extends a short clip into a long video with a queue of single-frame latents
+whose noise levels form a *zigzag* staircase (Stage 1, :mod:`.zigzag_plan`), then finishes them in windows that sit at
+one common level (Stage 2, :mod:`.unified_plan`). Conventions shared by those plan modules and the sampling loop
+(:mod:`.miga`); they differ from both official backbones:
+
+- queue index 0 is the *front*: the oldest, least noisy latent; fresh noise is appended at the tail;
+- a latent's *level* indexes a descending sigma ladder ``sigmas[0..T]`` (``T = steps``): level 0 is the noisiest
+  (``sigmas[0]``), level ``T`` is clean; one step moves a latent from level ``k`` to ``k + 1``;
+- a window is a pair ``(start, cal)``: the model reads ``W`` consecutive latents ``q[start : start + W]`` (plus memory)
+  and only its first ``cal`` outputs are written back to ``q[start : start + cal]``; the rest is look-ahead context.
+  Every partition covers every queue index exactly once per sweep. :class:`MigaWindow` is the resolved form (memory,
+  the exact range read, the range written and where the written outputs sit in the model output).
+
+The official code hard-codes its constants per backbone; here everything is derived from the model window ``f``, the
+group width ``L``, the number of steps ``T``, the end-of-Stage-1 level ``E`` and the number of guidance latents ``m``.
+The plans' default slide is ``f // 2`` (the official 8 for ``f = 16`` and 10 for ``f = 21``; the sampler's auto
+slide is ``f - m``, see :func:`.miga_setup.resolve_miga`); the memory offset is ``L // 2``
+(:func:`.guidance.default_offset`).
 """
 
 from __future__ import annotations
@@ -13,7 +26,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 # --------------------------------------------------------------------------------------------------------------------
-# size checks (re-exported by :mod:`.reflection` with the other MIGA settings checks)
+# size checks
 
 
 def check_guidance(window: int, guidance: int) -> None:

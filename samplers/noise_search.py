@@ -82,7 +82,7 @@ def frame_cosines(guide_emb: Tensor, frames_emb: Tensor, eps: float = 1e-8) -> T
     g = guide_emb.detach().to(torch.float64)
     e = frames_emb.detach().to(torch.float64)
     dot = (e * g).sum(-1)
-    norms = e.norm(dim=-1).clamp_min(eps) * g.norm().clamp_min(eps)
+    norms: Tensor = e.norm(dim=-1).clamp_min(eps) * g.norm().clamp_min(eps)
     return (dot / norms).to(torch.float32)
 
 

@@ -1,11 +1,12 @@
-"""MIGA self-reflection (arXiv 2605.18233): similarity on noisy latents, the trigger rule and candidate selection.
+"""MIGA self-reflection (Feng et al., arXiv 2605.18233): similarity of latents, the trigger rule, candidate selection.
 
 During the progressive queue initialisation MIGA scores how well the group just denoised to a *judged level* agrees
 with the groups in front of it ("earlier consistent latents"). When the score drops by more than a threshold compared
 with the previous judgment, it regenerates that group (and everything noisier behind it) from several candidate noises
 with the reference groups as frozen leading context, and keeps the best candidate if it beats the current score
 (``docs/algorithms/miga.md``, section 4). This module is the model-free part: metrics, the judgment state, selection,
-where the judged and reference groups sit in the zigzag queue, and the settings checks.
+where the judged and reference groups sit in the zigzag queue, and the settings checks; :mod:`.miga_reflection` wires
+it into the sampling loop.
 
 Two similarity metrics, one per official backbone; they give different numbers and must not be mixed:
 
@@ -28,12 +29,10 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from .miga_partition import check_group_width, check_guidance
-
 __all__ = [
-    "SIMILARITY_METRICS", "ReflectionState", "check_candidates", "check_group_width", "check_guidance",
-    "check_reflection", "check_reflection_fit", "check_threshold", "get_similarity", "judged_groups", "judges_denoised",
-    "reference_groups", "select_candidate", "sim_mean_map", "sim_pairwise",
+    "SIMILARITY_METRICS", "ReflectionState", "check_candidates", "check_reflection_fit", "check_threshold",
+    "get_similarity", "judged_groups", "judges_denoised", "reference_groups", "select_candidate", "sim_mean_map",
+    "sim_pairwise",
 ]
 
 Similarity = Callable[[Tensor, Tensor], Tensor]
@@ -224,10 +223,3 @@ def check_reflection_fit(window: int, group: int) -> None:
             f"reference group precedes the regenerated one; use L_zig <= {int(window) - 1} or turn self-reflection off"
         )
 
-
-def check_reflection(threshold: float, candidates: int, window: int, group: int, guidance: int = 0) -> None:
-    """All self-reflection settings at once (call before any model work)."""
-    check_threshold(threshold)
-    check_candidates(candidates)
-    check_group_width(window, group, guidance)
-    check_reflection_fit(window, group)

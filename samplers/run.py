@@ -1,22 +1,33 @@
-"""Run whatever a :class:`~.config.QueueConfig` holds: plain FIFO-Diffusion, MIGA when MIGA parts are chained, or
-chunked continuation (:mod:`.continuation`) on FIFO's ladder."""
+"""Run whatever a :class:`~.config.QueueConfig` holds: plain FIFO-Diffusion (Kim et al. 2024, arXiv 2405.11473), or
+MIGA (Feng et al., arXiv 2605.18233) when MIGA parts are chained, or chunked continuation (:mod:`.continuation`) on
+FIFO's ladder.
+
+:func:`check_run_inputs` checks a run's inputs once and returns its set-up (a :class:`.plan.FifoPlan` or a
+:class:`.miga_setup.MigaSetup`); a caller that checks before the run (the sampler nodes, before opening a sink) hands
+it to :func:`run_queue`, so nothing is resolved twice.
+"""
 
 from __future__ import annotations
 
-from typing import Any, Callable, Optional, Sequence
+from typing import Any, Callable, Optional, Sequence, Union
 
 import torch
 from torch import Tensor
 
 from .config import QueueConfig
 from .fifo import check_fifo_inputs, check_video_latent, sample_fifo
+from .miga import sample_miga
+from .miga_setup import MigaSetup, miga_steps, prepare_miga
+from .plan import FifoPlan
 from .prompts import FrameRange
 from .runner import Stream
 from .steps import NoiseScaling
 
+QueueSetup = Union[FifoPlan, MigaSetup]
 
-def check_run_inputs(config: QueueConfig, latent: Tensor, sigmas: Tensor, frames: int) -> None:
-    """Validate before any model call (errors name the input and the fix)."""
+
+def check_run_inputs(config: QueueConfig, latent: Tensor, sigmas: Tensor, frames: int) -> QueueSetup:
+    """Validate before any model call (errors name the input and the fix); return the run's set-up."""
     check_video_latent(latent)
     if config.continuation is not None:
         from .continuation import check_continuation_inputs
@@ -29,19 +40,17 @@ def check_run_inputs(config: QueueConfig, latent: Tensor, sigmas: Tensor, frames
         if sigmas.shape[0] - 1 != plan.steps:
             raise ValueError(f"the sigma schedule has {sigmas.shape[0] - 1} steps; continuation runs FIFO's ladder of "
                              f"window_length x partitions = {plan.steps} steps; set steps to {plan.steps}")
-    elif config.is_miga:
-        from .miga import check_miga_inputs
-
-        check_miga_inputs(config, latent, sigmas, frames)
-    else:
-        check_fifo_inputs(config.fifo_plan(latent.shape[2]), latent, sigmas, frames)
+        return plan
+    if config.is_miga:
+        return prepare_miga(config, latent, sigmas, frames)
+    plan = config.fifo_plan(latent.shape[2])
+    check_fifo_inputs(plan, latent, sigmas, frames)
+    return plan
 
 
 def required_steps(config: QueueConfig, latent_frames: int) -> int:
     """Steps the sigma schedule must have for this configuration."""
     if config.is_miga:
-        from .miga import miga_steps
-
         return miga_steps(config, latent_frames)
     return config.fifo_plan(latent_frames).steps
 
@@ -62,9 +71,11 @@ def run_queue(
     callback: Optional[Callable[[dict[str, Any]], None]] = None,
     output_device: Optional[torch.device] = None,
     stream: Optional[Stream] = None,
+    setup: Optional[QueueSetup] = None,
 ) -> Tensor:
     """Generate ``frames`` latent frames ``[B, C, frames, H, W]`` (only the newest ``stream.keep`` when streamed, see
-    :mod:`.runner`); noise comes from a CPU generator seeded ``seed``."""
+    :mod:`.runner`); noise comes from a CPU generator seeded ``seed``. ``setup``: what :func:`check_run_inputs`
+    returned for these inputs, when the caller has checked them already."""
     generator = torch.Generator("cpu").manual_seed(int(seed) & 0xFFFF_FFFF_FFFF_FFFF)
     kwargs: dict[str, Any] = dict(generator=generator, rule=rule, eta=eta, prompt_ranges=prompt_ranges,
                                   callback=callback, output_device=output_device, stream=stream)
@@ -73,12 +84,13 @@ def run_queue(
     if config.continuation is not None:
         from .continuation import sample_continuation
 
-        check_run_inputs(config, latent, sigmas, frames)
+        if setup is None:
+            check_run_inputs(config, latent, sigmas, frames)
         kwargs["init"] = config.init
         window = config.resolve_window(latent.shape[2])
         return sample_continuation(config.continuation, denoiser, latent, sigmas, window, frames, **kwargs)
     if config.is_miga:
-        from .miga import sample_miga
-
-        return sample_miga(config, denoiser, latent, sigmas, frames, **kwargs)
-    return sample_fifo(denoiser, latent, sigmas, config.fifo_plan(latent.shape[2]), frames, **kwargs)
+        miga = setup if isinstance(setup, MigaSetup) else None
+        return sample_miga(config, denoiser, latent, sigmas, frames, setup=miga, **kwargs)
+    plan = setup if isinstance(setup, FifoPlan) else config.fifo_plan(latent.shape[2])
+    return sample_fifo(denoiser, latent, sigmas, plan, frames, **kwargs)

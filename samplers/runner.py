@@ -27,7 +27,7 @@ Frame = tuple[int, Tensor]  # (output index, latent [B, C, 1, H, W])
 
 
 class QueueRunner(Protocol):
-    """One run of an engine, one iteration at a time (``fifo.FifoRun``, ``miga._Run``, ``kstep_run.KStepRun``)."""
+    """One run of an engine, one iteration at a time (``fifo.FifoRun``, ``miga.MigaRun``, ``kstep_run.KStepRun``)."""
 
     @property
     def done(self) -> bool: ...

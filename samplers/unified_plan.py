@@ -194,7 +194,7 @@ def simulate_unified(plan: UnifiedPlan, arrival: int) -> UnifiedSimulation:
             writes[p][j] += 1
             steps[p] += 1
             level[p] = plan.sweep_levels[j] + 1
-            if j + 1 == plan.renoise_sweep:
+            if j + 1 == plan.renoise_sweep and plan.renoise_level is not None:
                 level[p] = plan.renoise_level
         done[j] += 1
         lo[j] = plan.keep_from(j, done[j])

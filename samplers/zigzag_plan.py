@@ -5,7 +5,7 @@ Notes: ``docs/algorithms/miga.md`` (section 4, Stage 1).
 The queue holds single-frame latents whose noise levels form a *zigzag* staircase: groups of ``L`` (``L_zig``)
 consecutive latents share one level and adjacent groups differ by one level. Every iteration one *sweep* over the
 queue moves every latent one level down the ladder; the front group leaves at the end-of-Stage-1 level ``E`` and a
-group of fresh noise enters at the tail. Conventions and derived constants: :mod:`.miga_plan`.
+group of fresh noise enters at the tail. Conventions and derived constants: :mod:`.miga_partition`.
 """
 
 from __future__ import annotations

@@ -16,7 +16,9 @@ from infinite_video.samplers.config import (
     ZigzagConfig,
 )
 from infinite_video.samplers.fifo import sample_fifo
-from infinite_video.samplers.miga import MIGA_PRESETS, MigaStats, miga_steps, sample_miga
+from infinite_video.samplers.miga import MigaStats, sample_miga
+from infinite_video.samplers.miga_presets import MIGA_PRESETS
+from infinite_video.samplers.miga_setup import miga_steps
 
 W = 8
 ZZ = ZigzagConfig(steps=12, group=2, end_step=8)
@@ -93,9 +95,7 @@ def test_reflection_worst_case_is_the_cost_of_triggering_every_judgment():
 
 
 def test_official_wan_preset_plan():
-    p = MIGA_PRESETS["wan21"]
-    cfg = QueueConfig(p["window"], 2, True, "noise", p["zigzag"], p["unified"], p["reflection"], p["guidance"])
-    d = plan_chain(cfg, 21)
+    d = plan_chain(MIGA_PRESETS["wan21"].queue(), 21)
     assert (d["kind"], d["steps"], d["group"], d["queue"], d["slide"]) == ("miga", 54, 7, 44 * 7, 17)
     assert d["unified"]["sweeps"] == 20 and d["calls"]["worst"] > d["calls"]["expected"] > 0
     assert all(len(w["memory"]) in (0, 4) for w in d["windows"])

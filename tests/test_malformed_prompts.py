@@ -35,35 +35,38 @@ def test_malformed_prompt_is_rejected_naming_the_node(comfy_server, case: Case):
     assert problem is None, problem
 
 
-PLAN = "/api/infinite_video/fifo_plan"
+CHAIN = "/api/infinite_video/chain_plan"
 
 
-@pytest.mark.parametrize("query,message", [
-    ("window_length=1024&partitions=3000&lookahead=true&init_mode=noise", "partitions 3000 is above its maximum 64"),
-    ("window_length=2000&partitions=2&lookahead=true&init_mode=noise", "window_length 2000 is above its maximum 1024"),
-    ("window_length=-3&partitions=2&lookahead=true&init_mode=noise", "window_length -3 is below its minimum 0"),
-    ("window_length=8&partitions=2&lookahead=true&init_mode=%ED%A0%80", "init_mode"),
-    ("window_length=%ED%A0%80&partitions=2&lookahead=true&init_mode=noise", "window_length must be an integer"),
-    ("window_length=99999999999999999999999&partitions=2&lookahead=true&init_mode=noise", "above its maximum"),
+def _fifo_chain(**inputs) -> dict:
+    return {"chain": [{"type": "InfiniteVideo_FIFOQueueInit", "inputs": inputs}], "latent_frames": None}
+
+
+@pytest.mark.parametrize("inputs,message", [
+    ({"window_length": 1024, "partitions": 3000}, "partitions 3000 is above its maximum 64"),
+    ({"window_length": 2000, "partitions": 2}, "window_length 2000 is above its maximum 1024"),
+    ({"window_length": -3, "partitions": 2}, "window_length -3 is below its minimum 0"),
+    ({"window_length": 8, "partitions": 2, "init_mode": "\ud800"}, "init_mode"),
+    ({"window_length": 10 ** 23, "partitions": 2}, "above its maximum"),
 ])
-def test_plan_route_applies_the_node_limits(comfy_server, query, message):
-    status, body = comfy_server.request("GET", f"{PLAN}?{query}")
-    assert status == 400 and message in body["error"] and body["error"].isascii(), body
+def test_chain_route_applies_the_node_limits(comfy_server, inputs, message):
+    status, body = comfy_server.request("POST", CHAIN, _fifo_chain(**{"lookahead": True, "init_mode": "noise",
+                                                                       **inputs}))
+    assert status == 200 and message in body["error"] and body["error"].isascii(), body
 
 
-def test_plan_route_answer_is_bounded_at_the_node_maximum(comfy_server):
+def test_chain_route_answer_is_bounded_at_the_node_maximum(comfy_server):
     """The largest queue FIFO Queue Init allows (1024 x 64 = 65,536 slots) answers, in well under a megabyte."""
-    query = "window_length=1024&partitions=64&lookahead=true&init_mode=noise"
-    status, body = comfy_server.request("GET", f"{PLAN}?{query}")
-    assert status == 200 and body["queue"] == 65536
+    status, body = comfy_server.request("POST", CHAIN, _fifo_chain(window_length=1024, partitions=64, lookahead=True,
+                                                                   init_mode="noise"))
+    assert status == 200 and body["plan"]["queue"] == 65536
     assert len(json.dumps(body)) < 1_000_000
 
 
 def test_chain_route_bounds_a_window_taken_from_the_latent(comfy_server):
     chain = [{"type": "InfiniteVideo_FIFOQueueInit",
               "inputs": {"window_length": 0, "partitions": 64, "lookahead": True, "init_mode": "noise"}}]
-    status, body = comfy_server.request("POST", "/api/infinite_video/chain_plan",
-                                        {"chain": chain, "latent_frames": 10 ** 9})
+    status, body = comfy_server.request("POST", CHAIN, {"chain": chain, "latent_frames": 10 ** 9})
     assert status == 200 and "more than the 1024 a window may have" in body["error"], body
 
 

@@ -15,14 +15,9 @@ from infinite_video.samplers.config import (
     UnifiedConfig,
     ZigzagConfig,
 )
-from infinite_video.samplers.miga import (
-    MIGA_PRESETS,
-    MigaStats,
-    check_miga_inputs,
-    miga_steps,
-    resolve_miga,
-    sample_miga,
-)
+from infinite_video.samplers.miga import MigaStats, sample_miga
+from infinite_video.samplers.miga_presets import MIGA_PRESETS, preset_note
+from infinite_video.samplers.miga_setup import miga_steps, prepare_miga, resolve_miga
 from infinite_video.samplers.steps import flow_noise_scaling, ve_noise_scaling
 
 W = 8  # toy window
@@ -207,7 +202,7 @@ def test_slide_auto_rule_and_one_slide_per_run():
 @pytest.mark.parametrize("slide", [0, 1])
 def test_regeneration_sweeps_use_the_run_slide(slide):
     """Every trigger costs candidates x (windows of the static partition at the run's slide that write a new latent)."""
-    from infinite_video.samplers.miga_plan import static_partition
+    from infinite_video.samplers.miga_partition import static_partition
 
     full = CONFIGS["full"]
     cfg = dataclasses.replace(full, zigzag=dataclasses.replace(ZZ, slide=slide),
@@ -242,15 +237,19 @@ def test_memory_does_not_grow_with_frames():
 
 
 def test_preset_defaults_are_valid():
-    p = MIGA_PRESETS["wan21"]
-    cfg = QueueConfig(p["window"], 2, True, "noise", p["zigzag"], p["unified"], p["reflection"], p["guidance"])
+    cfg = MIGA_PRESETS["wan21"].queue()
     setup = resolve_miga(cfg, 21, 100)
     assert miga_steps(cfg, 21) == 54 and setup.end_level == 44 and setup.zigzag.span == 17
     assert setup.zigzag.slide == 17 and setup.references == 2  # auto: f - m (the official code's is 10)
     for name in ("ltxv", "cosmos"):
-        p = MIGA_PRESETS[name]
-        resolve_miga(QueueConfig(p["window"], 2, True, "noise", p["zigzag"], p["unified"], p["reflection"],
-                                 p["guidance"]), p["window"], 10)
+        resolve_miga(MIGA_PRESETS[name].queue(), MIGA_PRESETS[name].window, 10)
+
+
+def test_preset_note_names_every_preset():
+    """The Zigzag and Unified Stage descriptions' note is made from the presets (the defaults' backbone first)."""
+    assert preset_note() == (
+        "Defaults: Wan 2.1 official (window 21). LTX-Video (window 13): steps 40, L_zig 3, end 32, unified 8; "
+        "Cosmos Predict2 (window 24): steps 35, L_zig 6, end 28, unified 7 (untuned starting points).")
 
 
 def test_docs_preset_table_matches_the_presets():
@@ -262,8 +261,8 @@ def test_docs_preset_table_matches_the_presets():
             for line in text.splitlines() if line.startswith("| ") and line.split("|")[1].split()[0] in MIGA_PRESETS}
     assert set(rows) == set(MIGA_PRESETS)
     for name, p in MIGA_PRESETS.items():
-        zz, un, rf, gd = p["zigzag"], p["unified"], p["reflection"], p["guidance"]
-        expected = [p["window"], zz.steps, zz.group, zz.end_step, un.steps, un.renoise_step, gd.latents,
+        zz, un, rf, gd = p.zigzag, p.unified, p.reflection, p.guidance
+        expected = [p.window, zz.steps, zz.group, zz.end_step, un.steps, un.renoise_step, gd.latents,
                     rf.candidates, rf.threshold, rf.judged_level]
         assert [float(c) for c in rows[name]] == [float(v) for v in expected], name
 
@@ -294,9 +293,9 @@ def test_bad_input_raises_before_model_call(cfg, frames, match):
 
 def test_wrong_schedule_length_names_required_steps():
     with pytest.raises(ValueError, match="needs exactly 12"):
-        check_miga_inputs(CONFIGS["tta"], torch.zeros(1, 2, W, 3, 3), ladder(10), 5)
+        prepare_miga(CONFIGS["tta"], torch.zeros(1, 2, W, 3, 3), ladder(10), 5)
     with pytest.raises(ValueError, match="needs exactly 24"):
-        check_miga_inputs(CONFIGS["dce"], torch.zeros(1, 2, W, 3, 3), ladder(12), 5)
+        prepare_miga(CONFIGS["dce"], torch.zeros(1, 2, W, 3, 3), ladder(12), 5)
 
 
 class ConstantContent:

@@ -5,17 +5,15 @@ from __future__ import annotations
 import pytest
 
 from infinite_video.samplers.guidance import memory_positions
-from infinite_video.samplers.miga_partition import rotating_segments, segment_count
-from infinite_video.samplers.miga_plan import (
+from infinite_video.samplers.miga_partition import (
     MigaWindow,
-    ZigzagPlan,
     dynamic_partition,
-    plan_unified,
-    plan_zigzag,
-    simulate_unified,
-    simulate_zigzag,
+    rotating_segments,
+    segment_count,
     static_partition,
 )
+from infinite_video.samplers.unified_plan import plan_unified, simulate_unified
+from infinite_video.samplers.zigzag_plan import ZigzagPlan, plan_zigzag, simulate_zigzag
 
 WINDOW_SLIDES = [(12, 8), (16, 8), (17, 10), (21, 10)]
 

@@ -5,12 +5,10 @@ from __future__ import annotations
 import pytest
 import torch
 
+from infinite_video.samplers.miga_partition import check_group_width, check_guidance
 from infinite_video.samplers.reflection import (
     ReflectionState,
     check_candidates,
-    check_group_width,
-    check_guidance,
-    check_reflection,
     check_reflection_fit,
     check_threshold,
     get_similarity,
@@ -176,6 +174,4 @@ def test_settings_checks() -> None:
     check_guidance(16, 15)
     with pytest.raises(ValueError, match="longer than the group width"):
         check_reflection_fit(4, 4)
-    check_reflection(0.01, 3, 21, 7, 4)
-    with pytest.raises(ValueError, match="candidates"):
-        check_reflection(0.01, 0, 21, 7, 4)
+    check_reflection_fit(4, 3)

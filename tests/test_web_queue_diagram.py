@@ -1,10 +1,9 @@
-"""The queue diagram: the plan routes on the real server, and the extension in a real browser.
+"""The queue diagram: the plan route on the real server, and the extension in a real browser.
 
-``/fifo_plan`` answers ``plan_fifo(...).to_dict()`` and ``/chain_plan`` the whole chain's
-``samplers.chain_plan.plan_chain``, so the drawing, the samplers and the tests share one plan. The browser tests load
-ComfyUI's own frontend from a real server in headless Chromium (Debian's ``chromium``; skipped, with the reason, where
-there is none), build chains as a user would, read the pixels the extension draws, load the shipped workflows, and
-check that nothing the nodes save or queue changed.
+``/chain_plan`` answers the whole chain's ``samplers.chain_plan.plan_chain``, so the drawing, the samplers and the
+tests share one plan. The browser tests load ComfyUI's own frontend from a real server in headless Chromium (Debian's
+``chromium``; skipped, with the reason, where there is none), build chains as a user would, read the pixels the
+extension draws, load the shipped workflows, and check that nothing the nodes save or queue changed.
 """
 
 from __future__ import annotations
@@ -21,39 +20,10 @@ from infinite_video.tools.testing.comfy_server import PACK_ROOT, start_server
 
 pytestmark = pytest.mark.host
 
-ROUTE = "/api/infinite_video/fifo_plan"
 CHAIN_ROUTE = "/api/infinite_video/chain_plan"
 UI_WORKFLOWS = sorted((PACK_ROOT / "example_workflows").glob("*.json"))
 STARTER = "1 Start here, a long video on the CPU with nothing to download"
 FIFO_WAN21 = "2 Wan 2.1 1.3B, long video from a prompt (FIFO)"
-
-
-def plan_query(window, partitions, lookahead, init="noise") -> str:
-    return f"{ROUTE}?window_length={window}&partitions={partitions}&lookahead={str(lookahead).lower()}&init_mode={init}"
-
-
-@pytest.mark.parametrize("window,partitions,lookahead,init", [(4, 2, True, "noise"), (5, 3, True, "clip"),
-                                                              (21, 2, False, "noise")])
-def test_plan_route_answers_the_sampler_plan(comfy_server, window, partitions, lookahead, init):
-    status, body = comfy_server.request("GET", plan_query(window, partitions, lookahead, init))
-    assert status == 200
-    assert body == json.loads(json.dumps(plan_fifo(window, partitions, lookahead, init).to_dict()))
-
-
-@pytest.mark.parametrize("query,message", [
-    ("window_length=4&partitions=0&lookahead=true&init_mode=noise", "partitions 0 is below its minimum 1"),
-    ("window_length=4&partitions=65&lookahead=true&init_mode=noise", "partitions 65 is above its maximum 64"),
-    ("window_length=2000&partitions=2&lookahead=true&init_mode=noise", "window_length 2000 is above its maximum 1024"),
-    ("window_length=0&partitions=2&lookahead=true&init_mode=noise", "set window_length to draw the queue"),
-    ("window_length=four&partitions=2&lookahead=true&init_mode=noise", "window_length must be an integer"),
-    ("window_length=4&partitions=2&lookahead=maybe&init_mode=noise", "lookahead must be true or false"),
-    ("window_length=4&partitions=2&lookahead=true&init_mode=warp", "init_mode 'warp' is not one of its options"),
-    ("window_length=4&partitions=2&lookahead=true", "missing init_mode"),
-    ("window_length=4&partitions=2&init_mode=noise", "missing lookahead"),
-])
-def test_plan_route_names_the_bad_input(comfy_server, query, message):
-    status, body = comfy_server.request("GET", f"{ROUTE}?{query}")
-    assert status == 400 and message in body["error"]
 
 
 def jsonable(d):
@@ -111,8 +81,26 @@ def test_chain_route_answers_the_engines_error(comfy_server, chain, frames, mess
     assert status == 200 and message in body["error"] and "plan" not in body
 
 
+def fifo_link(**inputs):
+    return {"type": "InfiniteVideo_FIFOQueueInit",
+            "inputs": {"window_length": 4, "partitions": 2, "lookahead": True, "init_mode": "noise", **inputs}}
+
+
+@pytest.mark.parametrize("inputs,message", [
+    ({"partitions": 0}, "partitions 0 is below its minimum 1"),
+    ({"partitions": 65}, "partitions 65 is above its maximum 64"),
+    ({"window_length": 2000}, "window_length 2000 is above its maximum 1024"),
+    ({"init_mode": "warp"}, "init_mode 'warp' is not one of its options"),
+])
+def test_chain_route_applies_fifo_queue_inits_limits(comfy_server, inputs, message):
+    status, body = comfy_server.request("POST", CHAIN_ROUTE, {"chain": [fifo_link(**inputs)], "latent_frames": 8})
+    assert status == 200 and message in body["error"] and "plan" not in body, body
+
+
 @pytest.mark.parametrize("body,message", [
     ({"chain": []}, "expected a JSON object"),
+    ({"chain": [{"type": "InfiniteVideo_FIFOQueueInit", "inputs": {"window_length": 4, "partitions": 2,
+                                                                    "lookahead": True}}]}, "init_mode"),
     ({"chain": [OFFICIAL_WAN_CHAIN[1]]}, "starts with InfiniteVideo_FIFOQueueInit"),
     ({"chain": [{"type": "KSampler", "inputs": {}}]}, "chain[0] must be"),
     ({"chain": OFFICIAL_WAN_CHAIN[:1], "latent_frames": "many"}, "latent_frames must be an integer"),

@@ -45,7 +45,8 @@ from infinite_video.samplers.config import (
     ZigzagConfig,
 )
 from infinite_video.samplers.continuation import sample_continuation
-from infinite_video.samplers.miga import MigaStats, resolve_miga, sample_miga
+from infinite_video.samplers.miga import MigaStats, sample_miga
+from infinite_video.samplers.miga_setup import resolve_miga
 from infinite_video.samplers.steps import flow_noise_scaling
 
 
