@@ -12,7 +12,8 @@ import torch
 from infinite_video.samplers import plan_fifo, sample_fifo
 from infinite_video.samplers.config import GuidanceConfig, QueueConfig, ReflectionConfig, UnifiedConfig, ZigzagConfig
 from infinite_video.samplers.denoiser import call_denoiser, takes_positions
-from infinite_video.samplers.miga import MigaStats, miga_steps, sample_miga
+from infinite_video.samplers.miga import MigaStats, sample_miga
+from infinite_video.samplers.miga_setup import miga_steps
 
 
 class PositionDenoiser:
