@@ -86,7 +86,7 @@ class ZigzagStage(io.ComfyNode):
                              tooltip="Window stride of every MIGA sweep (this stage, the Unified Stage, "
                                      "Self-Reflection's regeneration). 0 = auto: window - guidance latents, so each "
                                      "window writes every queue latent it reads (window borders still rotate between "
-                                     "sweeps); 1.45x fewer model calls than the official half window (10 for Wan "
+                                     "sweeps); fewer model calls than the official half window (10 for Wan "
                                      "2.1), as consistent on the pack's benchmark. The Unified Stage writes at most "
                                      "window - 2 per window (context on both sides). Set 10 for the official Wan "
                                      "recipe."),
