@@ -72,6 +72,17 @@ def comfy_host() -> Path:
     return HOST
 
 
+@pytest.fixture()
+def output_dir(comfy_host, tmp_path):
+    """ComfyUI's output folder pointed at this test's ``tmp_path`` (what the Video Sink writes into)."""
+    import folder_paths
+
+    before = folder_paths.get_output_directory()
+    folder_paths.set_output_directory(str(tmp_path))
+    yield tmp_path
+    folder_paths.set_output_directory(before)
+
+
 @pytest.fixture(scope="session")
 def tiny_model_files(comfy_host) -> Iterator[Path]:
     """Folder with every tiny model, named as in ``tiny_models.FILE_NAMES`` (seed 0).

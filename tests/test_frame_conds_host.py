@@ -193,16 +193,6 @@ def test_start_image_size_not_matching_the_latent_is_refused(tiny_wan_i2v36, vae
     assert probe.calls == []
 
 
-@pytest.fixture()
-def output_dir(comfy_host, tmp_path):
-    import folder_paths
-
-    before = folder_paths.get_output_directory()
-    folder_paths.set_output_directory(str(tmp_path))
-    yield tmp_path
-    folder_paths.set_output_directory(before)
-
-
 def test_control_video_through_the_video_sink_cancel_and_resume_bit_for_bit(tiny_wan_fun48, vae, output_dir):
     """A control video 3x the window through the Video Sink: Cancel mid-run, resume from the checkpoint, and the
     video and the returned latents equal the uninterrupted run's (the stream positions come back with the queue)."""

@@ -23,16 +23,6 @@ def wan21_vae(comfy_host, tmp_path_factory):
     return load_vae(write_random_wan21_vae(tmp_path_factory.mktemp("stream_vae") / "wan21_vae.safetensors"))
 
 
-@pytest.fixture()
-def output_dir(comfy_host, tmp_path):
-    import folder_paths
-
-    before = folder_paths.get_output_directory()
-    folder_paths.set_output_directory(str(tmp_path))
-    yield tmp_path
-    folder_paths.set_output_directory(before)
-
-
 def _push_all(decoder, latent):
     frames = [decoder.push(latent[:, :, i:i + 1]) for i in range(latent.shape[2])] + [decoder.finish()]
     return torch.cat([f for f in frames if f.shape[0]], dim=0)
