@@ -17,6 +17,7 @@ from infinite_video.samplers import (
 )
 from infinite_video.samplers.fifo import check_fifo_inputs
 from infinite_video.samplers.prompts import active_prompts, group_frames
+from infinite_video.tools.testing.position_echo import PositionEcho
 
 
 def ladder(steps: int, top: float = 1.0) -> torch.Tensor:
@@ -276,19 +277,6 @@ def test_sigmas_must_end_at_zero_and_decrease():
         check_fifo_inputs(plan, torch.zeros(1, 1, 2, 1, 1), torch.tensor([1.0, 0.5, 0.1]), 3)
     with pytest.raises(ValueError, match="strictly decreasing"):
         check_fifo_inputs(plan, torch.zeros(1, 1, 2, 1, 1), torch.tensor([1.0, 1.0, 0.0]), 3)
-
-
-class PositionEcho:
-    """A denoiser whose clean estimate of every window frame is its stream position: a frame leaves the queue as
-    the position its last model call gave it. Records every call's positions."""
-
-    def __init__(self):
-        self.calls: list[list[int]] = []
-
-    def __call__(self, x, sigma, prompts=None, positions=None):
-        assert positions is not None and positions.dtype == torch.long and positions.shape == (x.shape[2],)
-        self.calls.append(positions.tolist())
-        return positions.to(x)[None, None, :, None, None].expand_as(x).clone()
 
 
 @pytest.mark.parametrize("lookahead", [False, True])

@@ -14,18 +14,7 @@ from infinite_video.samplers.config import GuidanceConfig, QueueConfig, Reflecti
 from infinite_video.samplers.denoiser import call_denoiser, takes_positions
 from infinite_video.samplers.miga import MigaStats, sample_miga
 from infinite_video.samplers.miga_setup import miga_steps
-
-
-class PositionDenoiser:
-    """x0 is the frame's stream position; records every call's positions."""
-
-    def __init__(self):
-        self.calls: list[list[int]] = []
-
-    def __call__(self, x, sigma, prompts=None, positions=None):
-        assert positions is not None and positions.dtype == torch.long and positions.shape == (x.shape[2],)
-        self.calls.append(positions.tolist())
-        return positions.to(x).reshape(1, 1, -1, 1, 1).expand_as(x).clone()
+from infinite_video.tools.testing.position_echo import PositionEcho
 
 
 def ladder(steps: int) -> torch.Tensor:
@@ -40,7 +29,7 @@ def _index_video(frames: int) -> torch.Tensor:
 @pytest.mark.parametrize("init", ["noise", "clip"])
 def test_fifo_windows_get_their_frames_stream_positions(lookahead, init):
     plan = plan_fifo(4, 2, lookahead, init)
-    den = PositionDenoiser()
+    den = PositionEcho()
     out = sample_fifo(den, torch.zeros(1, 2, 4, 3, 3), ladder(plan.steps), plan, 11,
                       generator=torch.Generator().manual_seed(0))
     torch.testing.assert_close(out, _index_video(11))
@@ -59,7 +48,7 @@ UN = UnifiedConfig(steps=4, renoise=True, renoise_step=8)
     QueueConfig(8, 3, True, "noise", reflection=ReflectionConfig(judged_level=3), guidance=GuidanceConfig(2, "queue")),
 ], ids=["zigzag", "unified", "reflection"])
 def test_miga_windows_get_their_frames_stream_positions(cfg):
-    den = PositionDenoiser()
+    den = PositionEcho()
     latent = torch.zeros(1, 2, 8, 3, 3)
     out = sample_miga(cfg, den, latent, ladder(miga_steps(cfg, 8)), 13, generator=torch.Generator().manual_seed(0),
                       stats=MigaStats())

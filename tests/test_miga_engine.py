@@ -19,6 +19,7 @@ from infinite_video.samplers.miga import MigaStats, sample_miga
 from infinite_video.samplers.miga_presets import MIGA_PRESETS, preset_note
 from infinite_video.samplers.miga_setup import miga_steps, prepare_miga, resolve_miga
 from infinite_video.samplers.steps import flow_noise_scaling, ve_noise_scaling
+from infinite_video.tools.testing.position_echo import PositionEcho
 
 W = 8  # toy window
 
@@ -324,19 +325,6 @@ def test_denoised_metric_judges_the_estimates_not_the_noise():
     _, drift = run(dataclasses.replace(den, reflection=dataclasses.replace(den.reflection, threshold=0.0)), 40,
                    den=Drift(), latent=torch.randn(1, 2, W, 3, 3))
     assert drift.triggers > 0 and drift.reflection_calls > 0
-
-
-class PositionEcho:
-    """Clean estimate of every window frame = its stream position (a latent leaves as the position its last model
-    call gave it); records every call's positions."""
-
-    def __init__(self):
-        self.calls: list[list[int]] = []
-
-    def __call__(self, x, sigma, prompts=None, positions=None):
-        assert positions is not None and positions.dtype == torch.long and positions.shape == (x.shape[2],)
-        self.calls.append(positions.tolist())
-        return positions.to(x)[None, None, :, None, None].expand_as(x).clone()
 
 
 @pytest.mark.parametrize("name", list(CONFIGS))
