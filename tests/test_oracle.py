@@ -11,7 +11,9 @@ What is asserted (the full table for longer runs: ``python -m tools.bench.oracle
   are visible by construction, fail the same check, and so do the Zigzag Stage's group borders without the Unified
   Stage;
 - lookahead on FIFO's queue (MIGA without a Zigzag Stage) helps as FIFO-Diffusion §3.4 intends: higher lag-1 and
-  lag-3 correlations than with lookahead off.
+  lag-3 correlations than with lookahead off;
+- the mismatched denoiser (a model trained on single-level windows only) equals the exact one on single-level windows
+  and reads mixed windows at their mean level.
 """
 
 from __future__ import annotations
@@ -177,3 +179,61 @@ def test_continuation_with_anchors_keeps_the_identity_a_queue_forgets() -> None:
     fifo = oracle.measure(oracle.run_method("fifo_lookahead", st, frames, 0.9, identity=0.5)[0])
     assert cont.lag_distant > 0.35 and plain.lag_distant < 0.15 and abs(fifo.lag_distant) < 0.05, (cont, plain, fifo)
     assert cont.var > fifo.var + 0.2 and abs(cont.lag1 - 0.95) < 0.03 and cont.lag1_dev < 0.03
+
+
+# -- the mismatched denoiser: a model trained on single-level windows only --------------------------------------------
+
+
+def _window(levels: list[float], seed: int = 3) -> tuple[torch.Tensor, torch.Tensor]:
+    sig = torch.tensor([levels])
+    x0 = oracle.ar1_video((2, 2, len(levels), 4, 4), 0.9, torch.Generator().manual_seed(seed), identity=0.5)
+    n = torch.randn(x0.shape, generator=torch.Generator().manual_seed(seed + 1))
+    s = sig[0][None, None, :, None, None]
+    return (1 - s) * x0 + s * n, sig
+
+
+@pytest.mark.parametrize("level", [0.0, 0.3, 0.97])
+def test_mismatched_denoiser_is_exact_on_single_level_windows(level: float) -> None:
+    y, sig = _window([level] * 5)
+    pos = torch.tensor([0, 1, 2, 30, 31])
+    exact = oracle.ExactDenoiser(0.9, identity=0.5)(y, sig, positions=pos)
+    mism = oracle.MismatchedDenoiser(0.9, identity=0.5)(y, sig, positions=pos)
+    assert torch.equal(exact, mism)
+
+
+def test_mismatched_denoiser_reads_a_mixed_window_at_its_mean_level() -> None:
+    """Clean context and noisy new frames in one window: the mismatched output differs from the exact posterior, and
+    is the exact posterior of the same input read as if every frame sat at the window's mean level."""
+    levels = [0.0, 0.0, 0.0, 0.9, 0.9, 0.9]
+    y, sig = _window(levels)
+    exact = oracle.ExactDenoiser(0.9, identity=0.5)(y, sig)
+    mism = oracle.MismatchedDenoiser(0.9, identity=0.5)(y, sig)
+    assert (mism - exact)[:, :, 3:].abs().max() > 0.1  # the noisy frames' estimates are wrong
+    as_if = oracle.ExactDenoiser(0.9, identity=0.5)(y, torch.full_like(sig, sum(levels) / len(levels)))
+    torch.testing.assert_close(mism, as_if, atol=1e-6, rtol=0)
+    # the clean frames count as noisy: they are no longer returned unchanged
+    torch.testing.assert_close(exact[:, :, :3], y[:, :, :3], atol=1e-4, rtol=0)
+    assert (mism - y)[:, :, :3].abs().max() > 0.05
+
+
+def test_native_sampling_is_the_same_on_both_denoisers_and_a_queue_is_not() -> None:
+    st = oracle.SMALL
+    a, _ = oracle.run_method("chunks", st, 18, 0.9, identity=0.5)
+    b, _ = oracle.run_method("chunks", st, 18, 0.9, identity=0.5, denoiser="mismatched")
+    assert torch.equal(a, b)
+    c, _ = oracle.run_method("fifo", st, 18, 0.9, identity=0.5)
+    d, _ = oracle.run_method("fifo", st, 18, 0.9, identity=0.5, denoiser="mismatched")
+    assert (c - d).abs().max() > 0.1
+    with pytest.raises(ValueError, match="denoiser must be one of exact, mismatched"):
+        oracle.run_method("fifo", st, 18, 0.9, denoiser="trained")
+
+
+def test_fifo_partitions_by_name() -> None:
+    """``fifo_lookahead_p2`` is FIFO Queue Init's defaults: 2 partitions, a ladder of 2 windows' steps."""
+    st = oracle.SMALL
+    assert oracle.legs("fifo_lookahead_p2", st) == [(0, 2 * st.window)] and oracle.ladder("fifo_p4", st).numel() == 37
+    video, calls = oracle.run_method("fifo_p2", st, 30, 0.0)
+    expected = oracle.path_variance(oracle.ladder("fifo_p2", st), oracle.legs("fifo_p2", st))
+    assert abs(float(oracle.frame_variance(video).mean()) / expected - 1) < 0.03
+    assert "fifo_lookahead_p2" in oracle.SHIPPED and oracle.continuation_name(oracle.ContinuationConfig()) in \
+        oracle.SHIPPED

@@ -9,6 +9,9 @@ video). For it the ideal denoiser is known in closed form: a window of ``F`` fra
 ``sigma = 0``) has the conditional mean ``E[x0 | y] = K A (A K A + diag(sigma^2))^-1 y`` with ``K`` the covariance
 above at the frames' positions and ``A = diag(1 - sigma)``. :class:`ExactDenoiser` implements exactly that; its
 frames sit at the stream positions the engine passes (``positions``), consecutive when it passes none.
+:class:`MismatchedDenoiser` stands in for a model trained on single-level windows only: the same closed form computed
+as if every window frame sat at the window's mean level, so it is exact on single-level windows and wrong on the mixed
+windows of FIFO, MIGA and continuation (its docstring says why this design).
 
 Feeding it to the real engines (``sample_fifo``, ``sample_miga``) turns every bookkeeping error into a number:
 
@@ -95,13 +98,41 @@ class ExactDenoiser:
         if pos is not None and torch.as_tensor(pos).numel() != f:
             raise ValueError(f"positions has {torch.as_tensor(pos).numel()} entries for a window of {f} frames")
         s = ar1_cov(f, self.rho, None if pos is None else pos.tolist(), self.identity)
-        sig = sigma.to(torch.float64).reshape(-1, f)
+        sig = self.levels(sigma.to(torch.float64).reshape(-1, f))
         a = 1.0 - sig  # [B, F]
         # G = A S A + diag(sigma^2) is symmetric positive definite; M^T = G^-1 A S, out_i = sum_j M_ij y_j
         g = a[:, :, None] * s[None] * a[:, None, :] + torch.diag_embed(sig ** 2)
         mt = torch.linalg.solve(g, a[:, :, None] * s[None])
         m = mt.transpose(1, 2).expand(x.shape[0], -1, -1).to(x.dtype)
         return torch.einsum("bij,bcjhw->bcihw", m, x)
+
+    def levels(self, sigma: Tensor) -> Tensor:
+        """``[B, F]`` the noise levels the posterior is computed for: the true ones."""
+        return sigma
+
+
+class MismatchedDenoiser(ExactDenoiser):
+    """The same video's denoiser as a model trained on single-level windows only would be: exact when every window
+    frame sits at one noise level, wrong when they do not.
+
+    Design: the posterior mean computed as if every frame of the window sat at one shared level, the mean of the
+    window's levels in the model's parametrisation (flow sigma = Wan's timestep / 1000): ``E[x0 | y]`` under
+    ``sigma_i = mean(sigma)`` for all ``i``, applied to the real input ``y``. Why this one: a model that never saw
+    mixed levels cannot tell from the window which frames are clean and which are noisy, so it reads the whole window
+    at one typical level; it over-trusts frames noisier than the mean (their noise leaks into the estimate as signal)
+    and under-trusts cleaner ones (clean context and anchors at sigma 0 count as noisy evidence). On a single-level
+    window (native sampling, the Unified Stage's windows) it equals :class:`ExactDenoiser` bit for bit, so native
+    references do not change; FIFO's diagonal windows, MIGA's zigzag windows and continuation's clean-context windows
+    all pay for the mismatch. It is one plausible model of the train-inference gap, not a measurement of a trained
+    network (a real model may read a frame's own level from its per-frame time embedding; this one does not).
+    """
+
+    def levels(self, sigma: Tensor) -> Tensor:
+        same = (sigma == sigma[:, :1]).all(dim=1, keepdim=True)
+        return torch.where(same, sigma, sigma.mean(dim=1, keepdim=True).expand_as(sigma))
+
+
+DENOISERS = {"exact": ExactDenoiser, "mismatched": MismatchedDenoiser}
 
 
 def ar1_video(shape: tuple[int, int, int, int, int], rho: float, generator: torch.Generator,
@@ -272,9 +303,18 @@ WAN21 = Setting(window=21, steps=54, partitions=3, group=7, end_step=44, guidanc
 METHODS = ("chunks", "fifo", "fifo_lookahead", "dce", "dce_no_lookahead", "dce_guidance", "dce_miga", "zigzag",
            "tta", "tta_no_renoise", "tta_guidance", "tta_history", "miga", "cont_k5_a0_s24", "cont_k5_a3_s24")
 
-# chains a shipped workflow or a node default runs: FIFO Queue Init's defaults (lookahead on), the shapes starter
-# (FIFO's queue + Self-Reflection + Long-Range Guidance) and the official MIGA config
-SHIPPED = ("fifo_lookahead", "dce_miga", "miga")
+
+
+def continuation_name(cfg: ContinuationConfig) -> str:
+    """The method name of a continuation config: ``cont_k{chunk}_a{anchors}_s{anchor_every}``."""
+    return f"cont_k{cfg.chunk}_a{cfg.anchors}_s{cfg.anchor_every}"
+
+
+# chains a shipped workflow or a node default runs: FIFO Queue Init's defaults (lookahead on) at the setting's 3
+# partitions (the starter's and the LTX-Video template's queue) and at its default 2 (the Wan FIFO templates), the
+# shapes starter (FIFO's queue + Self-Reflection + Long-Range Guidance), the official MIGA config, and the Chunked
+# Continuation node's defaults
+SHIPPED = ("fifo_lookahead", "fifo_lookahead_p2", "dce_miga", "miga", continuation_name(ContinuationConfig()))
 
 
 def queue_config(method: str, st: Setting) -> QueueConfig:
@@ -297,6 +337,18 @@ def queue_config(method: str, st: Setting) -> QueueConfig:
     }[method]
 
 
+def method_setting(method: str, st: Setting) -> Setting:
+    """The setting a method runs: ``fifo_p{n}`` / ``fifo_lookahead_p{n}`` are FIFO with ``n`` partitions (FIFO Queue
+    Init's default is 2), any other method runs ``st`` as it is."""
+    m = re.fullmatch(r"(fifo|fifo_lookahead)_p(\d+)", method)
+    return st if m is None else dataclasses.replace(st, partitions=int(m[2]))
+
+
+def _base(method: str) -> str:
+    """``fifo_p2`` -> ``fifo``: the method without its partitions suffix."""
+    return re.sub(r"_p\d+$", "", method) if method.startswith("fifo") else method
+
+
 def continuation_config(method: str) -> Optional[ContinuationConfig]:
     """``cont_k{chunk}_a{anchors}_s{anchor_every}`` (e.g. ``cont_k4_a3_s32``) -> its :class:`ContinuationConfig`;
     None for any other method."""
@@ -306,6 +358,7 @@ def continuation_config(method: str) -> Optional[ContinuationConfig]:
 
 def legs(method: str, st: Setting) -> list[tuple[int, int]]:
     """The ladder path an output frame takes: ``[(from, to), ...]`` with a re-noise between legs."""
+    st, method = method_setting(method, st), _base(method)
     if method in ("chunks", "fifo", "fifo_lookahead") or method.startswith(("dce", "cont_")):
         return [(0, st.window * st.partitions)]
     if method in ("tta", "tta_guidance", "tta_history", "miga"):
@@ -323,15 +376,18 @@ def _dce(cfg: QueueConfig) -> QueueConfig:
 
 
 def run_method(method: str, st: Setting, frames: int, rho: float, *, batch: int = 8, channels: int = 4,
-               size: int = 8, seed: int = 0, stats: Optional[MigaStats] = None,
-               identity: float = 0.0) -> tuple[Tensor, int]:
+               size: int = 8, seed: int = 0, stats: Optional[MigaStats] = None, identity: float = 0.0,
+               denoiser: str = "exact") -> tuple[Tensor, int]:
     """``(video [B, C, frames, H, W], model calls)`` of one method on the oracle with identity share ``identity``
-    (on one CPU thread: the tensors are tiny, so more threads only add overhead)."""
+    and the ``denoiser`` of :data:`DENOISERS` (on one CPU thread: the tensors are tiny, so more threads only add
+    overhead)."""
     check_process(rho, identity)
+    if denoiser not in DENOISERS:
+        raise ValueError(f"the oracle's denoiser must be one of {', '.join(DENOISERS)}, got {denoiser!r}")
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        return _run_method(method, st, frames, ExactDenoiser(rho, identity), batch, channels, size, seed, stats)
+        return _run_method(method, st, frames, DENOISERS[denoiser](rho, identity), batch, channels, size, seed, stats)
     finally:
         torch.set_num_threads(threads)
 
@@ -339,6 +395,7 @@ def run_method(method: str, st: Setting, frames: int, rho: float, *, batch: int 
 def _run_method(method: str, st: Setting, frames: int, den: ExactDenoiser, batch: int, channels: int, size: int,
                 seed: int, stats: Optional[MigaStats]) -> tuple[Tensor, int]:
     sig = ladder(method, st)
+    st, method = method_setting(method, st), _base(method)
     gen = torch.Generator().manual_seed(seed)
     latent = torch.zeros(batch, channels, st.window, size, size)
     if method == "chunks":
@@ -361,6 +418,7 @@ def _run_method(method: str, st: Setting, frames: int, den: ExactDenoiser, batch
 
 def setup_of(method: str, st: Setting, frames: int):
     """The resolved MIGA setup a method runs (None for FIFO and chunks)."""
+    method = _base(method)
     if method in ("chunks", "fifo", "fifo_lookahead") or continuation_config(method) is not None:
         return None
     return resolve_miga(_dce(queue_config(method, st)), st.window, frames)
