@@ -49,9 +49,10 @@ SETTINGS = {"small": oracle.SMALL, "wan21": oracle.WAN21}
 # --identity's default rows: the references, FIFO without lookahead, every shipped chain, continuation without anchors
 IDENTITY_METHODS = ("native", "chunks", "fifo", "fifo_lookahead", "fifo_lookahead_p2", "dce_miga", "miga",
                     "cont_k5_a0_s24", "cont_k5_a3_s24", "cont_k4_a3_s24", "cont_k3_a3_s24")
-# --full: every method and the continuation candidates (chunk 3/4/5, anchors 0/2/3/max, anchor_every 12/24/48)
+# --full: every method and the continuation candidates (chunk 3-7, anchors 0 to the most that fit, anchor_every 12-48)
 CANDIDATES = tuple(f"cont_k{k}_a{a}_s{e}" for k in (3, 4, 5) for a in (0, 2, 3) for e in (24,)) + (
-    "cont_k5_a3_s12", "cont_k5_a3_s48", "cont_k4_a4_s24", "cont_k3_a5_s24")
+    "cont_k5_a3_s12", "cont_k5_a3_s48", "cont_k4_a4_s24", "cont_k3_a5_s24", "cont_k6_a0_s24", "cont_k6_a2_s24",
+    "cont_k7_a0_s24", "cont_k7_a1_s24")
 FULL_METHODS = tuple(dict.fromkeys(("native",) + oracle.METHODS + IDENTITY_METHODS + CANDIDATES))
 
 
@@ -130,6 +131,7 @@ def run_row(method: str, st: oracle.Setting, sname: str, frames: int, rho: float
     if native:  # the reference itself: one window, its ladder's calls per frame
         calls_per_frame, var, lag1, mid, far, line = (len(sig) - 1) / st.window, var_ref, lag1_ref, None, None, \
             f"{var_ref:6.3f} {'':7s} {'':7s} {lag1_ref:6.3f} {'':6s} {'':7s} {'':7s} {'':6s} {'':6s} {'':5s}"
+        lag1_min = None
     else:
         runs = [oracle.run_method(method, st, frames, rho, batch=batch, size=size, seed=seed, identity=w,
                                   denoiser=den) for seed in range(seeds)]
@@ -138,12 +140,13 @@ def run_row(method: str, st: oracle.Setting, sname: str, frames: int, rho: float
                                      for f in oracle.dataclasses.fields(oracle.Measure)[1:-1]], ms[0].lag1_dev_at)
         calls_per_frame = sum(c for _, c in runs) / len(runs) / frames
         var, lag1, mid, far, line = m.var, m.lag1, m.lag_far, m.lag_distant, m.row()
+        lag1_min = m.lag1_min
     sec = time.perf_counter() - t0
     print(f"{method:18s} {line} {var_ref:6.3f} {lag1_ref:6.3f} {path:6.3f} {calls_per_frame:7.2f} {sec:5.1f}",
           flush=True)
     return {"method": method, "denoiser": den, "setting": sname, "rho": rho, "identity": w, "frames": frames,
             "seeds": seeds, "calls_per_frame": calls_per_frame, "var": var, "var_native": var_ref, "lag1": lag1,
-            "lag1_native": lag1_ref, "lag1_truth": oracle.truth_corr(1, rho, w), "mid": mid, "far": far,
+            "lag1_native": lag1_ref, "lag1_min": lag1_min, "lag1_truth": oracle.truth_corr(1, rho, w), "mid": mid, "far": far,
             "far_truth": oracle.truth_mean_corr(oracle.FAR_LAGS, rho, w), "shipped": method in oracle.SHIPPED,
             "seconds": sec}
 
