@@ -237,3 +237,18 @@ def test_fifo_partitions_by_name() -> None:
     assert abs(float(oracle.frame_variance(video).mean()) / expected - 1) < 0.03
     assert "fifo_lookahead_p2" in oracle.SHIPPED and oracle.continuation_name(oracle.ContinuationConfig()) in \
         oracle.SHIPPED
+
+
+def test_the_tables_name_the_targets_a_row_misses() -> None:
+    """docs/benchmarks.md's verdict columns: far >= 0.40, variance within 0.08 and lag-1 within 0.03 of native, at
+    most 2x FIFO with lookahead's calls; on the mismatched denoiser, no further from native than FIFO with lookahead."""
+    from infinite_video.tools.bench import oracle_tables as t
+
+    good = {"far": 0.42, "var": 0.83, "var_native": 0.88, "lag1": 0.96, "lag1_native": 0.97, "calls_per_frame": 5.4}
+    assert t.exact_misses(good, 6.4) == []
+    bad = dict(good, far=0.39, var=0.79, lag1=0.93, calls_per_frame=13.0)
+    assert t.exact_misses(bad, 6.4) == ["far", "var", "lag-1", "cost"]
+    fifo = {"var": 0.61, "var_native": 0.88, "lag1": 0.91, "lag1_native": 0.97}
+    assert t.mismatched_misses(good, fifo) == [] and t.mismatched_misses(dict(good, lag1=0.79), fifo) == ["lag-1"]
+    assert t.label("cont_k5_a3_s24") == "**continuation, chunk 5, 3 anchors every 24 (Chunked Continuation defaults)**"
+    assert t.label("fifo_p4") == "FIFO, 4 partitions"

@@ -1,0 +1,145 @@
+"""Markdown tables from ``python -m tools.bench.oracle --json`` files (the tables of docs/benchmarks.md).
+
+    python -m tools.bench.oracle_tables docs/results/oracle_identity_0.5.json docs/results/oracle_identity_0.json
+
+One table per file and setting/rho/identity: a row per method, the exact and the mismatched denoiser side by side
+(``exact / mismatched``) when the file has both, and whether the row meets the identity targets:
+
+- exact denoiser: far-lag correlation (lags 100-200) at least ``FAR_MIN``, variance within ``VAR_GAP`` of native,
+  lag-1 within ``LAG1_GAP`` of native, at most ``COST_X`` times the calls per frame of FIFO with lookahead
+  (``fifo_lookahead``, the same file); a failed target is named;
+- mismatched denoiser: variance and lag-1 no further from native than FIFO with lookahead's on the same denoiser.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+from typing import Optional
+
+from ..testing import oracle
+
+FAR_MIN, VAR_GAP, LAG1_GAP, COST_X = 0.40, 0.08, 0.03, 2.0
+REFERENCE = "fifo_lookahead"
+
+LABELS = {
+    "native": "native window (discretisation reference)",
+    "chunks": "independent chunks",
+    "fifo": "FIFO, no lookahead",
+    "fifo_lookahead": "FIFO with lookahead (starter's queue, LTX-Video template)",
+    "fifo_lookahead_p2": "FIFO Queue Init defaults: lookahead, 2 partitions (Wan FIFO templates)",
+    "dce_miga": "starter chain: FIFO + Self-Reflection + Long-Range Guidance",
+    "miga": "MIGA template chain (zigzag + unified + reflection + guidance)",
+    "tta": "MIGA zigzag + unified",
+    "tta_history": "MIGA zigzag + unified, history guidance",
+}
+
+
+def label(method: str) -> str:
+    """A reader's name for a method (``cont_k5_a3_s24`` -> continuation, chunk 5, 3 anchors every 24)."""
+    m = re.fullmatch(r"cont_k(\d+)_a(\d+)_s(\d+)", method)
+    if m:
+        text = f"continuation, chunk {m[1]}, " + (f"{m[2]} anchors every {m[3]}" if int(m[2]) else "no anchors")
+        if method == oracle.continuation_name(oracle.ContinuationConfig()):
+            text += " (Chunked Continuation defaults)"
+    else:
+        p = re.fullmatch(r"(fifo|fifo_lookahead)_p(\d+)", method)
+        if p and method not in LABELS:
+            text = f"FIFO{' with lookahead' if p[1] == 'fifo_lookahead' else ''}, {p[2]} partitions"
+        else:
+            text = LABELS.get(method, method)
+    return f"**{text}**" if method in oracle.SHIPPED else text
+
+
+def _num(v: Optional[float], signed: bool = False) -> str:
+    return "-" if v is None else f"{v:+.3f}" if signed else f"{v:.3f}"
+
+
+def exact_misses(row: dict, ref_cost: Optional[float]) -> list[str]:
+    """The identity targets ``row`` (exact denoiser) misses: ``far``, ``var``, ``lag-1``, ``cost``."""
+    miss = []
+    if row["far"] is None or row["far"] < FAR_MIN:
+        miss.append("far")
+    if row["var"] < row["var_native"] - VAR_GAP:
+        miss.append("var")
+    if abs(row["lag1"] - row["lag1_native"]) > LAG1_GAP:
+        miss.append("lag-1")
+    if ref_cost is not None and row["calls_per_frame"] > COST_X * ref_cost:
+        miss.append("cost")
+    return miss
+
+
+def mismatched_misses(row: dict, ref: Optional[dict]) -> list[str]:
+    """``var`` / ``lag-1`` when ``row`` (mismatched denoiser) is further from native than ``ref`` (FIFO with
+    lookahead on the same denoiser)."""
+    if ref is None:
+        return ["no reference"]
+    miss = []
+    if abs(row["var"] - row["var_native"]) > abs(ref["var"] - ref["var_native"]):
+        miss.append("var")
+    if abs(row["lag1"] - row["lag1_native"]) > abs(ref["lag1"] - ref["lag1_native"]):
+        miss.append("lag-1")
+    return miss
+
+
+def _verdict(miss: list[str]) -> str:
+    return "met" if not miss else "misses " + ", ".join(miss)
+
+
+def table(rows: list[dict]) -> str:
+    """One markdown table for rows of one setting, rho and identity."""
+    by = {(r["method"], r["denoiser"]): r for r in rows}
+    methods = list(dict.fromkeys(r["method"] for r in rows))
+    dens = [d for d in oracle.DENOISERS if any(r["denoiser"] == d for r in rows)]
+    ref_cost = by[(REFERENCE, "exact")]["calls_per_frame"] if (REFERENCE, "exact") in by else None
+    r0 = rows[0]
+    both = " / ".join(dens)
+    head = (f"| W = {r0['identity']:g}, rho {r0['rho']:g}, {r0['frames']} frames, {r0['seeds']} seeds | calls/frame | "
+            f"x FIFO+lookahead | var ({both}) | native var | lag-1 ({both}) | native lag-1 | far ({both}) |")
+    out = [head]
+    cols = 7
+    if "exact" in dens:
+        head_extra = " targets, exact |"
+        out[0] += head_extra
+        cols += 1
+    if "mismatched" in dens:
+        out[0] += " targets, mismatched |"
+        cols += 1
+    out.append("|---" * cols + "|")
+    truth = f"| truth | - | - | 1 | - | {r0['lag1_truth']:.3f} | - | {r0['far_truth']:.3f} |" + " - |" * (cols - 7)
+    out.append(truth)
+    for m in methods:
+        got = [by[(m, d)] for d in dens if (m, d) in by]
+        a = got[0]
+        cost = a["calls_per_frame"]
+        row = (f"| {label(m)} | {cost:.2f} | {cost / ref_cost:.2f} | " if ref_cost else f"| {label(m)} | {cost:.2f} | - | ")
+        row += " / ".join(_num(g["var"]) for g in got) + f" | {a['var_native']:.3f} | "
+        row += " / ".join(_num(g["lag1"]) for g in got) + f" | {a['lag1_native']:.3f} | "
+        row += " / ".join(_num(g["far"], True) for g in got) + " |"
+        if "exact" in dens:
+            row += (" - |" if m == "native" or (m, "exact") not in by else
+                    f" {_verdict(exact_misses(by[(m, 'exact')], ref_cost))} |")
+        if "mismatched" in dens:
+            row += (" - |" if m in ("native", REFERENCE) or (m, "mismatched") not in by else
+                    f" {_verdict(mismatched_misses(by[(m, 'mismatched')], by.get((REFERENCE, 'mismatched'))))} |")
+        out.append(row)
+    return "\n".join(out)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("files", nargs="+", help="JSON files written by python -m tools.bench.oracle --json")
+    args = ap.parse_args()
+    for f in args.files:
+        with open(f) as fh:
+            rows = json.load(fh)
+        groups: dict[tuple, list[dict]] = {}
+        for r in rows:
+            groups.setdefault((r["setting"], r["rho"], r["identity"]), []).append(r)
+        for key, group in groups.items():
+            print(f"<!-- {f}: setting {key[0]}, rho {key[1]}, identity {key[2]} -->\n{table(group)}\n")
+
+
+if __name__ == "__main__":
+    main()
