@@ -232,6 +232,7 @@ def test_fifo_partitions_by_name() -> None:
     """``fifo_lookahead_p2`` is FIFO Queue Init's defaults: 2 partitions, a ladder of 2 windows' steps."""
     st = oracle.SMALL
     assert oracle.legs("fifo_lookahead_p2", st) == [(0, 2 * st.window)] and oracle.ladder("fifo_p4", st).numel() == 37
+    assert oracle.legs("fifo_w27_p1", st) == [(0, 27)] and oracle.method_setting("fifo_w27_p1", st).window == 27
     video, calls = oracle.run_method("fifo_p2", st, 30, 0.0)
     expected = oracle.path_variance(oracle.ladder("fifo_p2", st), oracle.legs("fifo_p2", st))
     assert abs(float(oracle.frame_variance(video).mean()) / expected - 1) < 0.03

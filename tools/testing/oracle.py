@@ -339,14 +339,17 @@ def queue_config(method: str, st: Setting) -> QueueConfig:
 
 def method_setting(method: str, st: Setting) -> Setting:
     """The setting a method runs: ``fifo_p{n}`` / ``fifo_lookahead_p{n}`` are FIFO with ``n`` partitions (FIFO Queue
-    Init's default is 2), any other method runs ``st`` as it is."""
-    m = re.fullmatch(r"(fifo|fifo_lookahead)_p(\d+)", method)
-    return st if m is None else dataclasses.replace(st, partitions=int(m[2]))
+    Init's default is 2), ``fifo_w{f}_p{n}`` also with a window of ``f`` frames (a model whose clip is ``f`` long);
+    any other method runs ``st`` as it is."""
+    m = re.fullmatch(r"(fifo|fifo_lookahead)(?:_w(\d+))?_p(\d+)", method)
+    if m is None:
+        return st
+    return dataclasses.replace(st, partitions=int(m[3]), window=int(m[2]) if m[2] else st.window)
 
 
 def _base(method: str) -> str:
-    """``fifo_p2`` -> ``fifo``: the method without its partitions suffix."""
-    return re.sub(r"_p\d+$", "", method) if method.startswith("fifo") else method
+    """``fifo_w27_p1`` -> ``fifo``: the method without its window and partitions suffixes."""
+    return re.sub(r"(_w\d+)?_p\d+$", "", method) if method.startswith("fifo") else method
 
 
 def continuation_config(method: str) -> Optional[ContinuationConfig]:
