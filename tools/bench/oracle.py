@@ -147,7 +147,8 @@ def run_row(method: str, st: oracle.Setting, sname: str, frames: int, rho: float
           flush=True)
     return {"method": method, "denoiser": den, "setting": sname, "rho": rho, "identity": w, "frames": frames,
             "seeds": seeds, "calls_per_frame": calls_per_frame, "var": var, "var_native": var_ref, "lag1": lag1,
-            "lag1_native": lag1_ref, "lag1_min": lag1_min, "lag1_truth": oracle.truth_corr(1, rho, w), "mid": mid, "far": far,
+            "lag1_native": lag1_ref, "lag1_min": lag1_min, "lag1_truth": oracle.truth_corr(1, rho, w), "mid": mid,
+            "far": far,
             "far_truth": oracle.truth_mean_corr(oracle.FAR_LAGS, rho, w), "shipped": method in oracle.SHIPPED,
             "seconds": sec}
 
