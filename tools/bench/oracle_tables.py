@@ -47,8 +47,13 @@ def label(method: str) -> str:
             text += " (Chunked Continuation defaults)"
     else:
         p = re.fullmatch(r"(fifo|fifo_lookahead)_p(\d+)", method)
-        if p and method not in LABELS:
-            text = f"FIFO{' with lookahead' if p[1] == 'fifo_lookahead' else ''}, {p[2]} partitions"
+        w = re.fullmatch(r"(fifo|fifo_lookahead)_w(\d+)_p(\d+)", method)
+        if w:
+            text = (f"FIFO{' with lookahead' if w[1] == 'fifo_lookahead' else ''}, window {w[2]} x {w[3]} "
+                    f"partition{'s' if w[3] != '1' else ''}")
+        elif p and method not in LABELS:
+            text = f"FIFO{' with lookahead' if p[1] == 'fifo_lookahead' else ''}, {p[2]} partition" + (
+                "s" if p[2] != "1" else "")
         else:
             text = LABELS.get(method, method)
     return f"**{text}**" if method in oracle.SHIPPED else text

@@ -121,9 +121,9 @@ class MismatchedDenoiser(ExactDenoiser):
     mixed levels cannot tell from the window which frames are clean and which are noisy, so it reads the whole window
     at one typical level; it over-trusts frames noisier than the mean (their noise leaks into the estimate as signal)
     and under-trusts cleaner ones (clean context and anchors at sigma 0 count as noisy evidence). On a single-level
-    window (native sampling, the Unified Stage's windows) it equals :class:`ExactDenoiser` bit for bit, so native
-    references do not change; FIFO's diagonal windows, MIGA's zigzag windows and continuation's clean-context windows
-    all pay for the mismatch. It is one plausible model of the train-inference gap, not a measurement of a trained
+    window (native sampling, independent chunks, the Unified Stage's windows without guidance latents) it equals
+    :class:`ExactDenoiser` bit for bit, so native references do not change; FIFO's diagonal windows, MIGA's zigzag
+    windows, clean guidance latents and continuation's clean context all pay for the mismatch. It is one plausible model of the train-inference gap, not a measurement of a trained
     network (a real model may read a frame's own level from its per-frame time embedding; this one does not).
     """
 
