@@ -96,11 +96,11 @@ def _verdict(miss: list[str]) -> str:
     return "met" if not miss else "misses " + ", ".join(miss)
 
 
-def table(rows: list[dict]) -> str:
-    """One markdown table for rows of one setting, rho and identity."""
+def table(rows: list[dict], only: Optional[list[str]] = None) -> str:
+    """One markdown table for rows of one setting, rho and identity (``only``: these methods, in this order)."""
     by = {(r["method"], r["denoiser"]): r for r in rows}
-    methods = list(dict.fromkeys(r["method"] for r in rows))
     dens = [d for d in oracle.DENOISERS if any(r["denoiser"] == d for r in rows)]
+    methods = [m for m in only or dict.fromkeys(r["method"] for r in rows) if any((m, d) in by for d in dens)]
     ref_cost = by[(REFERENCE, "exact")]["calls_per_frame"] if (REFERENCE, "exact") in by else None
     r0 = rows[0]
     if r0["identity"] == 0:
@@ -160,15 +160,24 @@ def plain_table(rows: list[dict], by: dict, methods: list[str], dens: list[str],
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("files", nargs="+", help="JSON files written by python -m tools.bench.oracle --json")
+    ap.add_argument("--merge", action="store_true", help="one table from all the files (e.g. candidates run apart "
+                    "from their FIFO reference)")
+    ap.add_argument("--methods", default=None, help="comma-separated: only these rows, in this order (the FIFO "
+                    "reference still sets the cost ratio)")
     args = ap.parse_args()
+    batches = []
     for f in args.files:
         with open(f) as fh:
-            rows = json.load(fh)
+            batches.append((f, json.load(fh)))
+    if args.merge:
+        batches = [(" + ".join(f for f, _ in batches), [r for _, rows in batches for r in rows])]
+    for f, rows in batches:
         groups: dict[tuple, list[dict]] = {}
         for r in rows:
             groups.setdefault((r["setting"], r["rho"], r["identity"]), []).append(r)
         for key, group in groups.items():
-            print(f"<!-- {f}: setting {key[0]}, rho {key[1]}, identity {key[2]} -->\n{table(group)}\n")
+            print(f"<!-- {f}: setting {key[0]}, rho {key[1]}, identity {key[2]} -->\n"
+                  f"{table(group, args.methods.split(',') if args.methods else None)}\n")
 
 
 if __name__ == "__main__":
