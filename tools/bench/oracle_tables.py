@@ -42,7 +42,8 @@ def label(method: str) -> str:
     """A reader's name for a method (``cont_k5_a3_s24`` -> continuation, chunk 5, 3 anchors every 24)."""
     m = re.fullmatch(r"cont_k(\d+)_a(\d+)_s(\d+)", method)
     if m:
-        text = f"continuation, chunk {m[1]}, " + (f"{m[2]} anchors every {m[3]}" if int(m[2]) else "no anchors")
+        text = f"continuation, chunk {m[1]}, " + (f"{m[2]} anchor{'s' if m[2] != '1' else ''} every {m[3]}" if int(m[2])
+                                                      else "no anchors")
         if method == oracle.continuation_name(oracle.ContinuationConfig()):
             text += " (Chunked Continuation defaults)"
     else:
