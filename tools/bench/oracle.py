@@ -3,8 +3,10 @@
     python -m tools.bench.oracle                      # both settings, 200 output frames, rho 0.9 and 0
     python -m tools.bench.oracle --setting wan21 --frames 400 --methods tta,tta_guidance
     python -m tools.bench.oracle --identity 0.5 --json identity.json   # small, rho 0.9, 400 frames, 2 seeds
+    python -m tools.bench.oracle --identity 0.5 --full --json all.json # every method and continuation candidate
+    python -m tools.bench.oracle_tables identity.json                  # the markdown tables of docs/benchmarks.md
 
-Methods (all on the same exact denoiser, flow matching, deterministic Euler):
+Methods (flow matching, deterministic Euler; the exact denoiser unless ``--denoiser`` says otherwise):
 
 - ``chunks``: independent windows sampled natively, concatenated (the borders are visible by construction);
 - ``fifo`` / ``fifo_lookahead``: FIFO-Diffusion, ``partitions`` blocks;

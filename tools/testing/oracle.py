@@ -123,8 +123,9 @@ class MismatchedDenoiser(ExactDenoiser):
     and under-trusts cleaner ones (clean context and anchors at sigma 0 count as noisy evidence). On a single-level
     window (native sampling, independent chunks, the Unified Stage's windows without guidance latents) it equals
     :class:`ExactDenoiser` bit for bit, so native references do not change; FIFO's diagonal windows, MIGA's zigzag
-    windows, clean guidance latents and continuation's clean context all pay for the mismatch. It is one plausible model of the train-inference gap, not a measurement of a trained
-    network (a real model may read a frame's own level from its per-frame time embedding; this one does not).
+    windows, clean guidance latents and continuation's clean context all pay for the mismatch. It is one plausible
+    model of the train-inference gap, not a measurement of a trained network (a real model may read a frame's own
+    level from its per-frame time embedding; this one does not).
     """
 
     def levels(self, sigma: Tensor) -> Tensor:
