@@ -175,11 +175,13 @@ def set_widgets(page, values: dict, node: str = "window.__ivNode") -> dict:
 
 
 @pytest.fixture(scope="module")
-def page(comfy_host):
+def page(comfy_host, frontend):
+    """The editor in headless Chromium, once per frontend (conftest's ``frontend``: the pinned one and 1.58)."""
     if find_chromium() is None:
         pytest.skip("no Chromium: the web-extension test needs a headless browser (apt-get install chromium, or set "
                     "$CHROMIUM)")
-    with start_server(comfy_host, custom_nodes={"infinite-video": PACK_ROOT}, frontend=True) as server:
+    version, web_root = frontend
+    with start_server(comfy_host, custom_nodes={"infinite-video": PACK_ROOT}, frontend=web_root) as server:
         server.request("POST", "/api/settings/Comfy.TutorialCompleted", True)  # no template dialog on first start
         with Browser.start() as browser:
             browser.navigate(server.url)
@@ -187,6 +189,7 @@ def page(comfy_host):
                              "?.InfiniteVideo_FIFOQueueInit && app.extensions.some("
                              "(e) => e.name === 'infinite_video.QueueDiagram'))")
             browser.server = server
+            browser.frontend = version
             yield browser
             ours = [e for e in browser.errors if "queue_diagram" in e or "chain_plan" in e]
             assert not ours, ours
