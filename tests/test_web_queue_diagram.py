@@ -112,21 +112,19 @@ def test_chain_route_rejects_what_is_not_a_chain(comfy_server, body, message):
 
 # -- in the browser --------------------------------------------------------------------------------------------------
 
-# Draws node `window.__ivNode` into an offscreen canvas with its own onDrawForeground and reads the pixels at the
+# Reads the pixels of node `window.__ivNode`'s diagram from the canvas the editor shows (its DOM widget's) at the
 # geometry the extension's own layout() gives (imported from the module the frontend loaded: the same instance).
 PIXELS_JS = """
 (async () => {
   const urls = await (await fetch("/api/extensions")).json();
-  const { layout, COLORS } = await import(urls.find((u) => u.endsWith("/queue_diagram.js")));
+  const { layout, panelNode, COLORS, SCALE, WIDGET } = await import(urls.find((u) => u.endsWith("/queue_diagram.js")));
   if (app.extensions.filter((e) => e.name === "infinite_video.QueueDiagram").length !== 1) throw "loaded twice";
   const node = window.__ivNode;
-  const [W, H] = [Math.ceil(node.size[0]), Math.ceil(node.size[1])];
-  const canvas = new OffscreenCanvas(W, H);
+  const canvas = node.widgets.find((w) => w.name === WIDGET).element.querySelector("canvas");
   const ctx = canvas.getContext("2d");
-  node.onDrawForeground(ctx);
   const view = node.ivQueue;
-  const box = layout(node, view, ctx);
-  const px = (X, Y) => Array.from(ctx.getImageData(Math.floor(X), Math.floor(Y), 1, 1).data.slice(0, 3));
+  const box = layout(panelNode(node, canvas.width / SCALE, ctx), view, ctx);
+  const px = (X, Y) => Array.from(ctx.getImageData(Math.floor(X * SCALE), Math.floor(Y * SCALE), 1, 1).data.slice(0, 3));
   const hex = (c) => [1, 3, 5].map((i) => parseInt(c.slice(i, i + 2), 16));
   const panel = hex(COLORS.panel);
   // text: the brightest pixel of each text row against the panel
@@ -190,9 +188,13 @@ def page(comfy_host, frontend):
                              "(e) => e.name === 'infinite_video.QueueDiagram'))")
             browser.server = server
             browser.frontend = version
+            # report every deprecated-API use, not only the first of each kind in the session (current frontends)
+            browser.evaluate("LiteGraph.alwaysRepeatWarnings = true")
             yield browser
             ours = [e for e in browser.errors if "queue_diagram" in e or "chain_plan" in e]
             assert not ours, ours
+            warned = [text for text, stack in browser.warnings if any("queue_diagram" in url for url in stack)]
+            assert not warned, warned  # e.g. a deprecated API (input.link, output.links in current frontends)
 
 
 def add_fifo(page) -> int:
@@ -350,12 +352,17 @@ def test_legible_at_60_percent_zoom_and_in_the_light_theme(page, tmp_path):
         return (await import(urls.find((u) => u.endsWith("/queue_diagram.js")))).FONT_PX;
     })()""")
     assert font * 0.6 >= page.evaluate("app.canvas.min_font_size_for_lod")
-    before = page.evaluate("window.__ivNode.ivDraws ?? 0")
     page.evaluate("(async () => { app.canvas.ds.offset = [20, 20]; app.canvas.ds.scale = 0.6; "
                   "app.canvas.ds.onChanged?.(0.6, app.canvas.ds.offset); app.graph.setDirtyCanvas(true, true); "
                   "await new Promise((r) => setTimeout(r, 500)); })()")
     assert page.evaluate("app.canvas.low_quality") is False
-    assert page.evaluate("window.__ivNode.ivDraws ?? 0") > before
+    # the diagram's canvas is on screen at that zoom, its text scaled with the node
+    shown = page.evaluate("""(() => {
+        const canvas = window.__ivNode.ivWidget.element.querySelector("canvas"), r = canvas.getBoundingClientRect();
+        const hit = document.elementFromPoint(r.left + r.width / 2, r.top + 10);
+        return { scale: r.width / canvas.offsetWidth, onTop: hit === canvas, visible: r.width > 0 && r.height > 0 };
+    })()""")
+    assert shown["visible"] and shown["onTop"] and abs(shown["scale"] - 0.6) < 0.01, shown
     page.screenshot(tmp_path / "zoom_60.png")
 
     page.evaluate("(async () => { await app.extensionManager.setting.set('Comfy.ColorPalette', 'light'); "
