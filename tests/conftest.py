@@ -25,8 +25,7 @@ import pytest
 PACK_ROOT = Path(__file__).resolve().parents[1]
 runpy.run_path(str(PACK_ROOT / "tools" / "pack.py"))["load_pack"]()
 
-from infinite_video.tools.ci import find_host  # noqa: E402
-from infinite_video.tools.ci import frontends  # noqa: E402
+from infinite_video.tools.ci import find_host, frontends  # noqa: E402
 from infinite_video.tools.testing import tiny_models  # noqa: E402
 from infinite_video.tools.testing.comfy_server import ServerError, start_server  # noqa: E402
 from infinite_video.tools.testing.host import prepare_host  # noqa: E402

@@ -124,7 +124,8 @@ PIXELS_JS = """
   const ctx = canvas.getContext("2d");
   const view = node.ivQueue;
   const box = layout(panelNode(node, canvas.width / SCALE, ctx), view, ctx);
-  const px = (X, Y) => Array.from(ctx.getImageData(Math.floor(X * SCALE), Math.floor(Y * SCALE), 1, 1).data.slice(0, 3));
+  const px = (X, Y) => Array.from(ctx.getImageData(Math.floor(X * SCALE), Math.floor(Y * SCALE), 1, 1).data)
+    .slice(0, 3);
   const hex = (c) => [1, 3, 5].map((i) => parseInt(c.slice(i, i + 2), 16));
   const panel = hex(COLORS.panel);
   // text: the brightest pixel of each text row against the panel
@@ -353,7 +354,8 @@ def test_diagram_drawn_and_following_edits_in_both_node_modes(page, vue_nodes, t
         page.evaluate(BUILD_MIGA_JS)
         # the editor records the built graph when the mouse is released (as after building it by hand)
         state = page.evaluate("(async () => { window.dispatchEvent(new MouseEvent('mouseup')); "
-                              "window.__ivNode.widgets[0].callback?.(0); return await window.__ivNode.ivQueueReady; })()")
+                              "window.__ivNode.widgets[0].callback?.(0); "
+                              "return await window.__ivNode.ivQueueReady; })()")
         assert state["plan"]["window"] == 21
         page.evaluate("(async () => { app.canvas.ds.offset = [0, 60]; app.canvas.ds.scale = 1; "
                       "app.graph.setDirtyCanvas(true, true); await new Promise((r) => setTimeout(r, 800)); })()")
@@ -572,8 +574,8 @@ def test_missing_models_dialog_offers_the_official_downloads(page):
     page.evaluate("[...document.querySelectorAll('button')].find((b) => b.innerText.trim() === 'View details').click()")
     text = page.wait_for("""(() => {
         const t = document.body.innerText;
-        return document.querySelectorAll('[data-testid="missing-model-download"]').length && t.includes("Missing Models")
-            && t;
+        const buttons = document.querySelectorAll('[data-testid="missing-model-download"]');
+        return buttons.length && t.includes("Missing Models") && t;
     })()""", timeout=30)
     for m in models:  # each file, with its folder on the line under it
         assert f"{m['name']}\n{m['directory']}\nDownload" in text, (m, text)
