@@ -13,9 +13,10 @@
 // the run ignores is named in yellow only when it was changed from its default (the route's `warnings`), so a
 // workflow that keeps the defaults opens without a warning. The model calls of one sweep are drawn as one row of
 // the ranges they write (together they cover the queue) and, below it, the first calls in full (what each reads,
-// writes and takes as guidance), with the count. Drawn on a canvas of its own (a DOM widget: both node renderers show it), on a dark panel (legible in the light and dark palettes; text at
-// 14 px stays above the editor's 8 px readability threshold at 60% zoom); nothing is added to widgets_values, so
-// saved workflows and API prompts are unchanged.
+// writes and takes as guidance), with the count. Drawn on a canvas of its own (a DOM widget: both node renderers
+// show it), on a dark panel (legible in the light and dark palettes; text at 14 px stays above the editor's 8 px
+// readability threshold at 60% zoom); nothing is added to widgets_values, so saved workflows and API prompts are
+// unchanged.
 
 import { app } from "../../scripts/app.js";
 import { api } from "../../scripts/api.js";
