@@ -25,7 +25,7 @@ import pytest
 PACK_ROOT = Path(__file__).resolve().parents[1]
 runpy.run_path(str(PACK_ROOT / "tools" / "pack.py"))["load_pack"]()
 
-from infinite_video.tools.ci import find_host  # noqa: E402
+from infinite_video.tools.ci import find_host, frontends  # noqa: E402
 from infinite_video.tools.testing import tiny_models  # noqa: E402
 from infinite_video.tools.testing.comfy_server import ServerError, start_server  # noqa: E402
 from infinite_video.tools.testing.host import prepare_host  # noqa: E402
@@ -131,6 +131,34 @@ def tiny_ltxv(tiny_model_files):
 def tiny_cosmos(tiny_model_files):
     """Tiny Cosmos Predict2 (``CosmosPredict2``; latent ``[B, 16, F, H, W]``, context 1024)."""
     return _load(tiny_model_files, "cosmos_predict2")
+
+
+def _pinned_frontend() -> str:
+    from importlib import metadata
+
+    try:
+        return metadata.version("comfyui-frontend-package")
+    except metadata.PackageNotFoundError:
+        return "pinned"
+
+
+# The frontends the browser tests run against: the host's installed, pinned one (True: start_server's default web
+# root) and the current ones .ci/setup fetched from PyPI (tools/ci/frontends.py), served with --front-end-root.
+FRONTENDS = [pytest.param(True, id=f"frontend-{_pinned_frontend()}"),
+             *(pytest.param(v, id=f"frontend-{v}") for v in frontends.CURRENT)]
+
+
+@pytest.fixture(scope="module", params=FRONTENDS)
+def frontend(request) -> tuple[str, bool | Path]:
+    """``(version, web root)`` of one frontend for ``start_server(frontend=...)``; browser tests using it run once per
+    frontend. A current frontend that ``.ci/setup`` has not fetched skips them with the reason."""
+    if request.param is True:
+        return _pinned_frontend(), True
+    static = frontends.static_dir(request.param)
+    if static is None:
+        pytest.skip(f"comfyui-frontend-package {request.param} not fetched: run `bash .ci/setup` (or python3 "
+                    "tools/ci/frontends.py --fetch) with network access")
+    return request.param, static
 
 
 @pytest.fixture(scope="session")

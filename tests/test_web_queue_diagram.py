@@ -112,21 +112,20 @@ def test_chain_route_rejects_what_is_not_a_chain(comfy_server, body, message):
 
 # -- in the browser --------------------------------------------------------------------------------------------------
 
-# Draws node `window.__ivNode` into an offscreen canvas with its own onDrawForeground and reads the pixels at the
+# Reads the pixels of node `window.__ivNode`'s diagram from the canvas the editor shows (its DOM widget's) at the
 # geometry the extension's own layout() gives (imported from the module the frontend loaded: the same instance).
 PIXELS_JS = """
 (async () => {
   const urls = await (await fetch("/api/extensions")).json();
-  const { layout, COLORS } = await import(urls.find((u) => u.endsWith("/queue_diagram.js")));
+  const { layout, panelNode, COLORS, SCALE, WIDGET } = await import(urls.find((u) => u.endsWith("/queue_diagram.js")));
   if (app.extensions.filter((e) => e.name === "infinite_video.QueueDiagram").length !== 1) throw "loaded twice";
   const node = window.__ivNode;
-  const [W, H] = [Math.ceil(node.size[0]), Math.ceil(node.size[1])];
-  const canvas = new OffscreenCanvas(W, H);
+  const canvas = node.widgets.find((w) => w.name === WIDGET).element.querySelector("canvas");
   const ctx = canvas.getContext("2d");
-  node.onDrawForeground(ctx);
   const view = node.ivQueue;
-  const box = layout(node, view, ctx);
-  const px = (X, Y) => Array.from(ctx.getImageData(Math.floor(X), Math.floor(Y), 1, 1).data.slice(0, 3));
+  const box = layout(panelNode(node, canvas.width / SCALE, ctx), view, ctx);
+  const px = (X, Y) => Array.from(ctx.getImageData(Math.floor(X * SCALE), Math.floor(Y * SCALE), 1, 1).data)
+    .slice(0, 3);
   const hex = (c) => [1, 3, 5].map((i) => parseInt(c.slice(i, i + 2), 16));
   const panel = hex(COLORS.panel);
   // text: the brightest pixel of each text row against the panel
@@ -175,11 +174,13 @@ def set_widgets(page, values: dict, node: str = "window.__ivNode") -> dict:
 
 
 @pytest.fixture(scope="module")
-def page(comfy_host):
+def page(comfy_host, frontend):
+    """The editor in headless Chromium, once per frontend (conftest's ``frontend``: the pinned one and 1.58)."""
     if find_chromium() is None:
         pytest.skip("no Chromium: the web-extension test needs a headless browser (apt-get install chromium, or set "
                     "$CHROMIUM)")
-    with start_server(comfy_host, custom_nodes={"infinite-video": PACK_ROOT}, frontend=True) as server:
+    version, web_root = frontend
+    with start_server(comfy_host, custom_nodes={"infinite-video": PACK_ROOT}, frontend=web_root) as server:
         server.request("POST", "/api/settings/Comfy.TutorialCompleted", True)  # no template dialog on first start
         with Browser.start() as browser:
             browser.navigate(server.url)
@@ -187,9 +188,14 @@ def page(comfy_host):
                              "?.InfiniteVideo_FIFOQueueInit && app.extensions.some("
                              "(e) => e.name === 'infinite_video.QueueDiagram'))")
             browser.server = server
+            browser.frontend = version
+            # report every deprecated-API use, not only the first of each kind in the session (current frontends)
+            browser.evaluate("LiteGraph.alwaysRepeatWarnings = true")
             yield browser
             ours = [e for e in browser.errors if "queue_diagram" in e or "chain_plan" in e]
             assert not ours, ours
+            warned = [text for text, stack in browser.warnings if any("queue_diagram" in url for url in stack)]
+            assert not warned, warned  # e.g. a deprecated API (input.link, output.links in current frontends)
 
 
 def add_fifo(page) -> int:
@@ -228,7 +234,7 @@ def test_diagram_follows_the_widgets_and_draws_the_plan(page, tmp_path):
     assert len(page.evaluate(PIXELS_JS)["writes"]) == 3
 
     # what the node saves and queues is unchanged: four widget values, four inputs
-    saved = page.evaluate("app.graph.serialize().nodes.find((n) => n.id === window.__ivNode.id).widgets_values")
+    saved = page.evaluate("app.graph.serialize().nodes.find((n) => n.id == window.__ivNode.id).widgets_values")
     assert saved == [4, 3, False, "noise"]
     inputs = page.evaluate("(async () => (await app.graphToPrompt()).output[String(window.__ivNode.id)].inputs)()")
     assert inputs == {"window_length": 4, "partitions": 3, "lookahead": False, "init_mode": "noise"}
@@ -319,6 +325,72 @@ def test_miga_chain_draws_the_whole_plan_once(page, tmp_path):
     page.screenshot(tmp_path / "miga_chain.png")
 
 
+def version(page) -> tuple[int, ...]:
+    return tuple(int(x) for x in page.frontend.split(".")[:2])
+
+
+# Where the diagram's canvas is on the page: on screen, on top (not under another element), and inside its node's own
+# element when nodes are Vue components.
+PLACE_JS = """(() => {
+    const node = window.__ivNode, canvas = node.ivWidget.element.querySelector("canvas");
+    const r = canvas.getBoundingClientRect();
+    const hit = document.elementFromPoint(r.left + r.width / 2, r.top + Math.min(20, r.height / 2));
+    return { width: r.width, height: r.height, onTop: hit === canvas,
+             vueNode: canvas.closest("[data-node-id]")?.dataset.nodeId ?? null, node: String(node.id) };
+})()"""
+
+
+@pytest.mark.parametrize("vue_nodes", [False, True], ids=["classic", "vue-nodes"])
+def test_diagram_drawn_and_following_edits_in_both_node_modes(page, vue_nodes, tmp_path):
+    """With the classic canvas and with "Nodes 2.0" (Vue nodes, which never call a node's onDrawForeground), the MIGA
+    chain's diagram is drawn on screen (pixels of the plan on the canvas the editor shows, inside the node's own
+    element in Vue mode), and follows edits made away from FIFO Queue Init: a wire removed and put back further down
+    the chain, and the latent's length changed in its own widget (the editor reports the edit when the mouse is
+    released)."""
+    if vue_nodes and version(page) < (1, 58):
+        pytest.skip(f"frontend {page.frontend}: Vue nodes are a hidden experiment there, without DOM widgets")
+    page.evaluate(f"app.extensionManager.setting.set('Comfy.VueNodes.Enabled', {json.dumps(vue_nodes)})")
+    try:
+        page.evaluate(BUILD_MIGA_JS)
+        # the editor records the built graph when the mouse is released (as after building it by hand)
+        state = page.evaluate("(async () => { window.dispatchEvent(new MouseEvent('mouseup')); "
+                              "window.__ivNode.widgets[0].callback?.(0); "
+                              "return await window.__ivNode.ivQueueReady; })()")
+        assert state["plan"]["window"] == 21
+        page.evaluate("(async () => { app.canvas.ds.offset = [0, 60]; app.canvas.ds.scale = 1; "
+                      "app.graph.setDirtyCanvas(true, true); await new Promise((r) => setTimeout(r, 800)); })()")
+        place = page.evaluate(PLACE_JS)
+        assert place["width"] > 300 and place["height"] > 200 and place["onTop"], place
+        assert place["vueNode"] == (place["node"] if vue_nodes else None), place
+        drawn = page.evaluate(PIXELS_JS)
+        assert drawn["panel"] == drawn["panelColor"] and min(drawn["text"]) > 150
+        assert drawn["lines"][0].startswith("MIGA: 308 latents (44 groups of 7)")
+        assert len(drawn["bars"]) == state["plan"]["slots"] and all(b["height"] > 0 for b in drawn["bars"])
+        assert all(rgb in drawn["writeColors"] for rgb in drawn["writes"])
+        page.screenshot(tmp_path / f"miga_{'vue' if vue_nodes else 'classic'}.png")
+
+        unwire = """(async () => {
+            const [refl, guid] = ["InfiniteVideo_SelfReflection", "InfiniteVideo_LongRangeGuidance"]
+                .map((t) => app.graph.nodes.find((n) => n.comfyClass === t));
+            %s;
+            return await window.__ivNode.ivQueueReady;
+        })()"""
+        state = page.evaluate(unwire % "refl.disconnectOutput(0)")
+        assert "connect the chain to Infinite Video Sampler's queue input" in state["hint"]
+        state = page.evaluate(unwire % "refl.connect(0, guid, 'queue')")
+        assert state["plan"]["window"] == 21
+
+        page.evaluate("""(() => {
+            const latent = app.graph.nodes.find((n) => n.comfyClass === "EmptyHunyuanLatentVideo");
+            latent.widgets.find((w) => w.name === "length").value = 57;  // 15 latent frames
+            window.dispatchEvent(new MouseEvent("mouseup"));
+        })()""")
+        page.wait_for("window.__ivNode.ivQueue?.plan?.window === 15", timeout=10)
+        assert page.evaluate(PIXELS_JS)["lines"][0].startswith("MIGA: ")
+    finally:
+        page.evaluate("app.extensionManager.setting.set('Comfy.VueNodes.Enabled', false)")
+
+
 def test_window_zero_says_which_latent_it_waits_for(page):
     add_fifo(page)
     state = set_widgets(page, {"window_length": 0})
@@ -347,12 +419,17 @@ def test_legible_at_60_percent_zoom_and_in_the_light_theme(page, tmp_path):
         return (await import(urls.find((u) => u.endsWith("/queue_diagram.js")))).FONT_PX;
     })()""")
     assert font * 0.6 >= page.evaluate("app.canvas.min_font_size_for_lod")
-    before = page.evaluate("window.__ivNode.ivDraws ?? 0")
     page.evaluate("(async () => { app.canvas.ds.offset = [20, 20]; app.canvas.ds.scale = 0.6; "
                   "app.canvas.ds.onChanged?.(0.6, app.canvas.ds.offset); app.graph.setDirtyCanvas(true, true); "
                   "await new Promise((r) => setTimeout(r, 500)); })()")
     assert page.evaluate("app.canvas.low_quality") is False
-    assert page.evaluate("window.__ivNode.ivDraws ?? 0") > before
+    # the diagram's canvas is on screen at that zoom, its text scaled with the node
+    shown = page.evaluate("""(() => {
+        const canvas = window.__ivNode.ivWidget.element.querySelector("canvas"), r = canvas.getBoundingClientRect();
+        const hit = document.elementFromPoint(r.left + r.width / 2, r.top + 10);
+        return { scale: r.width / canvas.offsetWidth, onTop: hit === canvas, visible: r.width > 0 && r.height > 0 };
+    })()""")
+    assert shown["visible"] and shown["onTop"] and abs(shown["scale"] - 0.6) < 0.01, shown
     page.screenshot(tmp_path / "zoom_60.png")
 
     page.evaluate("(async () => { await app.extensionManager.setting.set('Comfy.ColorPalette', 'light'); "
@@ -474,18 +551,43 @@ def test_starter_diagram_names_what_runs_once_per_chain(page, tmp_path):
 
 
 def test_missing_models_dialog_offers_the_official_downloads(page):
-    """A real-model workflow opened on a server without its files gets the editor's missing-models dialog, listing
-    each file with its folder and a download link (the loaders' ``properties.models``), not only "Value not in list"
-    at Run."""
+    """A real-model workflow opened on a server without its files gets the editor's missing-models report, listing
+    each file with its folder and a download of the loaders' ``properties.models`` URL, not only "Value not in list"
+    at Run: a dialog with links in the pinned frontend, the issues panel's Missing Models list in 1.58 (opened from
+    the "issues found" notice), whose Download buttons open those URLs."""
     wf = json.loads((PACK_ROOT / "example_workflows" / f"{FIFO_WAN21}.json").read_text())
     models = [m for n in wf["nodes"] for m in n.get("properties", {}).get("models", [])]
     assert len(models) == 3
     page.evaluate(f"app.loadGraphData({json.dumps(wf)}).then(() => true)")
-    text = page.wait_for("(() => { const t = document.body.innerText; "
-                         f"return t.includes({json.dumps(models[0]['name'])}) && t; }})()", timeout=30)
-    for m in models:
-        assert f"{m['directory']} / {m['name']}" in text
-    links = page.evaluate("Array.from(document.querySelectorAll('[title^=\"https://huggingface.co/\"]'))"
-                          ".map((e) => e.title)")
-    assert set(links) == {m["url"] for m in models}
+    if version(page) < (1, 58):
+        text = page.wait_for("(() => { const t = document.body.innerText; "
+                             f"return t.includes({json.dumps(models[0]['name'])}) && t; }})()", timeout=30)
+        for m in models:
+            assert f"{m['directory']} / {m['name']}" in text
+        links = page.evaluate("Array.from(document.querySelectorAll('[title^=\"https://huggingface.co/\"]'))"
+                              ".map((e) => e.title)")
+        assert set(links) == {m["url"] for m in models}
+        page.evaluate("document.dispatchEvent(new KeyboardEvent('keydown', {key: 'Escape'}))")
+        return
+    page.wait_for("[...document.querySelectorAll('button')].some((b) => b.innerText.trim() === 'View details')",
+                  timeout=30)
+    page.evaluate("[...document.querySelectorAll('button')].find((b) => b.innerText.trim() === 'View details').click()")
+    text = page.wait_for("""(() => {
+        const t = document.body.innerText;
+        const buttons = document.querySelectorAll('[data-testid="missing-model-download"]');
+        return buttons.length && t.includes("Missing Models") && t;
+    })()""", timeout=30)
+    for m in models:  # each file, with its folder on the line under it
+        assert f"{m['name']}\n{m['directory']}\nDownload" in text, (m, text)
+    # Download opens the URL (as a link the browser follows): capture the links instead of following them
+    opened = page.evaluate("""(async () => {
+        const opened = [], click = HTMLAnchorElement.prototype.click;
+        HTMLAnchorElement.prototype.click = function () { opened.push(this.href); };
+        try {
+            for (const b of document.querySelectorAll('[data-testid="missing-model-download"]')) b.click();
+            await new Promise((r) => setTimeout(r, 300));
+        } finally { HTMLAnchorElement.prototype.click = click; }
+        return opened;
+    })()""")
+    assert sorted(opened) == sorted(m["url"] for m in models)
     page.evaluate("document.dispatchEvent(new KeyboardEvent('keydown', {key: 'Escape'}))")

@@ -13,9 +13,10 @@
 // the run ignores is named in yellow only when it was changed from its default (the route's `warnings`), so a
 // workflow that keeps the defaults opens without a warning. The model calls of one sweep are drawn as one row of
 // the ranges they write (together they cover the queue) and, below it, the first calls in full (what each reads,
-// writes and takes as guidance), with the count. Drawn with onDrawForeground on a dark panel of its own (legible in the light and dark palettes; text at
-// 14 px stays above the editor's 8 px readability threshold at 60% zoom); nothing is added to widgets_values, so
-// saved workflows and API prompts are unchanged.
+// writes and takes as guidance), with the count. Drawn on a canvas of its own (a DOM widget: both node renderers
+// show it), on a dark panel (legible in the light and dark palettes; text at 14 px stays above the editor's 8 px
+// readability threshold at 60% zoom); nothing is added to widgets_values, so saved workflows and API prompts are
+// unchanged.
 
 import { app } from "../../scripts/app.js";
 import { api } from "../../scripts/api.js";
@@ -40,16 +41,15 @@ export const COLORS = { panel: "#1b1b1b", text: "#e8e8e8", error: "#ff8a80", ign
 
 const isPart = (node) => node && (node.comfyClass === START || PARTS.includes(node.comfyClass));
 
+// Links are read through the node's own methods (in 1.27 and current frontends alike): the slots' `link` / `links`
+// fields are deprecated in current frontends and warn in the console.
 function upstream(node, name) {
-  const input = node.inputs?.find((i) => i.name === name);
-  const link = input?.link != null ? app.graph.links[input.link] ?? app.graph.links.get?.(input.link) : null;
-  return link ? app.graph.getNodeById(link.origin_id) : null;
+  const slot = node.inputs?.findIndex((i) => i.name === name) ?? -1;
+  return slot >= 0 && node.graph ? node.getInputNode(slot) : null;
 }
 
 function downstream(node) {
-  const ids = node.outputs?.[0]?.links ?? [];
-  return ids.map((id) => app.graph.links[id] ?? app.graph.links.get?.(id)).filter(Boolean)
-    .map((l) => app.graph.getNodeById(l.target_id)).filter(Boolean);
+  return (node.outputs?.length && node.graph ? node.getOutputNodes(0) : null) ?? [];
 }
 
 /** {start, parts: [nodes in wire order], end, sampler} for the chain `node` belongs to, or null. */
@@ -72,7 +72,9 @@ export function findChain(node) {
 function widgetValues(node) {
   const values = {};
   for (const w of node.widgets ?? []) {
-    if (w.name && w.type !== "button" && !w.name.startsWith("control_after")) values[w.name] = w.value;
+    if (w.name && w.type !== "button" && !w.name.startsWith("control_after") && w.options?.serialize !== false) {
+      values[w.name] = w.value; // what the prompt carries (not the diagram's own widget)
+    }
   }
   return values;
 }
@@ -334,26 +336,69 @@ function draw(ctx, node, view) {
   return box;
 }
 
-function measureHeight(node, view) {
-  const ctx = document.createElement("canvas").getContext("2d");
-  return layout(node, view, ctx).h + 8;
+// -- the drawing hook: a canvas in a DOM widget -----------------------------------------------------------------------
+// Both node renderers show a DOM widget: the classic canvas places its element over the node (1.27 and current
+// frontends), and "Nodes 2.0" (Vue nodes, Comfy.VueNodes.Enabled), which never calls onDrawForeground, mounts it in
+// the node. The widget holds a canvas of its own, painted when the plan arrives or the widget's width changes; it
+// saves nothing (serialize: false) and sits last, after the node's own widgets.
+
+export const WIDGET = "queue_diagram";
+export const SCALE = 2; // canvas pixels per CSS pixel: sharp when the editor zooms in
+
+/** `node` as its diagram's canvas sees it: the same node, `width` wide and as high as the panel, which fills it. */
+export function panelNode(node, width, ctx) {
+  const h = layout(Object.create(node, { size: { value: [width, 0] } }), node.ivQueue, ctx).h;
+  return Object.create(node, { size: { value: [width, h + 4] } });
 }
 
-/** Keep room for the diagram under the widgets (new nodes, saved workflows, a plan that grew). */
+function paint(node) {
+  const canvas = node.ivWidget?.ivCanvas;
+  if (!canvas || !node.ivQueue) return;
+  const width = node.ivWidget.element.clientWidth || node.size[0];
+  const ctx = canvas.getContext("2d");
+  const at = panelNode(node, width, ctx);
+  canvas.width = Math.round(width * SCALE);
+  canvas.height = Math.round(at.size[1] * SCALE);
+  canvas.style.height = `${at.size[1]}px`;
+  ctx.scale(SCALE, SCALE);
+  draw(ctx, at, node.ivQueue);
+  node.ivDraws = (node.ivDraws ?? 0) + 1;
+}
+
+/** Keep room for the diagram under the widgets (new nodes, saved workflows, a plan that grew), then paint it. */
 function fit(node) {
-  const view = node.ivQueue;
-  const room = view ? measureHeight(node, view) : 2 * LINE + 2 * PAD;
-  node.ivRoom = room;
-  const base = node.computeSize()[1];
-  node.setSize([Math.max(node.size[0], WIDTH), Math.max(node.size[1], base + room)]);
+  const width = Math.max(node.size[0], WIDTH);
+  const ctx = document.createElement("canvas").getContext("2d");
+  node.ivRoom = node.ivQueue ? panelNode(node, width, ctx).size[1] : 2 * LINE + 2 * PAD;
+  node.setSize([width, Math.max(node.size[1], node.computeSize()[1])]); // computeSize counts the widget's room
+  paint(node);
 }
 
-function drawsHere(node) {
-  return node.ivQueue && node.comfyClass === START; // one diagram per chain
+function addPanel(node) {
+  const element = document.createElement("div");
+  const canvas = document.createElement("canvas");
+  canvas.style.cssText = "display: block; width: 100%";
+  element.append(canvas);
+  const room = () => node.ivRoom ?? 0;
+  const widget = node.addDOMWidget(WIDGET, "infinite_video_diagram", element, {
+    serialize: false, hideOnZoom: false, margin: 0, getMinHeight: room, getMaxHeight: room });
+  widget.serialize = false;
+  widget.ivCanvas = canvas;
+  node.ivWidget = widget;
+  let width = 0; // repaint when the node is resized (wrapped text) or its renderer changes
+  new ResizeObserver(() => {
+    if (element.clientWidth && element.clientWidth !== width) {
+      width = element.clientWidth;
+      paint(node);
+    }
+  }).observe(element);
 }
 
 function setUp(node) {
-  if (node.comfyClass === START) fit(node);
+  if (node.comfyClass === START) {
+    addPanel(node); // one diagram per chain, on its FIFO Queue Init
+    fit(node);
+  }
   for (const widget of node.widgets ?? []) {
     const callback = widget.callback;
     widget.callback = function (...args) {
@@ -368,27 +413,31 @@ function setUp(node) {
     if (this.comfyClass === START) fit(this); // the saved size may predate the diagram
     return out;
   };
-  const onResize = node.onResize;
-  node.onResize = function (size) {
-    const out = onResize?.apply(this, arguments);
-    if (drawsHere(this)) size[1] = Math.max(size[1], this.computeSize()[1] + (this.ivRoom ?? 0));
-    return out;
-  };
-  const onDrawForeground = node.onDrawForeground;
-  node.onDrawForeground = function (ctx) {
-    const out = onDrawForeground?.apply(this, arguments);
-    schedule(this); // links, the latent and other chain nodes change without telling this node; cheap when unchanged
-    if (this.flags?.collapsed || !drawsHere(this)) return out;
-    this.ivDraws = (this.ivDraws ?? 0) + 1;
-    draw(ctx, this, this.ivQueue);
-    return out;
-  };
+  watchLinks(node);
   schedule(node, 0);
+}
+
+/** A link of `node` changed: ask again for the chain it belongs to (a sampler: the chain wired to its queue). */
+function watchLinks(node) {
+  const onConnectionsChange = node.onConnectionsChange;
+  node.onConnectionsChange = function (...args) {
+    const out = onConnectionsChange?.apply(this, args);
+    const part = isPart(this) ? this : upstream(this, "queue");
+    if (part) schedule(part);
+    return out;
+  };
 }
 
 app.registerExtension({
   name: "infinite_video.QueueDiagram",
+  setup() {
+    // what the editor reports as an edit (a wire dragged, a latent's length typed, a node deleted), in either renderer
+    api.addEventListener("graphChanged", () => {
+      for (const node of app.graph?.nodes ?? []) if (node.comfyClass === START) schedule(node);
+    });
+  },
   nodeCreated(node) {
     if (isPart(node)) setUp(node);
+    else if (SAMPLERS.includes(node.comfyClass)) watchLinks(node);
   },
 });

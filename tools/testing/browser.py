@@ -49,6 +49,8 @@ class Browser:
         self.loop = asyncio.new_event_loop()
         self.ids = itertools.count(1)
         self.errors: list[str] = []  # uncaught exceptions and console errors of the page
+        # console warnings: (text, the script URLs on the call stack), e.g. to find who used a deprecated API
+        self.warnings: list[tuple[str, list[str]]] = []
         self.loop.run_until_complete(self._connect(ws_url))
 
     @classmethod
@@ -125,8 +127,13 @@ class Browser:
         method, params = data.get("method"), data.get("params", {})
         if method == "Runtime.exceptionThrown":
             self.errors.append(params.get("exceptionDetails", {}).get("exception", {}).get("description", "?"))
-        elif method == "Runtime.consoleAPICalled" and params.get("type") == "error":
-            self.errors.append(" ".join(str(a.get("value", a.get("description", ""))) for a in params.get("args", [])))
+        elif method == "Runtime.consoleAPICalled" and params.get("type") in ("error", "warning"):
+            text = " ".join(str(a.get("value", a.get("description", ""))) for a in params.get("args", []))
+            if params["type"] == "error":
+                self.errors.append(text)
+            else:
+                frames = params.get("stackTrace", {}).get("callFrames", [])
+                self.warnings.append((text, [f.get("url", "") for f in frames]))
 
     def call(self, method: str, params: Optional[dict] = None, timeout: float = 60.0) -> dict:
         return self.loop.run_until_complete(self._call(method, params, timeout))

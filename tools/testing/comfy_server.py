@@ -197,14 +197,17 @@ def start_server(host_dir: Path | str, *, custom_nodes: Optional[Mapping[str, Pa
                  model_folders: Optional[Mapping[str, Sequence[Path | str]]] = None,
                  output_dir: Optional[Path | str] = None, python: Optional[str] = None,
                  extra_args: Sequence[str] = (), startup_timeout: float = 300.0,
-                 check_packs: bool = True, keep_root: bool = False, frontend: bool = False) -> Iterator[ComfyServer]:
+                 check_packs: bool = True, keep_root: bool = False,
+                 frontend: bool | Path | str = False) -> Iterator[ComfyServer]:
     """Start ``python <host>/main.py`` headless on a free 127.0.0.1 port; stop it and clean up on exit.
 
     ``custom_nodes``: folder name -> pack directory, symlinked into the temporary ``custom_nodes:`` folder (default:
     this pack as ``infinite-video`` plus the test node pack). ``model_folders``: ComfyUI folder name (e.g.
     ``"diffusion_models"``) -> directories to search. ``output_dir`` defaults to a temporary folder. With
     ``check_packs`` a pack that logs an import failure, or whose nodes never appear, fails the start with the log.
-    ``frontend``: serve the installed ComfyUI frontend (for browser tests); by default an empty web root.
+    ``frontend``: ``True`` serves the host's installed (pinned) ComfyUI frontend, a folder serves that web root
+    (``--front-end-root``, e.g. a newer frontend from ``tools/ci/frontends.py``), both for browser tests; by default
+    an empty web root.
     """
     host_dir = Path(host_dir).resolve()
     if custom_nodes is None:
@@ -233,7 +236,7 @@ def start_server(host_dir: Path | str, *, custom_nodes: Optional[Mapping[str, Pa
                "--base-directory", str(root / "base"), "--user-directory", str(root / "user"),
                "--temp-directory", str(root / "temp"), "--input-directory", str(root / "input"),
                "--output-directory", str(out),
-               *(() if frontend else ("--front-end-root", str(root / "frontend"))),
+               *_frontend_args(frontend, root / "frontend"),
                "--database-url", "sqlite:///:memory:", "--extra-model-paths-config", str(yaml_path), *extra_args]
         log_path = root / "server.log"
         env = dict(os.environ, PYTHONUNBUFFERED="1")
@@ -256,6 +259,12 @@ def start_server(host_dir: Path | str, *, custom_nodes: Optional[Mapping[str, Pa
             process.wait()
         if not keep_root:
             shutil.rmtree(root, ignore_errors=True)
+
+
+def _frontend_args(frontend: bool | Path | str, empty: Path) -> tuple[str, ...]:
+    if frontend is True:
+        return ()
+    return "--front-end-root", str(Path(frontend).resolve() if frontend else empty)
 
 
 def _wait_ready(server: ComfyServer, timeout: float) -> None:
