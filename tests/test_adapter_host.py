@@ -98,15 +98,13 @@ def _vace_model(tmp_path):
 
 
 def test_vace_model_gets_the_node_and_the_alternative_before_any_model_call(tmp_path, comfy_host):
-    from infinite_video.nodes.adapter import UnsupportedModelError
-
     model = _vace_model(tmp_path).clone()
     assert type(model.model).__name__ == "WAN21_Vace"
     calls = []
     model.add_wrapper_with_key("apply_model", "test_count", lambda ex, *a, **k: calls.append(1) or ex(*a, **k))
     latent, queue, frames = _sampler_inputs()
-    with pytest.raises(UnsupportedModelError, match="Wan VACE \\(WanVaceToVideo\\).*diagonal queue.*Fun Control.*"
-                                                    "WanFunControlToVideo"):
+    with pytest.raises(ValueError, match="Infinite Video Sampler: Wan VACE \\(WanVaceToVideo\\).*diagonal queue.*"
+                                         "Chunked Continuation \\(InfiniteVideo_Continuation\\)"):
         _run(model, queue, latent, frames)
     assert calls == []
 
