@@ -12,8 +12,9 @@ while FIFO-Diffusion and MIGA give every latent frame its own noise level. The s
    ControlNet ranges and CFG plugins keep working but cannot be per-frame.
 3. Per architecture the per-frame timesteps take the shape the diffusion model wants: ``[B, F]`` for ``WanModel``
    (Wan 2.1 / 2.2) and Cosmos Predict2's ``MiniTrainDIT``, ``[B, F*H*W]`` per token for ``LTXVModel``. Wan VACE
-   (``VaceWanModel``) takes one timestep per window: it runs on chunked continuation, whose shared-level mode gives a
-   window one level, with its context sliced per window and the known slots given through VACE's mask (:mod:`.vace`).
+   (``VaceWanModel``) and Wan Camera (``CameraWanModel``) take one timestep per window: they run on chunked
+   continuation, whose shared-level mode gives a window one level, with their per-frame conditioning sliced per window
+   (VACE also gets the known slots through its mask; :mod:`.vace`, :mod:`.camera`).
    Every other model gets :class:`UnsupportedModelError` naming the families that work.
 
 4. Per-frame conditioning (the ``c_concat`` of Wan I2V / FLF / Fun: start and end images, masks, control latents) is
@@ -38,6 +39,7 @@ from torch import Tensor
 
 from .frame_conds import frames_at, known_frames, pin_known
 from .stateful_patches import check_stateful_patches
+from .camera import is_camera, window_camera_conditions
 from .vace import is_vace, one_timestep_per_row, window_vace_context
 
 SIGMA_KEY = "infinite_video_sigmas"
@@ -49,7 +51,7 @@ KNOWN_KEY = "infinite_video_known"
 WRAPPER_KEY = "infinite_video_per_frame"
 
 SUPPORTED_FAMILIES = (
-    "Wan 2.1 (T2V, I2V, FLF, Fun; VACE with Chunked Continuation), Wan 2.2 (TI2V-5B, A14B single expert), "
+    "Wan 2.1 (T2V, I2V, FLF, Fun; VACE and Camera with Chunked Continuation), Wan 2.2 (TI2V-5B, A14B single expert), "
     "LTX-Video and Cosmos Predict2")
 # Subclasses of these models add tokens or embed the timestep without flattening it, so they are not per-frame safe.
 _UNSAFE_KWARGS = {
@@ -59,18 +61,11 @@ _UNSAFE_KWARGS = {
 }
 
 
+ONE_LEVEL_FAMILIES = ("vace", "camera")  # one timestep per window: chunked continuation in shared-level mode
+
+
 class UnsupportedModelError(ValueError):
     """A model whose diffusion network cannot take one timestep per latent frame."""
-
-
-# What to do instead, for variants people reach for with a long video in mind.
-_VARIANT_FIXES = {
-    "WAN21_Camera": "Wan Camera (WanCameraImageToVideo) embeds one timestep per window, so it cannot run on the "
-                    "diagonal queue, and its camera conditioning follows pixel frames, not latent frames, so chunked "
-                    "continuation cannot slice it per window either; for a long video from a start image, load a Wan "
-                    "image-to-video model and use WanImageToVideo with its length set to the whole video (without "
-                    "camera control). ",
-}
 
 
 def _uncompiled(net: Any) -> Any:
@@ -82,7 +77,8 @@ def _uncompiled(net: Any) -> Any:
 
 def per_frame_family(base_model: Any) -> str:
     """``"wan"``, ``"ltxv"`` or ``"cosmos"`` for a ComfyUI ``BaseModel`` that takes per-frame timesteps, ``"vace"``
-    for Wan VACE (one timestep per window: chunked continuation only, see :mod:`.vace`); else raise."""
+    or ``"camera"`` for Wan VACE / Camera (one timestep per window: chunked continuation only, see
+    :data:`ONE_LEVEL_FAMILIES`); else raise."""
     import comfy.ldm.cosmos.predict2 as cosmos_predict2
     import comfy.ldm.lightricks.model as ltxv
     import comfy.ldm.wan.model as wan
@@ -93,16 +89,18 @@ def per_frame_family(base_model: Any) -> str:
         return "wan"
     if is_vace(base_model):
         return "vace"
+    if is_camera(base_model):
+        return "camera"
     if type(net) is ltxv.LTXVModel:
         return "ltxv"
     if type(net) is cosmos_predict2.MiniTrainDIT and kind == "CosmosPredict2":
         return "cosmos"
     raise UnsupportedModelError(
-        f"{_VARIANT_FIXES.get(kind, '')}{kind} ({type(net).__name__}) cannot take a separate noise level per "
+        f"{kind} ({type(net).__name__}) cannot take a separate noise level per "
         f"latent frame, which FIFO-Diffusion and "
-        f"MIGA need. Load one of: {SUPPORTED_FAMILIES}. (Wan Camera, S2V, HuMo and Animate variants, "
-        f"HunyuanVideo, Mochi and Cosmos 1 embed one timestep per video; Wan VACE does too, and runs with Chunked "
-        f"Continuation.) For image-to-video with any model, use "
+        f"MIGA need. Load one of: {SUPPORTED_FAMILIES}. (Wan S2V, HuMo and Animate variants, "
+        f"HunyuanVideo, Mochi and Cosmos 1 embed one timestep per video; Wan VACE and Camera do too, and run with "
+        f"Chunked Continuation.) For image-to-video with any model, use "
         f"K-Step Noise Search instead."
     )
 
@@ -232,11 +230,13 @@ def per_frame_apply_model(executor: Any, x: Tensor, t: Tensor, c_concat: Optiona
             value = comfy.model_base.convert_tensor(value, dtype, device)
         extra[name] = value
     extra.pop("denoise_mask", None)  # the guider's mask for the whole latent; known frames are pinned instead
-    if family == "vace":  # one level per window: one timestep per row; the window's own context frames
+    if family in ONE_LEVEL_FAMILIES:  # one timestep per row; the window's own conditioning frames
         timesteps = ms.timestep(one_timestep_per_row(sig)).float()
         if extra.get("vace_context") is not None:
             extra["vace_context"] = window_vace_context(extra["vace_context"], positions, x.shape[2],
                                                         transformer_options.get(KNOWN_KEY))
+        if extra.get("camera_conditions") is not None:
+            extra["camera_conditions"] = window_camera_conditions(extra["camera_conditions"], positions, x.shape[2])
     else:
         timesteps = ms.timestep(flat_sig).float().reshape(sig.shape)
         timesteps = _per_frame_timesteps(family, bm, timesteps, x)
@@ -347,7 +347,7 @@ class PerFrameSampler(comfy.samplers.Sampler):
                 out[:, :, i:i + 1] = value.to(out)
             return out
 
-        denoiser.one_level_per_window = family == "vace"  # type: ignore[attr-defined]
+        denoiser.one_level_per_window = family in ONE_LEVEL_FAMILIES  # type: ignore[attr-defined]
 
         def on_step(info: dict) -> None:
             self.stats = info.get("stats")

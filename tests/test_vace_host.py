@@ -1,6 +1,6 @@
-"""Long Wan VACE videos on chunked continuation: the real WanVaceToVideo node in front of the Infinite Video Sampler,
-a probe recording what the tiny real VaceWanModel receives per call (32x32 px, window 4 latents, control video 3x
-the window)."""
+"""Long Wan VACE (and Wan Camera) videos on chunked continuation: the real WanVaceToVideo / WanCameraImageToVideo
+nodes in front of the Infinite Video Sampler, a probe recording what the tiny real VaceWanModel / CameraWanModel
+receives per call (32x32 px, window 4 latents, control video and camera path 3x the window)."""
 
 from __future__ import annotations
 
@@ -179,3 +179,45 @@ def test_queue_sampler_custom_refuses_the_diagonal_queue(tiny_wan_vace, vae):
     with pytest.raises(ValueError, match="Queue Sampler \\(custom\\): Wan VACE.*Chunked Continuation"):
         getattr(node, node.FUNCTION)(Noise_RandomNoise(1), guider, sampler, sigmas, latent)
     assert counter.calls == 0
+
+
+@pytest.fixture(scope="module")
+def tiny_wan_camera(tiny_model_files):
+    from infinite_video.tools.testing.tiny_models import load_tiny, write_tiny_wan21_camera
+
+    path = tiny_model_files / "tiny_wan21_camera.safetensors"
+    return load_tiny(path if path.is_file() else write_tiny_wan21_camera(path))
+
+
+def test_camera_path_moves_forward_window_by_window(tiny_wan_camera, vae):
+    from comfy_extras.nodes_camera_trajectory import WanCameraEmbedding
+    from comfy_extras.nodes_wan import WanCameraImageToVideo
+
+    from infinite_video.tools.testing.probe import probe_model
+    from infinite_video.tools.testing.tiny_vaes import start_image
+
+    assert type(tiny_wan_camera.model).__name__ == "WAN21_Camera"
+    camera = WanCameraEmbedding.execute("Zoom In", SIZE, SIZE, _pixels(FRAMES)).args[0]
+    assert camera.shape[2] == FRAMES
+    positive, negative, latent = WanCameraImageToVideo.execute(
+        tiny_conditioning(1), tiny_conditioning(2), vae, SIZE, SIZE, _pixels(FRAMES), 1,
+        start_image=start_image((SIZE, SIZE), seed=5), camera_conditions=camera).args
+    probed, probe = probe_model(tiny_wan_camera)
+    out = _sample(probed, positive, negative, latent).args[0]["samples"]
+    assert out.shape[2] == FRAMES and len(probe.calls) == (1 + (FRAMES - WINDOW) // CHUNK) * STEPS
+    for call in probe.calls:
+        rows = call.x.shape[0]
+        assert call.timesteps.shape == (rows,)
+        got = call.extra["camera_conditions"]
+        torch.testing.assert_close(got, camera[:, :, call.positions].expand(rows, -1, -1, -1, -1))
+    assert probe.calls[-1].positions.tolist()[-CHUNK:] == list(range(FRAMES - CHUNK, FRAMES))
+    # a camera path built at window length for a longer video is refused before any model call
+    short = WanCameraEmbedding.execute("Zoom In", SIZE, SIZE, _pixels(WINDOW)).args[0]
+    positive, negative, _ = WanCameraImageToVideo.execute(
+        tiny_conditioning(1), tiny_conditioning(2), vae, SIZE, SIZE, _pixels(FRAMES), 1,
+        camera_conditions=short).args
+    calls = len(probe.calls)
+    with pytest.raises(ValueError, match=f"camera_conditions cover {WINDOW} latent frames but frames is {FRAMES}.*"
+                                         f"Set WanCameraEmbedding's length to {_pixels(FRAMES)}"):
+        _sample(probed, positive, negative, latent)
+    assert len(probe.calls) == calls
