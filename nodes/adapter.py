@@ -37,9 +37,9 @@ import comfy.samplers
 import torch
 from torch import Tensor
 
+from .camera import is_camera, window_camera_conditions
 from .frame_conds import frames_at, known_frames, pin_known
 from .stateful_patches import check_stateful_patches
-from .camera import is_camera, window_camera_conditions
 from .vace import is_vace, one_timestep_per_row, window_vace_context
 
 SIGMA_KEY = "infinite_video_sigmas"

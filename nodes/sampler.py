@@ -25,12 +25,12 @@ from .adapter import (
     per_frame_family,
     stamp_prompts,
 )
+from .camera import check_camera_run
 from .checkpoint import model_fingerprint
 from .frame_conds import check_frame_conditioning, known_frames
 from .progress import SamplerProgress
 from .sink_session import open_session, sink_run
 from .types import CATEGORY, QueueType
-from .camera import check_camera_run
 from .vace import check_vace_run
 from .validation import check_widgets, require_inputs
 from .video_sink import SinkType

@@ -43,9 +43,10 @@ def _control(frames: int) -> torch.Tensor:
     return torch.rand(_pixels(frames), 1, 1, 3, generator=gen).expand(-1, SIZE, SIZE, 3).contiguous()
 
 
-def _vace(vae, length=_pixels(FRAMES), **kw):
+def _vace(vae, length=None, **kw):
     from comfy_extras.nodes_wan import WanVaceToVideo
 
+    length = _pixels(FRAMES) if length is None else length
     return WanVaceToVideo.execute(tiny_conditioning(1), tiny_conditioning(2), vae, SIZE, SIZE, length, 1, 1.0,
                                   control_video=_control(FRAMES), **kw).args
 
