@@ -51,6 +51,12 @@ def _vace(vae, length=None, **kw):
                                   control_video=_control(FRAMES), **kw).args
 
 
+@pytest.fixture(scope="module")
+def vace_video(vae):
+    """WanVaceToVideo's ``(positive, negative, latent, trim_latent)`` for the whole video (encoded once)."""
+    return _vace(vae)
+
+
 def _sample(model, positive, negative, latent, queue=None, sink=None, seed=1):
     from infinite_video.nodes.sampler import InfiniteVideoSampler
 
@@ -58,11 +64,11 @@ def _sample(model, positive, negative, latent, queue=None, sink=None, seed=1):
                                         "euler", 1.0, "simple", sink=sink)
 
 
-def test_each_window_gets_its_control_frames_and_the_known_slots_through_the_vace_mask(tiny_wan_vace, vae):
+def test_each_window_gets_its_control_frames_and_the_known_slots_through_the_vace_mask(tiny_wan_vace, vace_video):
     from infinite_video.tools.testing.probe import probe_model
 
     assert type(tiny_wan_vace.model).__name__ == "WAN21_Vace"
-    positive, negative, latent, trim = _vace(vae)
+    positive, negative, latent, trim = vace_video
     assert trim == 0 and latent["samples"].shape[2] == FRAMES
     probed, probe = probe_model(tiny_wan_vace)
     out = _sample(probed, positive, negative, latent).args[0]["samples"]
@@ -99,14 +105,14 @@ def test_each_window_gets_its_control_frames_and_the_known_slots_through_the_vac
     assert all(not torch.equal(a, b) for a, b in zip(firsts, firsts[1:]))
 
 
-def test_through_the_video_sink_cancel_and_resume_bit_for_bit(tiny_wan_vace, vae, output_dir):
+def test_through_the_video_sink_cancel_and_resume_bit_for_bit(tiny_wan_vace, vace_video, output_dir):
     import comfy.model_management
 
     from infinite_video.nodes.stream_video import read_frames
     from infinite_video.nodes.video_sink import VideoSink
     from infinite_video.tools.testing.call_counter import count_model_calls
 
-    positive, negative, latent, _ = _vace(vae)
+    positive, negative, latent, _ = vace_video
 
     def run(model, prefix, resume=""):
         sink = VideoSink.execute(decode="preview", filename_prefix=prefix, fps=8.0, codec="h264 (mp4)", quality=0,
@@ -147,14 +153,14 @@ def test_through_the_video_sink_cancel_and_resume_bit_for_bit(tiny_wan_vace, vae
                       f"WanVaceToVideo's length to {_pixels(FRAMES)}"),
     ("reference_image", "WanVaceToVideo reference_image.*disconnect reference_image"),
 ])
-def test_refused_before_any_model_call(tiny_wan_vace, vae, case, match):
+def test_refused_before_any_model_call(tiny_wan_vace, vae, vace_video, case, match):
     from infinite_video.tools.testing.call_counter import count_model_calls
     from infinite_video.tools.testing.tiny_vaes import start_image
 
     kw = {"length": _pixels(WINDOW)} if case == "window_length" else {}
     if case == "reference_image":
         kw["reference_image"] = start_image((SIZE, SIZE), seed=5)
-    positive, negative, latent, _ = _vace(vae, **kw)
+    positive, negative, latent, _ = _vace(vae, **kw) if kw else vace_video
     counted, counter = count_model_calls(tiny_wan_vace)
     queue = _queue(continuation=case not in ("fifo", "miga"), miga="miga" in case)
     with pytest.raises(ValueError, match=match):
@@ -162,14 +168,14 @@ def test_refused_before_any_model_call(tiny_wan_vace, vae, case, match):
     assert counter.calls == 0
 
 
-def test_queue_sampler_custom_refuses_the_diagonal_queue(tiny_wan_vace, vae):
+def test_queue_sampler_custom_refuses_the_diagonal_queue(tiny_wan_vace, vace_video):
     import comfy.samplers
     from comfy_extras.nodes_custom_sampler import Noise_RandomNoise, SamplerCustomAdvanced
 
     from infinite_video.nodes.sampler import QueueSamplerCustom
     from infinite_video.tools.testing.call_counter import count_model_calls
 
-    positive, negative, latent, _ = _vace(vae)
+    positive, negative, latent, _ = vace_video
     counted, counter = count_model_calls(tiny_wan_vace)
     guider = comfy.samplers.CFGGuider(counted)
     guider.set_conds(positive, negative)
