@@ -228,3 +228,50 @@ def test_camera_path_moves_forward_window_by_window(tiny_wan_camera, vae):
                                          f"Set WanCameraEmbedding's length to {_pixels(FRAMES)}"):
         _sample(probed, positive, negative, latent)
     assert len(probe.calls) == calls
+
+
+def test_known_slots_take_the_grey_latent_of_the_nearest_frame_of_the_same_kind(comfy_host):
+    """With control_masks, the grey latent is the inactive latent of a frame generated whole (mask 1) or the reactive
+    latent of a frame kept whole (mask 0); partly masked frames hold none; the first latent frame is its own kind."""
+    from infinite_video.nodes.vace import window_vace_context
+    from infinite_video.samplers.denoiser import KnownSlots
+
+    t, h, w = 6, 2, 2
+    whole = torch.randn(2, 1, 96, t, h, w, generator=torch.Generator().manual_seed(0))
+    whole[:, :, 32:] = 0.5  # partly masked ...
+    whole[:, :, 32:, 0] = 1.0  # ... but frame 0 generated whole,
+    whole[:, :, 32:, 4] = 0.0  # frame 4 kept whole,
+    whole[:, :, 32:, 5] = 1.0  # frame 5 generated whole
+    positions = torch.tensor([0, 2, 3, 5])
+    x0 = torch.randn(1, 16, 4, h, w, generator=torch.Generator().manual_seed(1))
+    out = window_vace_context(whole, positions, 4, KnownSlots(torch.tensor([True, True, False, False]), x0))
+    torch.testing.assert_close(out[:, :, :, 2:], whole[:, :, :, [3, 5]])  # new slots: their own frames
+    for i in range(2):
+        torch.testing.assert_close(out[:, 0, :16, i], x0[:, :, i].expand(2, -1, -1, -1))
+        assert bool((out[:, :, 32:, i] == 0).all())
+    torch.testing.assert_close(out[:, :, 16:32, 0], whole[:, :, :16, 0])  # position 0: frame 0's inactive
+    torch.testing.assert_close(out[:, :, 16:32, 1], whole[:, :, 16:32, 4])  # position 2: nearest later whole frame
+
+
+def test_queue_sampler_custom_runs_vace_with_continuation(tiny_wan_vace, vace_video):
+    import comfy.samplers
+    from comfy_extras.nodes_custom_sampler import Noise_RandomNoise, SamplerCustomAdvanced
+
+    from infinite_video.nodes.sampler import QueueSamplerCustom
+    from infinite_video.tools.testing.probe import probe_model
+
+    positive, negative, latent, _ = vace_video
+    probed, probe = probe_model(tiny_wan_vace)
+    guider = comfy.samplers.CFGGuider(probed)
+    guider.set_conds(positive, negative)
+    guider.set_cfg(3.0)
+    sampler = QueueSamplerCustom.execute(_queue(), FRAMES, "euler", 0.0).args[0]
+    sigmas = comfy.samplers.calculate_sigmas(probed.get_model_object("model_sampling"), "simple", STEPS).cpu()
+    node = SamplerCustomAdvanced()
+    out = getattr(node, node.FUNCTION)(Noise_RandomNoise(1), guider, sampler, sigmas, latent)[0]["samples"]
+    assert out.shape[2] == FRAMES and len(probe.calls) == (1 + (FRAMES - WINDOW) // CHUNK) * STEPS
+    for k, call in enumerate(probe.calls):
+        assert call.timesteps.shape == (call.x.shape[0],)
+        mask = call.extra["vace_context"][:, :, 32:]
+        known = 0 if k < STEPS else WINDOW - CHUNK
+        assert [bool((mask[:, :, :, i] == 0).all()) for i in range(WINDOW)] == [i < known for i in range(WINDOW)]
