@@ -61,11 +61,11 @@ _UNSAFE_KWARGS = {
 }
 
 
-ONE_LEVEL_FAMILIES = ("vace", "camera")  # one timestep per window: chunked continuation in shared-level mode
-
-
 class UnsupportedModelError(ValueError):
     """A model whose diffusion network cannot take one timestep per latent frame."""
+
+
+ONE_LEVEL_FAMILIES = ("vace", "camera")  # one timestep per window: chunked continuation in shared-level mode
 
 
 def _uncompiled(net: Any) -> Any:
