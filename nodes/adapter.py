@@ -11,8 +11,11 @@ while FIFO-Diffusion and MIGA give every latent frame its own noise level. The s
    ComfyUI sees a scalar *carrier* sigma per row (the window's mean level): timestep-ranged conds, hook keyframes,
    ControlNet ranges and CFG plugins keep working but cannot be per-frame.
 3. Per architecture the per-frame timesteps take the shape the diffusion model wants: ``[B, F]`` for ``WanModel``
-   (Wan 2.1 / 2.2) and Cosmos Predict2's ``MiniTrainDIT``, ``[B, F*H*W]`` per token for ``LTXVModel``. Every other
-   model gets :class:`UnsupportedModelError` naming the families that work.
+   (Wan 2.1 / 2.2) and Cosmos Predict2's ``MiniTrainDIT``, ``[B, F*H*W]`` per token for ``LTXVModel``. Wan VACE
+   (``VaceWanModel``) and Wan Camera (``CameraWanModel``) take one timestep per window: they run on chunked
+   continuation, whose shared-level mode gives a window one level, with their per-frame conditioning sliced per window
+   (VACE also gets the known slots through its mask; :mod:`.vace`, :mod:`.camera`).
+   Every other model gets :class:`UnsupportedModelError` naming the families that work.
 
 4. Per-frame conditioning (the ``c_concat`` of Wan I2V / FLF / Fun: start and end images, masks, control latents) is
    built by ComfyUI for the whole video and sliced here at the stream positions of the window's frames (see
@@ -34,18 +37,22 @@ import comfy.samplers
 import torch
 from torch import Tensor
 
+from .camera import is_camera, window_camera_conditions
 from .frame_conds import frames_at, known_frames, pin_known
 from .stateful_patches import check_stateful_patches
+from .vace import is_vace, one_timestep_per_row, window_vace_context
 
 SIGMA_KEY = "infinite_video_sigmas"
 PROMPTS_KEY = "infinite_video_prompts"
 PROMPT_INDEX_KEY = "infinite_video_prompt_index"
 FRAME_RANGE_KEY = "infinite_video_frame_range"
 POSITIONS_KEY = "infinite_video_positions"
+KNOWN_KEY = "infinite_video_known"
 WRAPPER_KEY = "infinite_video_per_frame"
 
 SUPPORTED_FAMILIES = (
-    "Wan 2.1 (T2V, I2V, FLF, Fun), Wan 2.2 (TI2V-5B, A14B single expert), LTX-Video and Cosmos Predict2")
+    "Wan 2.1 (T2V, I2V, FLF, Fun; VACE and Camera with Chunked Continuation), Wan 2.2 (TI2V-5B, A14B single expert), "
+    "LTX-Video and Cosmos Predict2")
 # Subclasses of these models add tokens or embed the timestep without flattening it, so they are not per-frame safe.
 _UNSAFE_KWARGS = {
     "reference_latent": "reference latents (Wan Fun / Phantom)",
@@ -58,15 +65,7 @@ class UnsupportedModelError(ValueError):
     """A model whose diffusion network cannot take one timestep per latent frame."""
 
 
-# What to do instead, for variants people reach for with a long video in mind.
-_VARIANT_FIXES = {
-    "WAN21_Vace": "Wan VACE (WanVaceToVideo) embeds one timestep per window, so it cannot run on the diagonal queue; "
-                  "for a long video that follows a control video, load a Wan 2.1 Fun Control model and use "
-                  "WanFunControlToVideo with its length set to the whole video. ",
-    "WAN21_Camera": "Wan Camera (WanCameraImageToVideo) embeds one timestep per window, so it cannot run on the "
-                    "diagonal queue; for a long video from a start image, load a Wan image-to-video model and use "
-                    "WanImageToVideo with its length set to the whole video (without camera control). ",
-}
+ONE_LEVEL_FAMILIES = ("vace", "camera")  # one timestep per window: chunked continuation in shared-level mode
 
 
 def _uncompiled(net: Any) -> Any:
@@ -77,7 +76,9 @@ def _uncompiled(net: Any) -> Any:
 
 
 def per_frame_family(base_model: Any) -> str:
-    """``"wan"``, ``"ltxv"`` or ``"cosmos"`` for a ComfyUI ``BaseModel`` that takes per-frame timesteps; else raise."""
+    """``"wan"``, ``"ltxv"`` or ``"cosmos"`` for a ComfyUI ``BaseModel`` that takes per-frame timesteps, ``"vace"``
+    or ``"camera"`` for Wan VACE / Camera (one timestep per window: chunked continuation only, see
+    :data:`ONE_LEVEL_FAMILIES`); else raise."""
     import comfy.ldm.cosmos.predict2 as cosmos_predict2
     import comfy.ldm.lightricks.model as ltxv
     import comfy.ldm.wan.model as wan
@@ -86,15 +87,20 @@ def per_frame_family(base_model: Any) -> str:
     kind = type(base_model).__name__
     if type(net) is wan.WanModel and kind in ("WAN21", "WAN22"):
         return "wan"
+    if is_vace(base_model):
+        return "vace"
+    if is_camera(base_model):
+        return "camera"
     if type(net) is ltxv.LTXVModel:
         return "ltxv"
     if type(net) is cosmos_predict2.MiniTrainDIT and kind == "CosmosPredict2":
         return "cosmos"
     raise UnsupportedModelError(
-        f"{_VARIANT_FIXES.get(kind, '')}{kind} ({type(net).__name__}) cannot take a separate noise level per "
+        f"{kind} ({type(net).__name__}) cannot take a separate noise level per "
         f"latent frame, which FIFO-Diffusion and "
-        f"MIGA need. Load one of: {SUPPORTED_FAMILIES}. (Wan VACE, Wan Camera, S2V, HuMo and Animate variants, "
-        f"HunyuanVideo, Mochi and Cosmos 1 embed one timestep per video.) For image-to-video with any model, use "
+        f"MIGA need. Load one of: {SUPPORTED_FAMILIES}. (Wan S2V, HuMo and Animate variants, "
+        f"HunyuanVideo, Mochi and Cosmos 1 embed one timestep per video; Wan VACE and Camera do too, and run with "
+        f"Chunked Continuation.) For image-to-video with any model, use "
         f"K-Step Noise Search instead."
     )
 
@@ -224,8 +230,16 @@ def per_frame_apply_model(executor: Any, x: Tensor, t: Tensor, c_concat: Optiona
             value = comfy.model_base.convert_tensor(value, dtype, device)
         extra[name] = value
     extra.pop("denoise_mask", None)  # the guider's mask for the whole latent; known frames are pinned instead
-    timesteps = ms.timestep(flat_sig).float().reshape(sig.shape)
-    timesteps = _per_frame_timesteps(family, bm, timesteps, x)
+    if family in ONE_LEVEL_FAMILIES:  # one timestep per row; the window's own conditioning frames
+        timesteps = ms.timestep(one_timestep_per_row(sig)).float()
+        if extra.get("vace_context") is not None:
+            extra["vace_context"] = window_vace_context(extra["vace_context"], positions, x.shape[2],
+                                                        transformer_options.get(KNOWN_KEY))
+        if extra.get("camera_conditions") is not None:
+            extra["camera_conditions"] = window_camera_conditions(extra["camera_conditions"], positions, x.shape[2])
+    else:
+        timesteps = ms.timestep(flat_sig).float().reshape(sig.shape)
+        timesteps = _per_frame_timesteps(family, bm, timesteps, x)
     out = bm.diffusion_model(xc, timesteps, context=context, control=control,
                              transformer_options=transformer_options, **extra).float()
     return _unfold(ms.calculate_denoised(flat_sig, _fold(out), _fold(x)), b)
@@ -299,7 +313,7 @@ class PerFrameSampler(comfy.samplers.Sampler):
     def sample(self, model_wrap: Any, sigmas: Tensor, extra_args: dict, callback: Optional[Callable], noise: Tensor,
                latent_image: Optional[Tensor] = None, denoise_mask: Optional[Tensor] = None,
                disable_pbar: bool = False) -> Tensor:
-        per_frame_family(model_wrap.inner_model)
+        family = per_frame_family(model_wrap.inner_model)
         check_stateful_patches(extra_args.get("model_options", {}), "Infinite Video sampler")
         options = per_frame_options(extra_args.get("model_options", {}))
         transformer_options = options["transformer_options"]
@@ -308,29 +322,32 @@ class PerFrameSampler(comfy.samplers.Sampler):
         base = latent_image if latent_image is not None else torch.zeros_like(noise)
         engine_callback = callback if isinstance(callback, EngineCallback) else None
         if self.known:  # given in raw VAE space; the loop works in the model's space
-            known = {p: model_wrap.inner_model.process_latent_in(v) for p, v in self.known.items()}
+            kept = {p: model_wrap.inner_model.process_latent_in(v) for p, v in self.known.items()}
         else:  # SamplerCustomAdvanced: the latent's noise mask arrives as denoise_mask, the latent in model space
-            known = known_frames(base, None if denoise_mask is None else denoise_mask[:, :1],
-                                 "Infinite Video Queue Sampler (custom)")
+            kept = known_frames(base, None if denoise_mask is None else denoise_mask[:, :1],
+                                "Infinite Video Queue Sampler (custom)")
 
-        def denoiser(x: Tensor, sigma: Tensor, prompts: Optional[tuple] = None,
-                     positions: Optional[Tensor] = None) -> Tensor:
+        def denoiser(x: Tensor, sigma: Tensor, prompts: Optional[tuple] = None, positions: Optional[Tensor] = None,
+                     known: Any = None) -> Tensor:
             comfy.model_management.throw_exception_if_processing_interrupted()
             if engine_callback is not None:
                 engine_callback.model_call()
             transformer_options[SIGMA_KEY] = sigma
             transformer_options[PROMPTS_KEY] = prompts
             transformer_options[POSITIONS_KEY] = positions
+            transformer_options[KNOWN_KEY] = known  # samplers.denoiser.KnownSlots, in shared-level continuation
             self.model_calls += 1
             pins: list = []
-            if known and positions is not None:
-                x, sigma, pins = pin_known(x, sigma, positions, known)
+            if kept and positions is not None:
+                x, sigma, pins = pin_known(x, sigma, positions, kept)
                 transformer_options[SIGMA_KEY] = sigma
             carrier = sigma.mean(dim=1).to(x.device)  # what every other consumer sees: one sigma per row
             out = model_wrap(x, carrier, model_options=options, seed=seed)
             for i, value in pins:
                 out[:, :, i:i + 1] = value.to(out)
             return out
+
+        denoiser.one_level_per_window = family in ONE_LEVEL_FAMILIES  # type: ignore[attr-defined]
 
         def on_step(info: dict) -> None:
             self.stats = info.get("stats")

@@ -25,11 +25,13 @@ from .adapter import (
     per_frame_family,
     stamp_prompts,
 )
+from .camera import check_camera_run
 from .checkpoint import model_fingerprint
 from .frame_conds import check_frame_conditioning, known_frames
 from .progress import SamplerProgress
 from .sink_session import open_session, sink_run
 from .types import CATEGORY, QueueType
+from .vace import check_vace_run
 from .validation import check_widgets, require_inputs
 from .video_sink import SinkType
 
@@ -135,6 +137,9 @@ class InfiniteVideoSampler(io.ComfyNode):
         check_frame_conditioning({"positive": positive, "negative": negative}, frames, "Infinite Video Sampler", window,
                                  tuple(latent.shape[-2:]))
         known = known_frames(latent, latent_image.get("noise_mask"), "Infinite Video Sampler")
+        for check in (check_vace_run, check_camera_run):
+            check(model.model, queue, {"positive": positive, "negative": negative}, frames, "Infinite Video Sampler",
+                  known)
         clip = latent[:, :, :window]
 
         def opener(spec: Any) -> Any:
@@ -226,6 +231,9 @@ class CustomQueueSampler(PerFrameSampler):
         window = self.queue.resolve_window(base.shape[2])
         clip = base[:, :, :window]
         conds = getattr(model_wrap, "original_conds", {})  # model_wrap is the guider: its patcher and conds
+        for check in (check_vace_run, check_camera_run):
+            check(model_wrap.inner_model, self.queue, conds, self.frames, "Infinite Video Queue Sampler (custom)",
+                  None if denoise_mask is None else {0: denoise_mask})
 
         def opener(spec: Any) -> Any:
             patcher = model_wrap.model_patcher

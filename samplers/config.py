@@ -67,11 +67,16 @@ class GuidanceConfig:
 class ContinuationConfig:
     """Chunked continuation (:mod:`.continuation`): each iteration denoises ``chunk`` new latents over the whole
     ladder behind clean context: ``anchors`` early latents (output latents ``0, anchor_every, ...``, kept for the
-    whole run, at their true positions) and the newest finished latents filling the rest of the window."""
+    whole run, at their true positions) and the newest finished latents filling the rest of the window.
+
+    ``shared_level``: the context is re-noised to the chunk's level at every step instead of held at sigma 0, so the
+    whole window shares one level (for models that take one timestep per window, e.g. Wan VACE; such a model turns
+    it on by itself, see :func:`.denoiser.needs_one_level`)."""
 
     chunk: int = 5
     anchors: int = 3
     anchor_every: int = 24
+    shared_level: bool = False
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,14 @@ subject within a few windows (the analytic oracle, ``tools/testing/oracle.py``, 
 same clean context at every step of its ladder, like an image-to-video continuation, and the anchors carry the
 subject across the whole video. Cost: ``steps / k`` model calls per output latent.
 
+Shared-level mode (``ContinuationConfig.shared_level``, or automatic for a denoiser that takes one level per window,
+:func:`.denoiser.needs_one_level`, such as Wan VACE, which embeds one timestep per window): the context slots are not
+given at sigma 0 but replaced at every step by their clean latents noised to the chunk's current level (the
+replacement method of inpainting, as ComfyUI's ``KSamplerX0Inpaint``: one seeded noise draw per chunk, reused at every
+step), so every frame of the window has the same sigma. The denoiser is also told which slots are known and their
+clean latents (``known``, :class:`.denoiser.KnownSlots`), so a model with its own known-frame input (VACE's mask)
+gets them that way. The context noise comes from the run's generator, after the chunk's own noise.
+
 Shapes: latents ``[B, C, F, H, W]``; the denoiser contract of :mod:`.denoiser`. State between iterations (for
 resume, :mod:`.runner`): the anchors, the newest ``f - 1`` finished latents, the count done and the generator's state;
 memory is those ``anchors + f - 1`` latents plus the output tail, whatever the length.
@@ -26,7 +34,7 @@ import torch
 from torch import Tensor
 
 from .config import ContinuationConfig
-from .denoiser import Denoiser, takes_positions, window_positions
+from .denoiser import Denoiser, KnownSlots, needs_one_level, takes_positions, window_positions
 from .fifo import _denoise_grouped, _randn, check_video_latent
 from .prompts import FrameRange, validate_schedule
 from .runner import LatentTail, Stream, check_state, drive
@@ -91,6 +99,7 @@ class ContinuationRun:
         self.done_count = 0
         self.it = 0
         self.clip = init == "clip"
+        self.shared = bool(cfg.shared_level) or needs_one_level(denoiser)
         self._info: dict[str, Any] = {}
 
     @property
@@ -137,10 +146,19 @@ class ContinuationRun:
                     torch.zeros((b, ch, m, h, w), dtype=self.like.dtype, device=self.like.device))
         clean = torch.cat(ctx, dim=2) if ctx else x[:, :, :0]
         zeros = self.sigmas.new_zeros(c)
+        known, ctx_noise = None, None
+        if self.shared and c > 0:
+            ctx_noise = _randn((b, ch, c, h, w), self.gen, self.like)
+            slots = torch.arange(c + m, device=self.like.device) < c
+            known = KnownSlots(slots, torch.cat([clean, torch.zeros_like(x)], dim=2))
         for i in range(self.sigmas.shape[0] - 1):
             s, s_next = self.sigmas[i].expand(m), self.sigmas[i + 1].expand(m)
-            sig = torch.cat([zeros, s]).expand(b, -1)
-            den = _denoise_grouped(self.den, torch.cat([clean, x], dim=2), sig, pos, self.ranges, positions)
+            ctx_x, ctx_sig = clean, zeros
+            if ctx_noise is not None:  # the context at the chunk's level, replaced from its clean latents each step
+                ctx_sig = self.sigmas[i].expand(c)
+                ctx_x = self.ns(ctx_sig, ctx_noise, clean)
+            sig = torch.cat([ctx_sig, s]).expand(b, -1)
+            den = _denoise_grouped(self.den, torch.cat([ctx_x, x], dim=2), sig, pos, self.ranges, positions, known)
             noise = None
             if self.rule == "euler_ancestral" and self.eta > 0:
                 noise = _randn((b, ch, m, h, w), self.gen, x)

@@ -1,6 +1,6 @@
 """The denoiser contract every engine calls, and the one place that calls it.
 
-``denoiser(x[B, C, f, H, W], sigma[B, f], prompts=None, positions=None) -> x0[B, C, f, H, W]``:
+``denoiser(x[B, C, f, H, W], sigma[B, f], prompts=None, positions=None, known=None) -> x0[B, C, f, H, W]``:
 
 - ``sigma``: one noise level per window frame (0 for clean context frames);
 - ``prompts``: an optional tuple of conditioning indices (see :mod:`.prompts`);
@@ -9,14 +9,24 @@
   negative). Frames that are not adjacent in the video (guidance memory, anchors) are not adjacent here either, so a
   model that can take positions (temporal RoPE) can place them where they are; differences are what matter.
 
-``positions`` is optional on the denoiser's side: one that has no parameter of that name (and no ``**kwargs``) is
-called without it and sees every window as consecutive frames, as before the argument existed.
+- ``known``: a :class:`KnownSlots` when the engine re-noises clean context to the window's level (chunked
+  continuation's shared-level mode, :mod:`.continuation`): which window slots hold a latent whose clean value is
+  known, and that clean value. ``x`` holds those slots *noised* to their sigma like every other slot; a model with its
+  own way to take known frames (Wan VACE: its mask and inactive latents) can give them that way. ``None`` otherwise.
+
+``positions`` and ``known`` are optional on the denoiser's side: one that has no parameter of that name (and no
+``**kwargs``) is called without it; without ``positions`` it sees every window as consecutive frames, as before the
+argument existed, and without ``known`` it sees re-noised context as any noisy frame (replacement, as in inpainting).
+
+A denoiser that can take only one noise level per window (every frame of a call at the same sigma, one timestep per
+batch row) says so with a true attribute ``one_level_per_window`` (:func:`needs_one_level`); the engines that give
+frames of a window different levels (FIFO, MIGA) refuse it, chunked continuation runs it in shared-level mode.
 """
 
 from __future__ import annotations
 
 import inspect
-from typing import Any, Callable, Optional, Sequence
+from typing import Any, Callable, NamedTuple, Optional, Sequence
 
 import torch
 from torch import Tensor
@@ -24,13 +34,35 @@ from torch import Tensor
 Denoiser = Callable[..., Tensor]
 
 
-def takes_positions(denoiser: Denoiser) -> bool:
-    """Whether ``denoiser`` accepts a ``positions`` keyword (by name or through ``**kwargs``)."""
+class KnownSlots(NamedTuple):
+    """Window slots whose clean latent is known: ``mask`` BoolTensor ``[f]`` (True = known), ``x0``
+    ``[B, C, f, H, W]`` their clean latents (zeros on the other slots), on ``x``'s device."""
+
+    mask: Tensor
+    x0: Tensor
+
+
+def _takes(denoiser: Denoiser, name: str) -> bool:
     try:
         params = inspect.signature(denoiser).parameters.values()
     except (TypeError, ValueError):  # no introspectable signature: call it the old way
         return False
-    return any(p.name == "positions" and p.kind != p.POSITIONAL_ONLY or p.kind == p.VAR_KEYWORD for p in params)
+    return any(p.name == name and p.kind != p.POSITIONAL_ONLY or p.kind == p.VAR_KEYWORD for p in params)
+
+
+def takes_positions(denoiser: Denoiser) -> bool:
+    """Whether ``denoiser`` accepts a ``positions`` keyword (by name or through ``**kwargs``)."""
+    return _takes(denoiser, "positions")
+
+
+def takes_known(denoiser: Denoiser) -> bool:
+    """Whether ``denoiser`` accepts a ``known`` keyword (by name or through ``**kwargs``)."""
+    return _takes(denoiser, "known")
+
+
+def needs_one_level(denoiser: Denoiser) -> bool:
+    """Whether ``denoiser`` takes only one noise level per window (its ``one_level_per_window`` attribute)."""
+    return bool(getattr(denoiser, "one_level_per_window", False))
 
 
 def window_positions(positions: Sequence[int], like: Tensor) -> Tensor:
@@ -39,8 +71,12 @@ def window_positions(positions: Sequence[int], like: Tensor) -> Tensor:
 
 
 def call_denoiser(denoiser: Denoiser, x: Tensor, sigma: Tensor, prompts: Optional[tuple[Any, ...]] = None,
-                  positions: Optional[Tensor] = None) -> Tensor:
-    """Call ``denoiser`` by the contract above, passing ``positions`` only to a denoiser that takes them."""
+                  positions: Optional[Tensor] = None, known: Optional[KnownSlots] = None) -> Tensor:
+    """Call ``denoiser`` by the contract above, passing ``positions`` and ``known`` only to a denoiser that takes
+    them."""
+    kwargs: dict[str, Any] = {}
     if positions is not None and takes_positions(denoiser):
-        return denoiser(x, sigma, prompts=prompts, positions=positions)
-    return denoiser(x, sigma, prompts=prompts)
+        kwargs["positions"] = positions
+    if known is not None and takes_known(denoiser):
+        kwargs["known"] = known
+    return denoiser(x, sigma, prompts=prompts, **kwargs)

@@ -18,7 +18,7 @@ from typing import Any, Callable, Iterator, Optional, Sequence
 import torch
 from torch import Tensor
 
-from .denoiser import call_denoiser, window_positions
+from .denoiser import KnownSlots, call_denoiser, window_positions
 from .plan import FifoPlan
 from .prompts import FrameRange, group_frames, validate_schedule
 from .runner import LatentTail, Stream, check_state, drive
@@ -224,16 +224,18 @@ def iterate_fifo(
 
 
 def _denoise_grouped(denoiser: Denoiser, x: Tensor, sigma: Tensor, out_idx: list[int],
-                     prompt_ranges: Optional[Sequence[FrameRange]], positions: Optional[Tensor] = None) -> Tensor:
+                     prompt_ranges: Optional[Sequence[FrameRange]], positions: Optional[Tensor] = None,
+                     known: Optional[KnownSlots] = None) -> Tensor:
     """Denoise a window; with a prompt schedule, one call per distinct prompt set, each frame taking its own.
-    ``positions``: the window frames' stream positions ``[f]`` (every call sees the whole window)."""
+    ``positions``: the window frames' stream positions ``[f]`` (every call sees the whole window); ``known``: see
+    :mod:`.denoiser`."""
     groups = group_frames(out_idx, prompt_ranges)
     if len(groups) == 1:
         (key,) = groups
-        return call_denoiser(denoiser, x, sigma, key, positions)
+        return call_denoiser(denoiser, x, sigma, key, positions, known)
     out = torch.empty_like(x)
     for key, frames in groups.items():
-        out[:, :, frames] = call_denoiser(denoiser, x, sigma, key, positions)[:, :, frames]
+        out[:, :, frames] = call_denoiser(denoiser, x, sigma, key, positions, known)[:, :, frames]
     return out
 
 

@@ -15,6 +15,7 @@ import torch
 from torch import Tensor
 
 from .config import QueueConfig
+from .denoiser import needs_one_level
 from .fifo import check_fifo_inputs, check_video_latent, sample_fifo
 from .miga import sample_miga
 from .miga_setup import MigaSetup, miga_steps, prepare_miga
@@ -81,6 +82,9 @@ def run_queue(
                                   callback=callback, output_device=output_device, stream=stream)
     if noise_scaling is not None:
         kwargs["noise_scaling"] = noise_scaling
+    if needs_one_level(denoiser) and config.continuation is None:
+        raise ValueError("this model takes one noise level per window, which the diagonal queue (FIFO-Diffusion, "
+                         "MIGA) cannot give: run it with chunked continuation")
     if config.continuation is not None:
         from .continuation import sample_continuation
 

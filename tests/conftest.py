@@ -162,6 +162,13 @@ def frontend(request) -> tuple[str, bool | Path]:
 
 
 @pytest.fixture(scope="session")
+def tiny_wan_vace(tiny_model_files):
+    """Tiny Wan 2.1 VACE (``WAN21_Vace``; latent ``[B, 16, F, H, W]``, context 4096, ``vace_context`` 96 channels)."""
+    path = tiny_model_files / "tiny_wan21_vace.safetensors"
+    return tiny_models.load_tiny(path if path.is_file() else tiny_models.write_tiny_wan21_vace(path))
+
+
+@pytest.fixture(scope="session")
 def comfy_server(comfy_host, tiny_model_files):
     """ONE real headless ComfyUI server for the session (``comfy_server.ComfyServer``).
 

@@ -64,18 +64,25 @@ def test_per_frame_noise_scaling_matches_model(tiny_wan):
 
 
 def _camera_model(tmp_path):
-    """A tiny Wan *Camera* model: real, loadable, and not per-frame safe (its forward embeds one timestep)."""
+    """A tiny Wan *Camera* model: real, loadable, one timestep per window (chunked continuation only)."""
+    from infinite_video.tools.testing.tiny_models import load_tiny, write_tiny_wan21_camera
+
+    return load_tiny(write_tiny_wan21_camera(tmp_path / "tiny_wan_camera.safetensors"))
+
+
+def _humo_model(tmp_path):
+    """A tiny Wan *HuMo* model (real class, loadable): its forward embeds one timestep and adds audio tokens."""
     import comfy.ldm.wan.model
     import comfy.ops
     import comfy.sd
     import safetensors.torch
 
-    net = comfy.ldm.wan.model.CameraWanModel(model_type="camera", in_dim=32, dim=128, ffn_dim=256, text_dim=4096,
-                                             out_dim=16, num_heads=1, num_layers=2,
-                                             operations=comfy.ops.disable_weight_init, dtype=torch.float32)
+    net = comfy.ldm.wan.model.HumoWanModel(in_dim=16, dim=128, ffn_dim=256, text_dim=4096, out_dim=16, num_heads=1,
+                                           num_layers=2, operations=comfy.ops.disable_weight_init,
+                                           dtype=torch.float32)
     gen = torch.Generator().manual_seed(0)
     sd = {k: torch.randn(v.shape, generator=gen) * 0.02 for k, v in net.state_dict().items()}
-    path = tmp_path / "tiny_wan_camera.safetensors"
+    path = tmp_path / "tiny_wan_humo.safetensors"
     safetensors.torch.save_file(sd, str(path))
     return comfy.sd.load_diffusion_model(str(path))
 
@@ -98,15 +105,13 @@ def _vace_model(tmp_path):
 
 
 def test_vace_model_gets_the_node_and_the_alternative_before_any_model_call(tmp_path, comfy_host):
-    from infinite_video.nodes.adapter import UnsupportedModelError
-
     model = _vace_model(tmp_path).clone()
     assert type(model.model).__name__ == "WAN21_Vace"
     calls = []
     model.add_wrapper_with_key("apply_model", "test_count", lambda ex, *a, **k: calls.append(1) or ex(*a, **k))
     latent, queue, frames = _sampler_inputs()
-    with pytest.raises(UnsupportedModelError, match="Wan VACE \\(WanVaceToVideo\\).*diagonal queue.*Fun Control.*"
-                                                    "WanFunControlToVideo"):
+    with pytest.raises(ValueError, match="Infinite Video Sampler: Wan VACE \\(WanVaceToVideo\\).*diagonal queue.*"
+                                         "Chunked Continuation \\(InfiniteVideo_Continuation\\)"):
         _run(model, queue, latent, frames)
     assert calls == []
 
@@ -129,14 +134,28 @@ def _run(model, queue, latent, frames, seed=3, positive=None, rule="euler_ancest
 def test_unsupported_model_gets_clear_error_before_any_model_call(tmp_path, comfy_host):
     from infinite_video.nodes.adapter import UnsupportedModelError
 
+    model = _humo_model(tmp_path)
+    assert type(model.model).__name__ == "WAN21_HuMo"
+    calls = []
+    model = model.clone()
+    model.add_wrapper_with_key("apply_model", "test_count", lambda ex, *a, **k: calls.append(1) or ex(*a, **k))
+    latent, queue, frames = _sampler_inputs()
+    with pytest.raises(UnsupportedModelError, match="WAN21_HuMo \\(HumoWanModel\\) cannot take a separate noise level "
+                                                    "per latent frame.*Wan 2.1 .*LTX-Video and Cosmos Predict2.*"
+                                                    "Wan VACE and Camera do too, and run with Chunked Continuation"):
+        _run(model, queue, latent, frames)
+    assert calls == []
+
+
+def test_camera_model_with_the_diagonal_queue_gets_the_node_before_any_model_call(tmp_path, comfy_host):
     model = _camera_model(tmp_path)
     assert type(model.model).__name__ == "WAN21_Camera"
     calls = []
     model = model.clone()
     model.add_wrapper_with_key("apply_model", "test_count", lambda ex, *a, **k: calls.append(1) or ex(*a, **k))
     latent, queue, frames = _sampler_inputs()
-    with pytest.raises(UnsupportedModelError, match="WanCameraImageToVideo.*diagonal queue.*WanImageToVideo.*"
-                                                    "Wan 2.1 .*LTX-Video and Cosmos Predict2"):
+    with pytest.raises(ValueError, match="Wan Camera \\(WanCameraImageToVideo\\).*diagonal queue.*Chunked "
+                                         "Continuation \\(InfiniteVideo_Continuation\\)"):
         _run(model, queue, latent, frames)
     assert calls == []
 

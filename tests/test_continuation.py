@@ -129,3 +129,68 @@ def test_clip_init_continues_the_clip():
                               generator=torch.Generator().manual_seed(0), init="clip")
     assert torch.equal(out[:, :, :W], clip)  # the clip is the video's first latents
     assert den.calls[0][0] == [3, 4, 5, 6, 7, 8, 9, 10] and len(den.calls) == 6 * 2
+
+
+class SharedEcho:
+    """Like :class:`Echo`, but takes one level per window (``one_level_per_window``) and records ``x``, the sigmas
+    and the ``known`` slots of each call."""
+
+    one_level_per_window = True
+
+    def __init__(self):
+        self.calls = []
+
+    def __call__(self, x, sigma, prompts=None, positions=None, known=None):
+        self.calls.append((x.clone(), sigma.clone(), positions.tolist(), known))
+        return positions.to(x)[None, None, :, None, None].expand_as(x).clone()
+
+
+@pytest.mark.parametrize("auto", [True, False], ids=["model_asks", "config_field"])
+def test_shared_level_renoises_the_context_to_the_chunks_level_and_names_it_known(auto):
+    steps, cfg = 6, ContinuationConfig(chunk=3, anchors=1, anchor_every=10, shared_level=not auto)
+    den = SharedEcho()
+    if not auto:  # the same denoiser without the attribute: the config field alone turns the mode on
+        den.one_level_per_window = False
+    out = run(cfg, 20, den, steps=steps)
+    torch.testing.assert_close(out, torch.arange(20.0)[None, None, :, None, None].expand_as(out))
+    sig = ladder(steps)
+    for i, (x, sigma, pos, known) in enumerate(den.calls):
+        step = i % steps
+        assert torch.equal(sigma, sig[step].expand_as(sigma))  # every frame of the window at the chunk's level
+        if i < steps:  # the first chunk has no context
+            assert known is None
+            continue
+        c = W - sum(1 for p in pos if p >= pos[-1] - 2)
+        assert known.mask.tolist() == [True] * c + [False] * (W - c)
+        clean = torch.tensor(pos[:c], dtype=torch.float32)[None, None, :, None, None].expand(1, 2, c, 2, 2)
+        torch.testing.assert_close(known.x0[:, :, :c], clean)  # the finished latents (Echo: their positions)
+        assert torch.equal(known.x0[:, :, c:], torch.zeros_like(known.x0[:, :, c:]))
+        # the context slots are the clean latents noised to this step's level, with one noise draw per chunk
+        noise = (x[:, :, :c] - (1 - sig[step]) * clean) / sig[step]
+        first = den.calls[i - step][0]
+        torch.testing.assert_close(noise, (first[:, :, :c] - (1 - sig[0]) * clean) / sig[0])
+        assert noise.abs().max() > 0.1
+
+
+def test_shared_level_resumes_bit_for_bit():
+    cfg = ContinuationConfig(chunk=2, anchors=1, anchor_every=5, shared_level=True)
+
+    def den(x, sigma, prompts=None, positions=None, known=None):
+        return torch.tanh(0.7 * x + 0.2 * torch.roll(x, 1, dims=2)) + 0.1 * known.x0 if known is not None else x * 0
+
+    full = run(cfg, 17, den)
+    states = []
+    run(cfg, 17, den, stream=Stream(every=3, on_state=states.append))
+    assert len(states) >= 2
+    for state in states[:2]:
+        out = run(cfg, 17, den, stream=Stream(resume=state))
+        k = state["frames_done"]
+        assert torch.equal(out[:, :, k:], full[:, :, k:])
+    assert not torch.equal(full, run(ContinuationConfig(chunk=2, anchors=1, anchor_every=5), 17, den))
+
+
+def test_one_level_denoiser_is_refused_by_the_diagonal_queue_before_any_model_call():
+    den = SharedEcho()
+    with pytest.raises(ValueError, match="one noise level per window.*chunked continuation"):
+        run_queue(QueueConfig(W, 2, True, "noise"), den, torch.zeros(1, 2, W, 2, 2), ladder(16), 12, seed=1)
+    assert den.calls == []

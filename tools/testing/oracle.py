@@ -354,10 +354,10 @@ def _base(method: str) -> str:
 
 
 def continuation_config(method: str) -> Optional[ContinuationConfig]:
-    """``cont_k{chunk}_a{anchors}_s{anchor_every}`` (e.g. ``cont_k4_a3_s32``) -> its :class:`ContinuationConfig`;
-    None for any other method."""
-    m = re.fullmatch(r"cont_k(\d+)_a(\d+)_s(\d+)", method)
-    return None if m is None else ContinuationConfig(int(m[1]), int(m[2]), int(m[3]))
+    """``cont_k{chunk}_a{anchors}_s{anchor_every}`` (e.g. ``cont_k4_a3_s32``; ``_shared`` at the end: shared-level
+    mode) -> its :class:`ContinuationConfig`; None for any other method."""
+    m = re.fullmatch(r"cont_k(\d+)_a(\d+)_s(\d+)(_shared)?", method)
+    return None if m is None else ContinuationConfig(int(m[1]), int(m[2]), int(m[3]), m[4] is not None)
 
 
 def legs(method: str, st: Setting) -> list[tuple[int, int]]:

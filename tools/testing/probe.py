@@ -8,7 +8,7 @@ wrapper on a clone; the original model is untouched).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Optional
 
 import torch
@@ -19,11 +19,13 @@ PROBE_KEY = "infinite_video_test_probe"
 @dataclass
 class ProbeCall:
     """One network call: ``x[B', C_in, f, h, w]`` as the network got it, ``timesteps`` (``[B', f]`` per frame, or the
-    shape the network takes), ``positions`` (``LongTensor[f]`` stream positions, or None outside the queue)."""
+    shape the network takes), ``positions`` (``LongTensor[f]`` stream positions, or None outside the queue), ``extra``
+    (the tensor keyword inputs, e.g. Wan VACE's ``vace_context`` ``[B', n, 96, f, h, w]``)."""
 
     x: torch.Tensor
     timesteps: torch.Tensor
     positions: Optional[torch.Tensor]
+    extra: dict[str, torch.Tensor] = field(default_factory=dict)
 
 
 class Probe:
@@ -37,8 +39,9 @@ class Probe:
         if options is None:
             options = next((a for a in args if isinstance(a, dict)), {})
         positions = options.get(POSITIONS_KEY)
+        extra = {k: v.detach().float().cpu().clone() for k, v in kwargs.items() if isinstance(v, torch.Tensor)}
         self.calls.append(ProbeCall(x.detach().float().cpu().clone(), timestep.detach().float().cpu().clone(),
-                                    None if positions is None else positions.detach().cpu().clone()))
+                                    None if positions is None else positions.detach().cpu().clone(), extra))
         return executor(x, timestep, *args, **kwargs)
 
 

@@ -9,6 +9,8 @@ Each ``write_tiny_<family>(path, seed=0) -> Path`` builds the real ComfyUI netwo
 |---|---|---|---|---|
 | ``write_tiny_wan21`` | ``WanModel`` t2v, dim 128, 2 layers, in/out 16 | ``WAN21`` (``WAN21_T2V``) | 16 | ``[B, L, 4096]`` |
 | ``write_tiny_wan21_i2v36`` | same with ``in_dim=36`` (Wan 2.2-A14B-I2V concat layout) | ``WAN21`` | 16 (+20 concat) | ``[B, L, 4096]`` |
+| ``write_tiny_wan21_vace`` | ``VaceWanModel``, the same plus 1 VACE block (``vace_in_dim=96``) | ``WAN21_Vace`` | 16 (+96 ``vace_context``) | ``[B, L, 4096]`` |
+| ``write_tiny_wan21_camera`` | ``CameraWanModel`` (Fun Camera), ``in_dim=32``, camera adapter of 24 channels | ``WAN21_Camera`` | 16 (+16 concat, +24 ``camera_conditions``) | ``[B, L, 4096]`` |
 | ``write_tiny_wan22`` | ``WanModel`` t2v, in/out 48 (Wan 2.2-TI2V-5B layout) | ``WAN22`` (``WAN22_T2V``) | 48 | ``[B, L, 4096]`` |
 | ``write_tiny_ltxv`` | ``LTXVModel``, 32 heads of 4, 2 layers | ``LTXV`` | 128 | ``[B, L, 4096]`` + ``attention_mask`` |
 | ``write_tiny_cosmos_predict2`` | ``MiniTrainDIT``, 192 channels (16 heads of 12) | ``CosmosPredict2`` (``CosmosT2IPredict2``) | 16 | ``[B, L, 1024]`` |
@@ -90,6 +92,34 @@ def write_tiny_wan21_fun48(path, seed: int = 0) -> Path:
     """Wan 2.1 Fun Control layout, ``in_dim=48``: 16 noisy + 16 control + 16 start-image channels (the ``c_concat`` of
     ``WanFunControlToVideo``); loads as ``WAN21``."""
     return _wan(path, seed, in_dim=48, out_dim=16)
+
+
+def write_tiny_wan21_vace(path, seed: int = 0) -> Path:
+    """Wan 2.1 VACE: ``VaceWanModel`` with one VACE block reading the 96-channel ``vace_context`` (16 inactive + 16
+    reactive latent channels + 64 mask channels, WanVaceToVideo's layout); loads as ``WAN21_Vace``. Not in
+    ``write_all`` (the server's models): its test fixture writes it on demand."""
+    import comfy.ops
+    from comfy.ldm.wan.model import VaceWanModel
+
+    model = VaceWanModel(
+        model_type="vace", in_dim=16, dim=128, ffn_dim=256, text_dim=4096, out_dim=16, num_heads=1, num_layers=2,
+        vace_layers=1, vace_in_dim=96, operations=comfy.ops.disable_weight_init, dtype=torch.float32,
+    )
+    return _save_random(model, path, seed)
+
+
+def write_tiny_wan21_camera(path, seed: int = 0) -> Path:
+    """Wan 2.1 Fun Camera: ``CameraWanModel`` with ``in_dim=32`` (16 noisy + 16 start-image channels) and the camera
+    adapter reading ``camera_conditions`` ``[B, 24, T, H, W]`` (WanCameraEmbedding); loads as ``WAN21_Camera``. Not in
+    ``write_all``: its tests write it on demand."""
+    import comfy.ops
+    from comfy.ldm.wan.model import CameraWanModel
+
+    model = CameraWanModel(
+        model_type="camera", in_dim=32, dim=128, ffn_dim=256, text_dim=4096, out_dim=16, num_heads=1, num_layers=2,
+        operations=comfy.ops.disable_weight_init, dtype=torch.float32,
+    )
+    return _save_random(model, path, seed)
 
 
 def write_tiny_wan22(path, seed: int = 0) -> Path:
