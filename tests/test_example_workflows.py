@@ -339,3 +339,30 @@ def test_workflows_without_tiny_parts_are_named():
     for name in rest:
         types = {n["type"] for n in ui_workflows()[name]["nodes"]}
         assert types & {"Wan22ImageToVideoLatent", "CheckpointLoaderSimple"}, name
+
+
+
+def test_fun_control_template_control_video_moves_over_the_whole_video(server, info):
+    """The control video template 10 makes with core nodes, run as shipped (its size and length) on the server and
+    saved frame by frame: at least as many frames as WanFunControlToVideo's length, one white square in every frame,
+    moving left to right over the video."""
+    import numpy as np
+    from PIL import Image
+
+    prompt = ui_to_api(ui_workflows()[FIFO_CONTROL], info)
+    (cond,) = [n for n in prompt.values() if n["class_type"] == "WanFunControlToVideo"]
+    length, (source, slot) = cond["inputs"]["length"], cond["inputs"]["control_video"]
+    needed, todo = {}, [source]
+    while todo:  # the control video's own subgraph
+        nid = todo.pop()
+        needed[nid] = prompt[nid]
+        todo += [v[0] for v in prompt[nid]["inputs"].values() if isinstance(v, list)]
+    needed["save"] = {"class_type": "SaveImage",
+                      "inputs": {"images": [source, slot], "filename_prefix": "iv-test/control"}}
+    files = sorted(server.saved_files(server.run(needed, timeout=600), "images"))
+    assert len(files) >= length
+    white = np.stack([np.asarray(Image.open(f))[:, :, 0] > 230 for f in files[:length]])  # [frames, H, W]
+    sizes = white.reshape(length, -1).sum(1)
+    assert (sizes == sizes[0]).all() and sizes[0] > 0, "one whole square in every frame"
+    x = (white.sum(1) * np.arange(white.shape[2])).sum(1) / sizes
+    assert (np.diff(x) >= 0).all() and x[-1] - x[0] > white.shape[2] / 2, x[::30]
