@@ -238,7 +238,7 @@ TINY_MIGA = {"InfiniteVideo_ZigzagStage": {"steps": 12, "group_size": 2, "end_st
              "InfiniteVideo_SelfReflection": {"judged_level": 2},
              "InfiniteVideo_LongRangeGuidance": {"guidance_latents": 2}}
 MIGA_WINDOW = 8  # latent frames: 29 video frames
-TINY_IMAGE = 32  # px: the start image's side for K-Step (a multiple of 32, as Wan 2.2 5B needs)
+TINY_IMAGE = 32  # px: K-Step's start image side (a multiple of 32, as Wan 2.2 5B needs); WHOLE_VIDEO's video side
 # K-Step: chunks of 5 frames, 2 candidates with 1-step previews, 2 full steps (``frames`` chunks)
 TINY_KSTEP = {"chunk_length": 5, "candidates": 2, "preview_steps": 1, "full_steps": 2}
 # Wan conditioning nodes whose length is the whole video (the sampler's latent comes from them): scaled with frames
@@ -339,7 +339,6 @@ def test_workflows_without_tiny_parts_are_named():
     for name in rest:
         types = {n["type"] for n in ui_workflows()[name]["nodes"]}
         assert types & {"Wan22ImageToVideoLatent", "CheckpointLoaderSimple"}, name
-
 
 
 def test_fun_control_template_control_video_moves_over_the_whole_video(server, info):
