@@ -11,7 +11,9 @@ options, numeric bounds) and link types. The workflows whose parts have tiny sta
 with their model loader pointed at the tiny random-weight model, text encoders replaced by seeded random
 conditioning, the VAE decode by the latent preview decode (no tiny text encoder exists), and where a VAE or CLIP
 vision is needed by the pack's nodes (K-Step) by random-weight stand-ins of ComfyUI's classes. The K-Step templates make
-their start image with core nodes and stream through a Video Sink: they run as shipped, only smaller.
+their start image with core nodes and stream through a Video Sink: they run as shipped, only smaller. So do the FIFO
+templates from a start image and from a control video (made with core nodes too), their conditioning node's
+whole-video length scaled with the frames.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ STARTER = "1 Start here, a long video on the CPU with nothing to download"
 TINY = {"wan2.1_t2v_1.3B_fp16.safetensors": "tiny_wan21.safetensors",
         "wan2.1_i2v_480p_14B_fp16.safetensors": "tiny_wan21_i2v36.safetensors",
         "wan2.2_ti2v_5B_fp16.safetensors": "tiny_wan22.safetensors",
+        "wan2.1_fun_control_1.3B_bf16.safetensors": "tiny_wan21_fun48.safetensors",
         "shapes_wan21.safetensors": "shapes_wan21.safetensors"}
 # real VAE file -> the family of a random-weight stand-in (IVTest_RandomVAE, tools/testing/iv_test_nodes)
 TINY_VAE = {"wan_2.1_vae.safetensors": "wan21", "wan2.2_vae.safetensors": "wan22"}
@@ -141,6 +144,10 @@ def server(comfy_host, tiny_model_files, tmp_path_factory):
                 folder.mkdir(exist_ok=True)
                 (folder / model["name"]).write_bytes(b"")  # listed by the server, never loaded
                 folders.setdefault(model["directory"], [folder])
+    if not (tiny_model_files / TINY["wan2.1_fun_control_1.3B_bf16.safetensors"]).is_file():
+        from infinite_video.tools.testing.tiny_models import write_tiny_wan21_fun48
+
+        write_tiny_wan21_fun48(tiny_model_files / TINY["wan2.1_fun_control_1.3B_bf16.safetensors"])
     folders.setdefault("diffusion_models", []).append(tiny_model_files)
     with start_server(comfy_host, model_folders=folders) as srv:
         yield srv
@@ -231,9 +238,11 @@ TINY_MIGA = {"InfiniteVideo_ZigzagStage": {"steps": 12, "group_size": 2, "end_st
              "InfiniteVideo_SelfReflection": {"judged_level": 2},
              "InfiniteVideo_LongRangeGuidance": {"guidance_latents": 2}}
 MIGA_WINDOW = 8  # latent frames: 29 video frames
-TINY_IMAGE = 32  # px: the start image's side for K-Step (a multiple of 32, as Wan 2.2 5B needs)
+TINY_IMAGE = 32  # px: K-Step's start image side (a multiple of 32, as Wan 2.2 5B needs); WHOLE_VIDEO's video side
 # K-Step: chunks of 5 frames, 2 candidates with 1-step previews, 2 full steps (``frames`` chunks)
 TINY_KSTEP = {"chunk_length": 5, "candidates": 2, "preview_steps": 1, "full_steps": 2}
+# Wan conditioning nodes whose length is the whole video (the sampler's latent comes from them): scaled with frames
+WHOLE_VIDEO = ("WanImageToVideo", "WanFunControlToVideo")
 
 
 def tiny_variant(prompt: dict, frames: int) -> dict:
@@ -244,7 +253,8 @@ def tiny_variant(prompt: dict, frames: int) -> dict:
     prompt = json.loads(json.dumps(prompt))
     sampler = next(n for n in prompt.values() if n["class_type"] in ("InfiniteVideo_Sampler",
                                                                       "InfiniteVideo_KStepNoiseSearch"))
-    if sampler["class_type"] == "InfiniteVideo_KStepNoiseSearch":
+    kstep = sampler["class_type"] == "InfiniteVideo_KStepNoiseSearch"
+    if kstep:
         sampler["inputs"].update(TINY_KSTEP, num_chunks=frames)
         old_frames = frames
     else:
@@ -266,14 +276,16 @@ def tiny_variant(prompt: dict, frames: int) -> dict:
                            "inputs": {"family": TINY_VAE[inputs["vae_name"]], "seed": 0}}
         elif t == "CLIPVisionLoader":
             prompt[nid] = {"class_type": "IVTest_TinyClipVision", "inputs": {"hidden": 1280, "seed": 0}}
-        elif t == "EmptyImage":  # the start image's parts at the tiny size: a square, the same share of ground
+        elif t == "EmptyImage" and kstep:  # the start image's parts at the tiny size: a square, the same ground
             inputs.update(width=TINY_IMAGE, height=TINY_IMAGE * inputs["height"] // image_h)
-        elif t == "ImageCompositeMasked":
+        elif t == "ImageCompositeMasked" and kstep:
             inputs["y"] = TINY_IMAGE * inputs["y"] // image_h
         elif t in ("VAEDecode", "VAEDecodeTiled"):
             prompt[nid] = {"class_type": "InfiniteVideo_LatentPreviewDecode",
                            "inputs": {"model": sampler["inputs"]["model"], "samples": inputs["samples"],
                                       "upscale": 1}}
+        elif t in WHOLE_VIDEO:  # conditioning (and latent) for the whole video, at the tiny size
+            inputs.update(width=TINY_IMAGE, height=TINY_IMAGE, length=4 * (frames - 1) + 1)
         elif t == "EmptyHunyuanLatentVideo" and real:
             inputs.update(width=64, height=64, length=4 * (window - 1) + 1)
         elif t == "InfiniteVideo_FIFOQueueInit" and real:
@@ -292,9 +304,12 @@ def tiny_variant(prompt: dict, frames: int) -> dict:
 
 KSTEP_WAN21 = "7 Wan 2.1 I2V 14B, long video from an image, best of 5 noises per chunk (K-Step)"
 KSTEP_WAN22 = "8 Wan 2.2 5B, long video from an image, best of 5 noises per chunk (K-Step)"
+FIFO_I2V = "9 Wan 2.1 I2V 14B, long video from a start image (FIFO)"
+FIFO_CONTROL = "10 Wan 2.1 Fun Control 1.3B, long video that follows a control video (FIFO)"
 RUNNABLE = {STARTER: 1, "2 Wan 2.1 1.3B, long video from a prompt (FIFO)": 3,
             "3 Wan 2.1 1.3B, more consistent long video (MIGA, official config)": 4,
-            "4 Wan 2.1 1.3B, long video whose prompt changes over time": 6, KSTEP_WAN21: 2, KSTEP_WAN22: 2}
+            "4 Wan 2.1 1.3B, long video whose prompt changes over time": 6, KSTEP_WAN21: 2, KSTEP_WAN22: 2,
+            FIFO_I2V: 6, FIFO_CONTROL: 6}
 
 
 @pytest.mark.parametrize("name", sorted(RUNNABLE))
@@ -324,3 +339,29 @@ def test_workflows_without_tiny_parts_are_named():
     for name in rest:
         types = {n["type"] for n in ui_workflows()[name]["nodes"]}
         assert types & {"Wan22ImageToVideoLatent", "CheckpointLoaderSimple"}, name
+
+
+def test_fun_control_template_control_video_moves_over_the_whole_video(server, info):
+    """The control video template 10 makes with core nodes, run as shipped (its size and length) on the server and
+    saved frame by frame: at least as many frames as WanFunControlToVideo's length, one white square in every frame,
+    moving left to right over the video."""
+    import numpy as np
+    from PIL import Image
+
+    prompt = ui_to_api(ui_workflows()[FIFO_CONTROL], info)
+    (cond,) = [n for n in prompt.values() if n["class_type"] == "WanFunControlToVideo"]
+    length, (source, slot) = cond["inputs"]["length"], cond["inputs"]["control_video"]
+    needed, todo = {}, [source]
+    while todo:  # the control video's own subgraph
+        nid = todo.pop()
+        needed[nid] = prompt[nid]
+        todo += [v[0] for v in prompt[nid]["inputs"].values() if isinstance(v, list)]
+    needed["save"] = {"class_type": "SaveImage",
+                      "inputs": {"images": [source, slot], "filename_prefix": "iv-test/control"}}
+    files = sorted(server.saved_files(server.run(needed, timeout=600), "images"))
+    assert len(files) >= length
+    white = np.stack([np.asarray(Image.open(f))[:, :, 0] > 230 for f in files[:length]])  # [frames, H, W]
+    sizes = white.reshape(length, -1).sum(1)
+    assert (sizes == sizes[0]).all() and sizes[0] > 0, "one whole square in every frame"
+    x = (white.sum(1) * np.arange(white.shape[2])).sum(1) / sizes
+    assert (np.diff(x) >= 0).all() and x[-1] - x[0] > white.shape[2] / 2, x[::30]

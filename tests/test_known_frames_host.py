@@ -121,3 +121,40 @@ def test_wan22_ti2v_start_image_with_miga(tiny_wan22, ti2v_latent):
                                        FRAMES, 3.0, "euler", 1.0, "simple").args[0]["samples"]
     torch.testing.assert_close(out[:, :, :1], encoded, rtol=1e-4, atol=1e-4)
     assert (out[:, :, 1:] - encoded).abs().amax(dim=(0, 1, 3, 4)).min() > 1e-2
+
+
+@pytest.mark.parametrize("path", ["infinite_video_sampler", "sampler_custom_advanced"])
+def test_ltxv_add_guide_is_refused_before_any_model_call(tiny_ltxv, path):
+    """LTXVAddGuide appends its guide frames to the latent with their own positions (``keyframe_idxs``): a per-frame
+    queue cannot give them a level, so both sampler paths refuse it before the first model call, naming the node and
+    the fix."""
+    import comfy.samplers
+    from comfy_extras.nodes_custom_sampler import Noise_RandomNoise, SamplerCustomAdvanced
+    from comfy_extras.nodes_lt import EmptyLTXVLatentVideo, LTXVAddGuide
+
+    from infinite_video.nodes.sampler import InfiniteVideoSampler, QueueSamplerCustom
+    from infinite_video.tools.testing.call_counter import count_model_calls
+    from infinite_video.tools.testing.tiny_vaes import start_image, tiny_ltxv_vae
+
+    latent = EmptyLTXVLatentVideo.execute(32, 32, 8 * (FRAMES - 1) + 1, 1).args[0]
+    positive, negative, guided = LTXVAddGuide.execute(
+        tiny_conditioning(1, attention_mask=True), tiny_conditioning(2, attention_mask=True), tiny_ltxv_vae(), latent,
+        start_image((32, 32), seed=5), 16, 1.0).args
+    assert positive[0][1].get("keyframe_idxs") is not None
+    counted, counter = count_model_calls(tiny_ltxv)
+    message = (r"the positive conditioning cannot go through a per-frame noise queue: LTX-Video guide frames "
+               r"\(LTXVAddGuide\).*use LTXVImgToVideo with strength 1.0 for a start image, or remove LTXVAddGuide")
+    if path == "infinite_video_sampler":
+        with pytest.raises(ValueError, match="Infinite Video Sampler: " + message):
+            InfiniteVideoSampler.execute(counted, positive, negative, guided, _queue(), 0, FRAMES, 3.0, "euler", 1.0,
+                                         "simple")
+    else:
+        guider = comfy.samplers.CFGGuider(counted)
+        guider.set_conds(positive, negative)
+        guider.set_cfg(3.0)
+        sampler = QueueSamplerCustom.execute(_queue(), FRAMES, "euler", 0.0).args[0]
+        sigmas = comfy.samplers.calculate_sigmas(counted.get_model_object("model_sampling"), "simple", WINDOW).cpu()
+        node = SamplerCustomAdvanced()
+        with pytest.raises(ValueError, match=r"Queue Sampler \(custom\): " + message):
+            getattr(node, node.FUNCTION)(Noise_RandomNoise(1), guider, sampler, sigmas, guided)
+    assert counter.calls == 0

@@ -115,6 +115,44 @@ def _kstep(image, width: int, height: int) -> None:
     draw.text(((SIZE[0] - draw.textlength(note, font=small)) / 2, y0 + 200), note, font=small, fill=DIM)
 
 
+def _conditioned(image, key: str) -> None:
+    """What the conditioning gives the video's frames, drawn as eight frames: for the start image (9) the image
+    the workflow makes at frame 1 and free frames after it; for the control video (10) the control video the
+    workflow makes (a white square crossing a grey background). Under them, two windows of the queue, each taking
+    its own frames' slice."""
+    from PIL import ImageDraw
+
+    draw = ImageDraw.Draw(image)
+    small = _font(18)
+    side, gap = 86, 8
+    x0, y0 = (SIZE[0] - 8 * side - 7 * gap) // 2, 130
+    h = side * 480 // 832
+    for k in range(8):
+        x = x0 + k * (side + gap)
+        if key == "10":
+            draw.rectangle((x, y0, x + side, y0 + h), fill=(128, 128, 128))
+            sq = side * 12 // 104
+            sx = x + k * (side - sq) // 7
+            draw.rectangle((sx, y0 + (h - sq) // 2, sx + sq, y0 + (h + sq) // 2), fill=(255, 255, 255))
+        elif k == 0:
+            sky = ((SKY >> 16) & 255, (SKY >> 8) & 255, SKY & 255)
+            meadow = ((MEADOW >> 16) & 255, (MEADOW >> 8) & 255, MEADOW & 255)
+            draw.rectangle((x, y0, x + side, y0 + h), fill=sky)
+            draw.rectangle((x, y0 + h - h * 3 // 8, x + side, y0 + h), fill=meadow)
+        else:
+            draw.rectangle((x, y0, x + side, y0 + h), outline=DIM, width=2)
+            draw.text((x + side / 2 - 6, y0 + h / 2 - 10), "?", font=small, fill=DIM)
+    label = "control video (made by the workflow)" if key == "10" else "start image at frame 1, free frames after"
+    draw.text(((SIZE[0] - draw.textlength(label, font=small)) / 2, y0 + h + 10), label, font=small, fill=FG)
+    for w, (a, b) in enumerate([(0, 4), (3, 7)]):
+        y = y0 + h + 50 + w * 34
+        xa, xb = x0 + a * (side + gap), x0 + (b + 1) * (side + gap) - gap
+        draw.rounded_rectangle((xa, y, xb, y + 24), radius=6, outline=ACCENT, width=2)
+        draw.text((xa + 8, y + 3), f"window {w + 1}: the conditioning at its own frames", font=_font(15), fill=ACCENT)
+    note = "conditioning built for the whole video; the queue slides over it"
+    draw.text(((SIZE[0] - draw.textlength(note, font=small)) / 2, y0 + h + 130), note, font=small, fill=DIM)
+
+
 # name -> (title, model line, frames: contact sheet or None for the K-Step drawing, caption, chain)
 SHAPES_NOTE = "illustration: the same method on the pack's tiny shapes model"
 PLANS: dict[str, tuple] = {
@@ -135,6 +173,10 @@ PLANS: dict[str, tuple] = {
           ["start image", "K-Step Noise Search", "mp4, streamed", "scores"]),
     "8": ("K-Step: a long video from an image", "Wan 2.2 TI2V 5B, 1280x704", None, "",
           ["start image", "K-Step Noise Search", "mp4, streamed", "scores"]),
+    "9": ("FIFO: a long video from a start image", "Wan 2.1 I2V 14B, 832x480", None, "",
+          ["start image", "WanImageToVideo", "FIFO queue", "mp4, streamed"]),
+    "10": ("FIFO: a long video that follows a control", "Wan 2.1 Fun Control 1.3B, 832x480", None, "",
+           ["control video", "Fun Control", "FIFO queue", "mp4, streamed"]),
 }
 KSTEP_SIZE = {"7": (832, 480), "8": (1280, 704)}
 
@@ -151,8 +193,10 @@ def thumbnail(name: str, path: Optional[Path] = None):
     draw.text((24, 56), model, font=_font(20), fill=DIM)
     if sheet is not None:
         _frames(image, _tiles(sheet), caption, ACCENT if key == "1" else DIM)
-    else:
+    elif key in KSTEP_SIZE:
         _kstep(image, *KSTEP_SIZE[key])
+    else:
+        _conditioned(image, key)
     _chain(ImageDraw.Draw(image), chain, SIZE[1] - 56)
     if path is not None:
         image.save(path, "JPEG", quality=88)

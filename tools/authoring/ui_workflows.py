@@ -44,6 +44,8 @@ MODELS = {
                                                "text_encoders"),
     "wan_2.1_vae.safetensors": (f"{HF_WAN21}/vae/wan_2.1_vae.safetensors", "vae"),
     "clip_vision_h.safetensors": (f"{HF_WAN21}/clip_vision/clip_vision_h.safetensors", "clip_vision"),
+    "wan2.1_fun_control_1.3B_bf16.safetensors": (
+        f"{HF_WAN21}/diffusion_models/wan2.1_fun_control_1.3B_bf16.safetensors", "diffusion_models"),
     "wan2.2_ti2v_5B_fp16.safetensors": (f"{HF_WAN22}/diffusion_models/wan2.2_ti2v_5B_fp16.safetensors",
                                         "diffusion_models"),
     "wan2.2_vae.safetensors": (f"{HF_WAN22}/vae/wan2.2_vae.safetensors", "vae"),
@@ -619,6 +621,15 @@ def shapes_starter() -> Workflow:
     return wf
 
 
+def _elsewhere(module: str, builder: str):
+    """A builder from another authoring module, imported when called (those modules import this one's helpers)."""
+    def build() -> Workflow:
+        import importlib
+
+        return getattr(importlib.import_module(f".{module}", __package__), builder)()
+    return build
+
+
 # file name (the template browser's title) -> workflow
 WORKFLOWS = {
     "1 Start here, a long video on the CPU with nothing to download": shapes_starter,
@@ -629,6 +640,9 @@ WORKFLOWS = {
     "6 LTX-Video 2B, fast long video from a prompt (FIFO)": fifo_ltxv,
     "7 Wan 2.1 I2V 14B, long video from an image, best of 5 noises per chunk (K-Step)": kstep_wan21,
     "8 Wan 2.2 5B, long video from an image, best of 5 noises per chunk (K-Step)": kstep_wan22,
+    "9 Wan 2.1 I2V 14B, long video from a start image (FIFO)": _elsewhere("templates_conditioning", "fifo_wan21_i2v"),
+    "10 Wan 2.1 Fun Control 1.3B, long video that follows a control video (FIFO)":
+        _elsewhere("templates_conditioning", "fifo_wan21_fun_control"),
 }
 STARTER = next(iter(WORKFLOWS))
 
