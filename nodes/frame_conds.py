@@ -72,6 +72,36 @@ def _made_by(extra: dict) -> str:
     return "WanImageToVideo, WanFirstLastFrameToVideo or WanFunInpaintToVideo"
 
 
+def _blank_tail(control: Tensor) -> int:
+    """How many of the last latent frames of ``control`` (``[B, 16, T, h, w]``) hold the value WanFunControlToVideo
+    leaves where its control video has no frames: the same constant (the empty latent) at every pixel of every such
+    frame. A real encoded frame is never spatially constant, so a tail like that means the video ran out."""
+    flat = control.flatten(3)
+    constant = (flat == flat[..., :1]).all(dim=3).all(dim=1).all(dim=0)  # [T]: every pixel of the frame equal
+    n = 0
+    while n < control.shape[2] and bool(constant[-1 - n]) and torch.equal(control[:, :, -1 - n], control[:, :, -1]):
+        n += 1
+    return n
+
+
+def check_control_covers_video(extra: dict, node: str, name: str) -> None:
+    """Raise when WanFunControlToVideo's control video is shorter than its ``length``: the node fills the rest with
+    the empty latent, so the end of a long video would follow no control at all."""
+    image = extra.get("concat_latent_image")
+    if (extra.get("concat_mask") is not None or "concat_mask_index" in extra or not isinstance(image, Tensor)
+            or image.ndim != 5 or image.shape[1] != 32):  # not WanFunControlToVideo's layout
+        return
+    frames = int(image.shape[2])
+    blank = _blank_tail(image[:, :16])
+    if 0 < blank < frames:
+        have = frames - blank
+        raise ValueError(
+            f"{node}: the {name} conditioning's control video covers only the first {have} of its {frames} latent "
+            f"frames (WanFunControlToVideo fills the rest with no control). Give WanFunControlToVideo a control_video "
+            f"of at least {WAN_TEMPORAL_STRIDE * (frames - 1) + 1} frames (its length), or set its length and frames "
+            f"to {WAN_TEMPORAL_STRIDE * (have - 1) + 1} video frames ({have} latent frames)")
+
+
 def check_frame_conditioning(conds: dict[str, Any], frames: int, node: str, window: int = 0,
                              size: Optional[tuple[int, int]] = None) -> None:
     """Raise before any model call unless every per-frame conditioning covers exactly the ``frames`` latent frames
@@ -106,6 +136,7 @@ def check_frame_conditioning(conds: dict[str, Any], frames: int, node: str, wind
                     f"{node}: the {name} conditioning's {key} covers {have} latent frames but frames is {frames}: "
                     f"{why}. Set length on the node that made it ({_made_by(extra)}) to {length} "
                     f"(= 4 x (frames - 1) + 1 video frames, {frames} latent frames), or set frames to {have}")
+            check_control_covers_video(extra, node, name)
 
 
 def known_frames(latent: Tensor, mask: Optional[Tensor], node: str) -> dict[int, Tensor]:

@@ -239,3 +239,26 @@ def test_control_video_through_the_video_sink_cancel_and_resume_bit_for_bit(tiny
     assert 0 < counter.calls < WINDOW + frames, "the resumed run starts from the checkpoint, not from the start"
     assert (read_frames(resumed.args[1].get_stream_source()) == ref).all()
     assert torch.equal(resumed.args[0]["samples"], full.args[0]["samples"])
+
+
+def test_control_video_shorter_than_length_is_refused_before_any_model_call(tiny_wan_fun48, vae):
+    """WanFunControlToVideo fills frames past its control video with the empty latent; a long video whose control
+    ran out would silently follow nothing at its end."""
+    from comfy_extras.nodes_wan import WanFunControlToVideo
+
+    from infinite_video.nodes.sampler import InfiniteVideoSampler
+    from infinite_video.tools.testing.probe import probe_model
+
+    frames = 3 * WINDOW
+    gen = torch.Generator().manual_seed(4)
+    short = torch.rand(_pixels(WINDOW + 2), 1, 1, 3, generator=gen).expand(-1, SIZE, SIZE, 3).contiguous()
+    positive, negative, _ = WanFunControlToVideo.execute(
+        tiny_conditioning(1), tiny_conditioning(2), vae, SIZE, SIZE, _pixels(frames), 1, control_video=short).args
+    probed, probe = probe_model(tiny_wan_fun48)
+    latent = {"samples": torch.zeros(1, 16, WINDOW, SIZE // 8, SIZE // 8)}
+    with pytest.raises(ValueError, match=rf"Infinite Video Sampler: .*control video covers only the first "
+                                         rf"{WINDOW + 2} of its {frames} latent frames.*WanFunControlToVideo a "
+                                         rf"control_video of at least {_pixels(frames)} frames"):
+        InfiniteVideoSampler.execute(probed, positive, negative, latent, _queue(), 0, frames, 3.0, "euler", 1.0,
+                                     "simple")
+    assert probe.calls == []
