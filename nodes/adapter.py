@@ -17,6 +17,9 @@ while FIFO-Diffusion and MIGA give every latent frame its own noise level. The s
 4. Per-frame conditioning (the ``c_concat`` of Wan I2V / FLF / Fun: start and end images, masks, control latents) is
    built by ComfyUI for the whole video and sliced here at the stream positions of the window's frames (see
    :mod:`.frame_conds`), so it travels with its frames through the queue.
+5. Frame positions reach the model where its temporal position encoding allows (Wan 2.1 / 2.2; a keyed
+   ``DIFFUSION_MODEL`` wrapper, :mod:`.positions`), so frames that are far apart in the video are not neighbours to
+   the model either. The denoiser tells the engine whether they do (``positions_reach_model``).
 
 The mirror of ``_apply_model`` must track upstream; ``tests/test_adapter_host.py`` checks that equal per-frame sigmas
 reproduce stock ``apply_model`` for every supported family.
@@ -35,13 +38,14 @@ import torch
 from torch import Tensor
 
 from .frame_conds import frames_at, known_frames, pin_known
+from .positions import POSITIONS_KEY, model_takes_positions
+from .positions import install as install_positions
 from .stateful_patches import check_stateful_patches
 
 SIGMA_KEY = "infinite_video_sigmas"
 PROMPTS_KEY = "infinite_video_prompts"
 PROMPT_INDEX_KEY = "infinite_video_prompt_index"
 FRAME_RANGE_KEY = "infinite_video_frame_range"
-POSITIONS_KEY = "infinite_video_positions"
 WRAPPER_KEY = "infinite_video_per_frame"
 
 SUPPORTED_FAMILIES = (
@@ -231,13 +235,16 @@ def per_frame_apply_model(executor: Any, x: Tensor, t: Tensor, c_concat: Optiona
     return _unfold(ms.calculate_denoised(flat_sig, _fold(out), _fold(x)), b)
 
 
-def per_frame_options(model_options: dict) -> dict:
-    """A clone of ``model_options`` with the per-frame wrapper installed and context windows dropped."""
+def per_frame_options(model_options: dict, family: Optional[str] = None) -> dict:
+    """A clone of ``model_options`` with the per-frame wrapper installed and context windows dropped; for a
+    ``family`` whose frames can be placed at their positions, that wrapper too (:mod:`.positions`)."""
     options = comfy.model_patcher.create_model_options_clone(model_options)
     options.pop("context_handler", None)  # core context windows would re-slice our windows
     options.setdefault("transformer_options", {})
     comfy.patcher_extension.add_wrapper_with_key(comfy.patcher_extension.WrappersMP.APPLY_MODEL, WRAPPER_KEY,
                                                  per_frame_apply_model, options, is_model_options=True)
+    if family is not None:
+        install_positions(options, family)
     return options
 
 
@@ -299,9 +306,9 @@ class PerFrameSampler(comfy.samplers.Sampler):
     def sample(self, model_wrap: Any, sigmas: Tensor, extra_args: dict, callback: Optional[Callable], noise: Tensor,
                latent_image: Optional[Tensor] = None, denoise_mask: Optional[Tensor] = None,
                disable_pbar: bool = False) -> Tensor:
-        per_frame_family(model_wrap.inner_model)
+        family = per_frame_family(model_wrap.inner_model)
         check_stateful_patches(extra_args.get("model_options", {}), "Infinite Video sampler")
-        options = per_frame_options(extra_args.get("model_options", {}))
+        options = per_frame_options(extra_args.get("model_options", {}), family)
         transformer_options = options["transformer_options"]
         seed = extra_args.get("seed")
         ms = model_wrap.inner_model.model_sampling
@@ -331,6 +338,8 @@ class PerFrameSampler(comfy.samplers.Sampler):
             for i, value in pins:
                 out[:, :, i:i + 1] = value.to(out)
             return out
+
+        denoiser.positions_reach_model = model_takes_positions(family)  # the contract's capability flag
 
         def on_step(info: dict) -> None:
             self.stats = info.get("stats")

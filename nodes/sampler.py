@@ -27,6 +27,7 @@ from .adapter import (
 )
 from .checkpoint import model_fingerprint
 from .frame_conds import check_frame_conditioning, known_frames
+from .positions import check_anchors
 from .progress import SamplerProgress
 from .sink_session import open_session, sink_run
 from .types import CATEGORY, QueueType
@@ -129,7 +130,7 @@ class InfiniteVideoSampler(io.ComfyNode):
         check_conditioning_width(model, {"positive": positive, "negative": negative}, "Infinite Video Sampler")
         sigmas = _resolve_sigmas(model, queue, latent, scheduler, sigmas)
         setup = check_run_inputs(queue, latent, sigmas, frames)  # before any model call
-        per_frame_family(model.model)
+        check_anchors(queue, per_frame_family(model.model), "Infinite Video Sampler")
         stamped, ranges = stamp_prompts(positive)
         window = queue.resolve_window(latent.shape[2])
         check_frame_conditioning({"positive": positive, "negative": negative}, frames, "Infinite Video Sampler", window,
