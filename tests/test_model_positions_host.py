@@ -145,17 +145,17 @@ def test_a_window_with_a_gap_equals_the_stock_model_at_those_positions(request, 
 def _queue(anchors: int):
     from infinite_video.samplers.config import ContinuationConfig, QueueConfig
 
-    return QueueConfig(4, 2, False, "noise", continuation=ContinuationConfig(chunk=1, anchors=anchors, anchor_every=3))
+    return QueueConfig(4, 1, False, "noise", continuation=ContinuationConfig(chunk=1, anchors=anchors, anchor_every=3))
 
 
-def _sample(model, family, queue, frames=10, seed=4, sink=None):
+def _sample(model, family, queue, frames=8, seed=4, sink=None):
     from infinite_video.nodes.sampler import InfiniteVideoSampler
     from infinite_video.tools.testing.tiny_models import CONTEXT_DIMS, tiny_conditioning
 
     channels = {"wan21": 16, "ltxv": 128}[family]
     pos, neg = (tiny_conditioning(s, dim=CONTEXT_DIMS[family], attention_mask=family == "ltxv") for s in (1, 2))
     latent = {"samples": torch.zeros(1, channels, 4, 4, 4)}
-    return InfiniteVideoSampler.execute(model, pos, neg, latent, queue, seed, frames, 3.0, "euler", 1.0, "simple",
+    return InfiniteVideoSampler.execute(model, pos, neg, latent, queue, seed, frames, 1.0, "euler", 1.0, "simple",
                                         sink=sink)
 
 
@@ -189,7 +189,7 @@ def test_anchors_on_a_model_that_sees_consecutive_frames_are_refused_before_any_
     from infinite_video.tools.testing.tiny_models import tiny_conditioning
 
     guider.set_conds(tiny_conditioning(1, attention_mask=True), tiny_conditioning(2, attention_mask=True))
-    sigmas = comfy.samplers.calculate_sigmas(model.get_model_object("model_sampling"), "simple", 8).cpu()
+    sigmas = comfy.samplers.calculate_sigmas(model.get_model_object("model_sampling"), "simple", 4).cpu()
     with pytest.raises(ValueError, match="continuation anchors 1: .*set anchors to 0, or use a Wan 2.1 / 2.2 model"):
         guider.sample(torch.zeros(1, 128, 4, 4, 4), torch.zeros(1, 128, 4, 4, 4), PerFrameSampler(run), sigmas,
                       seed=0)
@@ -215,7 +215,7 @@ def _without_positions(model):
 def test_continuation_anchors_reach_the_wan_model(sharp_wan):
     with_positions = _sample(sharp_wan, "wan21", _queue(2)).args[0]["samples"]
     blind = _sample(_without_positions(sharp_wan), "wan21", _queue(2)).args[0]["samples"]
-    assert with_positions.shape == blind.shape == (1, 16, 10, 4, 4)
+    assert with_positions.shape == blind.shape == (1, 16, 8, 4, 4)
     # the first chunk is one window of 4 consecutive new latents: the stock path, bit for bit
     assert torch.equal(with_positions[:, :, :4], blind[:, :, :4])
     # every later chunk sits behind anchors 0 and 3 at their true distance: the model sees a gap
@@ -223,7 +223,7 @@ def test_continuation_anchors_reach_the_wan_model(sharp_wan):
 
 
 @pytest.mark.host
-def test_continuation_with_anchors_resumes_bit_for_bit(tiny_wan, output_dir):
+def test_continuation_with_anchors_resumes_bit_for_bit(sharp_wan, output_dir):
     import comfy.model_management
 
     from infinite_video.nodes.video_sink import VideoSink
@@ -232,22 +232,22 @@ def test_continuation_with_anchors_resumes_bit_for_bit(tiny_wan, output_dir):
         return VideoSink.execute(decode="preview", filename_prefix=prefix, fps=8.0, codec="h264 (mp4)", quality=0,
                                  checkpoint_every=2, resume=resume, vae=None).args[0]
 
-    ref = _sample(tiny_wan, "wan21", _queue(2), frames=12, sink=sink("iv/full")).args[0]["samples"]
-    model, calls = tiny_wan.clone(), []
+    ref = _sample(sharp_wan, "wan21", _queue(2), frames=10, sink=sink("iv/full")).args[0]["samples"]
+    model, calls = sharp_wan.clone(), []
 
     def cancel(ex, *a, **k):
         calls.append(1)
-        if len(calls) == 8 * 6 + 3:  # in the middle of the 7th chunk (8 steps each), anchors 0 and 3 kept
+        if len(calls) == 4 * 5 + 2:  # in the middle of the 6th chunk (4 steps each), anchors 0 and 3 kept
             comfy.model_management.interrupt_current_processing(True)
         return ex(*a, **k)
     model.add_wrapper_with_key("apply_model", "test_cancel", cancel)
     try:
         with pytest.raises(comfy.model_management.InterruptProcessingException):
-            _sample(model, "wan21", _queue(2), frames=12, sink=sink("iv/cut"))
+            _sample(model, "wan21", _queue(2), frames=10, sink=sink("iv/cut"))
     finally:
         comfy.model_management.interrupt_current_processing(False)
     (ckpt,) = list((output_dir / "iv").glob("cut_*.ivckpt"))
     data = torch.load(ckpt, weights_only=True)
-    assert 4 <= data["latent_frames"] < 12
-    resumed = _sample(tiny_wan, "wan21", _queue(2), frames=12, sink=sink("iv/cut", f"iv/{ckpt.name}"))
+    assert 4 <= data["latent_frames"] < 10 and sorted(data["engine"]["anchors"]) == [0, 3]  # anchors in the checkpoint
+    resumed = _sample(sharp_wan, "wan21", _queue(2), frames=10, sink=sink("iv/cut", f"iv/{ckpt.name}"))
     assert torch.equal(resumed.args[0]["samples"], ref)
