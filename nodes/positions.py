@@ -101,7 +101,7 @@ def model_offsets(positions: Sequence[int], span: int) -> list[int]:
 
 def wan_freqs(net: Any, offsets: Tensor, h: int, w: int, device: torch.device) -> Tensor:
     """RoPE freqs for a Wan window, as ``WanModel.rope_encode(t, h, w)`` builds them but with temporal ids
-    ``offsets[f]`` (one per latent frame; patch size 1 in time): ``[1, 1, f*h'*w', dim/2, 2, 2]``."""
+    ``offsets[f]`` (one per latent frame; patch size 1 in time): ``[1, f*h'*w', 1, head_dim/2, 2, 2]``."""
     ph, pw = net.patch_size[1], net.patch_size[2]
     h_len, w_len = (h + ph // 2) // ph, (w + pw // 2) // pw
     f = offsets.shape[0]

@@ -223,6 +223,7 @@ class CustomQueueSampler(PerFrameSampler):
         check_frame_conditioning(getattr(model_wrap, "original_conds", {}), self.frames,
                                  "Infinite Video Queue Sampler (custom)", self.queue.resolve_window(base.shape[2]),
                                  tuple(base.shape[-2:]))
+        check_anchors(self.queue, per_frame_family(model_wrap.inner_model), "Infinite Video Queue Sampler (custom)")
         seed = extra_args.get("seed") or 0
         window = self.queue.resolve_window(base.shape[2])
         clip = base[:, :, :window]

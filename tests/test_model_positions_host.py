@@ -194,6 +194,14 @@ def test_anchors_on_a_model_that_sees_consecutive_frames_are_refused_before_any_
         guider.sample(torch.zeros(1, 128, 4, 4, 4), torch.zeros(1, 128, 4, 4, 4), PerFrameSampler(run), sigmas,
                       seed=0)
     assert seen == [False] and counter.calls == before
+    # the SamplerCustomAdvanced node refuses them by name, before its sink or any model call
+    from infinite_video.nodes.sampler import QueueSamplerCustom
+
+    custom = QueueSamplerCustom.execute(_queue(1), 6, "euler", 0.0).args[0]
+    with pytest.raises(ValueError, match=r"Infinite Video Queue Sampler \(custom\): continuation anchors 1: .*"
+                                         r"LTX-Video.*set anchors to 0"):
+        guider.sample(torch.zeros(1, 128, 4, 4, 4), torch.zeros(1, 128, 4, 4, 4), custom, sigmas, seed=0)
+    assert counter.calls == before
 
 
 def _without_positions(model):
