@@ -47,6 +47,34 @@ def test_capped_gaps_rule_on_random_windows():
         assert c >= 2 and (c == 2 or sum(min(g, c + 1) for g in gaps) > limit)  # the largest cut that fits
 
 
+def test_the_denoiser_says_whether_positions_reach_the_model():
+    from infinite_video.samplers.config import ContinuationConfig
+    from infinite_video.samplers.continuation import sample_continuation
+    from infinite_video.samplers.denoiser import call_denoiser, positions_reach_model
+
+    seen = []
+
+    class Adapter:  # like the ComfyUI adapter's denoiser: takes positions (per-frame conditioning), flag set once
+        positions_reach_model = False
+
+        def __call__(self, x, sigma, **kwargs):
+            seen.append(kwargs.get("positions"))
+            return x * 0
+
+    den = Adapter()
+    x, sigma, pos = torch.zeros(1, 2, 3, 1, 1), torch.ones(1, 3), torch.tensor([0, 5, 6])
+    call_denoiser(den, x, sigma, None, pos)
+    assert seen[-1] is pos and not positions_reach_model(den)
+    den.positions_reach_model = True
+    assert positions_reach_model(den)
+    assert positions_reach_model(lambda x, s, positions=None: x) and not positions_reach_model(lambda x, s: x)
+    den.positions_reach_model, calls = False, len(seen)
+    with pytest.raises(ValueError, match="continuation anchors 2: .*set anchors to 0, or use a Wan 2.1 / 2.2 model"):
+        sample_continuation(ContinuationConfig(chunk=2, anchors=2, anchor_every=4), den, torch.zeros(1, 2, 6, 1, 1),
+                            torch.linspace(1, 0, 5), 6, 12, generator=torch.Generator().manual_seed(0))
+    assert len(seen) == calls
+
+
 # -- the model (tiny real Wan) ----------------------------------------------------------------------------------------
 
 @pytest.fixture(scope="module")
