@@ -259,6 +259,16 @@ def test_continuation_anchors_reach_the_wan_model(sharp_wan):
 
 
 @pytest.mark.host
+def test_fifo_through_the_node_is_todays_run_bit_for_bit(sharp_wan):
+    """FIFO's windows (warm-up and padding included) are consecutive: the stock forward, whole run."""
+    from infinite_video.samplers.config import QueueConfig
+
+    queue = QueueConfig(4, 2, True, "noise")
+    out = _sample(sharp_wan, "wan21", queue, frames=6).args[0]["samples"]
+    assert torch.equal(out, _sample(_without_positions(sharp_wan), "wan21", queue, frames=6).args[0]["samples"])
+
+
+@pytest.mark.host
 def test_continuation_with_anchors_resumes_bit_for_bit(sharp_wan, output_dir):
     import comfy.model_management
 
