@@ -112,9 +112,9 @@ def wan_freqs(net: Any, offsets: Tensor, h: int, w: int, device: torch.device) -
     return net.rope_embedder(ids.reshape(1, -1, 3)).movedim(1, 2)
 
 
-def wan_positions_forward(executor: Any, x: Tensor, timestep: Tensor, context: Tensor, clip_fea: Optional[Tensor] = None,
-                          time_dim_concat: Optional[Tensor] = None, transformer_options: dict = {},  # noqa: B006
-                          **kwargs: Any) -> Tensor:
+def wan_positions_forward(executor: Any, x: Tensor, timestep: Tensor, context: Tensor,
+                          clip_fea: Optional[Tensor] = None, time_dim_concat: Optional[Tensor] = None,
+                          transformer_options: dict = {}, **kwargs: Any) -> Tensor:  # noqa: B006 (forward's)
     """``DIFFUSION_MODEL`` wrapper for ``WanModel`` (its ``forward`` signature): ``_forward`` with the temporal RoPE
     ids at the window frames' capped offsets (``transformer_options[POSITIONS_KEY]``: ``LongTensor[f]``).
 

@@ -12,8 +12,9 @@ their outputs are discarded. Two sources are described, and this module provides
   the official code never does it. The denoiser gets their true stream positions (:mod:`.denoiser`); a Wan model
   sees them at those positions, far gaps shortened to its trained span (``nodes/positions.py``), while LTX-Video and
   Cosmos Predict2 take them for the adjacent past. Read as the adjacent past, on the analytic oracle
-  (``python -m tools.bench.oracle``: an AR(1) video with its exact denoiser) that adds spurious long-range correlation and keeps lowering the variance along the video, where in-queue memory
-  does neither, so ``"queue"`` is the default (figures: ``docs/benchmarks.md``, analytic oracle).
+  (``python -m tools.bench.oracle``: an AR(1) video with its exact denoiser) that adds spurious long-range
+  correlation and keeps lowering the variance along the video, where in-queue memory does neither, so ``"queue"`` is
+  the default (figures: ``docs/benchmarks.md``, analytic oracle).
 
 Positions are queue indices in the MIGA queue convention: index 0 is the front (oldest, least noisy latent); windows
 are described by their first queue index ``start`` (see :mod:`.miga_partition`).
