@@ -20,6 +20,9 @@ while FIFO-Diffusion and MIGA give every latent frame its own noise level. The s
 4. Per-frame conditioning (the ``c_concat`` of Wan I2V / FLF / Fun: start and end images, masks, control latents) is
    built by ComfyUI for the whole video and sliced here at the stream positions of the window's frames (see
    :mod:`.frame_conds`), so it travels with its frames through the queue.
+5. Frame positions reach the model where its temporal position encoding allows (Wan 2.1 / 2.2; a keyed
+   ``DIFFUSION_MODEL`` wrapper, :mod:`.positions`), so frames that are far apart in the video are not neighbours to
+   the model either. The denoiser tells the engine whether they do (``positions_reach_model``).
 
 The mirror of ``_apply_model`` must track upstream; ``tests/test_adapter_host.py`` checks that equal per-frame sigmas
 reproduce stock ``apply_model`` for every supported family.
@@ -39,6 +42,8 @@ from torch import Tensor
 
 from .camera import is_camera, window_camera_conditions
 from .frame_conds import frames_at, known_frames, pin_known
+from .positions import POSITIONS_KEY, model_takes_positions
+from .positions import install as install_positions
 from .stateful_patches import check_stateful_patches
 from .vace import is_vace, one_timestep_per_row, window_vace_context
 
@@ -46,7 +51,6 @@ SIGMA_KEY = "infinite_video_sigmas"
 PROMPTS_KEY = "infinite_video_prompts"
 PROMPT_INDEX_KEY = "infinite_video_prompt_index"
 FRAME_RANGE_KEY = "infinite_video_frame_range"
-POSITIONS_KEY = "infinite_video_positions"
 KNOWN_KEY = "infinite_video_known"
 WRAPPER_KEY = "infinite_video_per_frame"
 
@@ -245,13 +249,16 @@ def per_frame_apply_model(executor: Any, x: Tensor, t: Tensor, c_concat: Optiona
     return _unfold(ms.calculate_denoised(flat_sig, _fold(out), _fold(x)), b)
 
 
-def per_frame_options(model_options: dict) -> dict:
-    """A clone of ``model_options`` with the per-frame wrapper installed and context windows dropped."""
+def per_frame_options(model_options: dict, family: Optional[str] = None) -> dict:
+    """A clone of ``model_options`` with the per-frame wrapper installed and context windows dropped; for a
+    ``family`` whose frames can be placed at their positions, that wrapper too (:mod:`.positions`)."""
     options = comfy.model_patcher.create_model_options_clone(model_options)
     options.pop("context_handler", None)  # core context windows would re-slice our windows
     options.setdefault("transformer_options", {})
     comfy.patcher_extension.add_wrapper_with_key(comfy.patcher_extension.WrappersMP.APPLY_MODEL, WRAPPER_KEY,
                                                  per_frame_apply_model, options, is_model_options=True)
+    if family is not None:
+        install_positions(options, family)
     return options
 
 
@@ -315,7 +322,7 @@ class PerFrameSampler(comfy.samplers.Sampler):
                disable_pbar: bool = False) -> Tensor:
         family = per_frame_family(model_wrap.inner_model)
         check_stateful_patches(extra_args.get("model_options", {}), "Infinite Video sampler")
-        options = per_frame_options(extra_args.get("model_options", {}))
+        options = per_frame_options(extra_args.get("model_options", {}), family)
         transformer_options = options["transformer_options"]
         seed = extra_args.get("seed")
         ms = model_wrap.inner_model.model_sampling
@@ -348,6 +355,7 @@ class PerFrameSampler(comfy.samplers.Sampler):
             return out
 
         denoiser.one_level_per_window = family in ONE_LEVEL_FAMILIES  # type: ignore[attr-defined]
+        denoiser.positions_reach_model = model_takes_positions(family)  # the contract's capability flag
 
         def on_step(info: dict) -> None:
             self.stats = info.get("stats")

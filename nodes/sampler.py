@@ -28,6 +28,7 @@ from .adapter import (
 from .camera import check_camera_run
 from .checkpoint import model_fingerprint
 from .frame_conds import check_frame_conditioning, known_frames
+from .positions import check_anchors
 from .progress import SamplerProgress
 from .sink_session import open_session, sink_run
 from .types import CATEGORY, QueueType
@@ -131,7 +132,7 @@ class InfiniteVideoSampler(io.ComfyNode):
         check_conditioning_width(model, {"positive": positive, "negative": negative}, "Infinite Video Sampler")
         sigmas = _resolve_sigmas(model, queue, latent, scheduler, sigmas)
         setup = check_run_inputs(queue, latent, sigmas, frames)  # before any model call
-        per_frame_family(model.model)
+        check_anchors(queue, per_frame_family(model.model), "Infinite Video Sampler")
         stamped, ranges = stamp_prompts(positive)
         window = queue.resolve_window(latent.shape[2])
         check_frame_conditioning({"positive": positive, "negative": negative}, frames, "Infinite Video Sampler", window,
@@ -227,6 +228,7 @@ class CustomQueueSampler(PerFrameSampler):
         check_frame_conditioning(getattr(model_wrap, "original_conds", {}), self.frames,
                                  "Infinite Video Queue Sampler (custom)", self.queue.resolve_window(base.shape[2]),
                                  tuple(base.shape[-2:]))
+        check_anchors(self.queue, per_frame_family(model_wrap.inner_model), "Infinite Video Queue Sampler (custom)")
         seed = extra_args.get("seed") or 0
         window = self.queue.resolve_window(base.shape[2])
         clip = base[:, :, :window]

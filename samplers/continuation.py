@@ -4,7 +4,10 @@ Each iteration denoises ``k`` new latents (one *chunk*) over the whole ladder (`
 step) in a window of ``f`` frames whose other ``f - k`` slots hold clean latents at sigma 0: ``anchors`` latents from
 early in the video (output latents ``0, s, 2s, ...``, ``s = anchor_every``; kept for the whole run, as the "sink"
 frames of autoregressive video models) and the newest finished latents. Every window frame is given its true stream
-position (:mod:`.denoiser`), so anchors read as far away, not as neighbours. The first chunk has no context and is
+position (:mod:`.denoiser`), so anchors read as far away, not as neighbours: in ComfyUI the Wan 2.1 / 2.2 model's
+temporal RoPE gets each frame's offset in the window, far gaps shortened to stay within the span Wan is trained on
+(``nodes/positions.py``), while LTX-Video and Cosmos Predict2 windows stay consecutive, so anchors are refused for them
+(``positions_reach_model``, before any model call). The first chunk has no context and is
 sampled natively in a full window of ``f`` new latents; the last one shrinks so no latent is wasted.
 
 Why: a queue (FIFO-Diffusion, MIGA) denoises each frame with neighbours at other noise levels and cuts its
@@ -34,7 +37,7 @@ import torch
 from torch import Tensor
 
 from .config import ContinuationConfig
-from .denoiser import Denoiser, KnownSlots, needs_one_level, takes_positions, window_positions
+from .denoiser import Denoiser, KnownSlots, needs_one_level, positions_reach_model, window_positions
 from .fifo import _denoise_grouped, _randn, check_video_latent
 from .prompts import FrameRange, validate_schedule
 from .runner import LatentTail, Stream, check_state, drive
@@ -85,9 +88,11 @@ class ContinuationRun:
         get_step_rule(rule)
         if prompt_ranges is not None:
             validate_schedule(prompt_ranges)
-        if cfg.anchors > 0 and not takes_positions(denoiser):
-            raise ValueError("continuation anchors need a model that takes frame positions (else it reads far-away "
-                             "anchors as neighbours); set anchors to 0 or use a model whose adapter takes positions")
+        if cfg.anchors > 0 and not positions_reach_model(denoiser):
+            raise ValueError(f"continuation anchors {cfg.anchors}: anchors need a model that takes frame positions "
+                             f"(its temporal positions set per frame), and this one sees every window as consecutive "
+                             f"frames, so it would read far-away anchors as neighbours; set anchors to 0, or use a "
+                             f"Wan 2.1 / 2.2 model (LTX-Video and Cosmos Predict2 windows stay consecutive)")
         self.cfg, self.den, self.gen, self.rule, self.eta = cfg, denoiser, generator, rule, eta
         self.ns, self.ranges, self.window, self.frames = noise_scaling, prompt_ranges, int(window), int(frames)
         self.sigmas = sigmas.to(device=latent.device, dtype=torch.float32)

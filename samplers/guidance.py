@@ -9,12 +9,12 @@ their outputs are discarded. Two sources are described, and this module provides
   *in the queue*, in front of the window, so they are a few levels less noisy than the window but not clean.
 - ``"history"`` (the paper's wording, "clean distant frames"): :class:`HistoryBank` keeps a bounded history of latents
   that already *left* the queue and samples ``m`` of them evenly over a longer past. This is our reading of the paper;
-  the official code never does it. The model is given them as the ``m`` frames right before the window: the
-  denoiser contract carries no frame positions (ComfyUI's Wan model numbers a window's frames ``0 .. f-1`` for its
-  RoPE; other positions would need a wrapper that redoes its forward set-up), so the model takes them for the
-  adjacent past. On the analytic oracle (``python -m tools.bench.oracle``: an AR(1) video with its exact denoiser)
-  that adds spurious long-range correlation and keeps lowering the variance along the video, where in-queue memory
-  does neither, so ``"queue"`` is the default (figures: ``docs/benchmarks.md``, analytic oracle).
+  the official code never does it. The denoiser gets their true stream positions (:mod:`.denoiser`); a Wan model
+  sees them at those positions, far gaps shortened to its trained span (``nodes/positions.py``), while LTX-Video and
+  Cosmos Predict2 take them for the adjacent past. Read as the adjacent past, on the analytic oracle
+  (``python -m tools.bench.oracle``: an AR(1) video with its exact denoiser) that adds spurious long-range
+  correlation and keeps lowering the variance along the video, where in-queue memory does neither, so ``"queue"`` is
+  the default (figures: ``docs/benchmarks.md``, analytic oracle).
 
 Positions are queue indices in the MIGA queue convention: index 0 is the front (oldest, least noisy latent); windows
 are described by their first queue index ``start`` (see :mod:`.miga_partition`).
