@@ -355,7 +355,7 @@ class PerFrameSampler(comfy.samplers.Sampler):
             return out
 
         denoiser.one_level_per_window = family in ONE_LEVEL_FAMILIES  # type: ignore[attr-defined]
-        denoiser.positions_reach_model = model_takes_positions(family)  # the contract's capability flag
+        denoiser.positions_reach_model = model_takes_positions(family)  # type: ignore[attr-defined]
 
         def on_step(info: dict) -> None:
             self.stats = info.get("stats")

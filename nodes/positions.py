@@ -129,7 +129,7 @@ def wan_positions_forward(executor: Any, x: Tensor, timestep: Tensor, context: T
     f = x.shape[2]
     stock = (positions is None or positions.shape[0] != f or time_dim_concat is not None or net.patch_size[0] != 1
              or "reference_latent" in kwargs)
-    offsets = None if stock else model_offsets(positions.tolist(), TRAINED_SPAN["wan"])
+    offsets = None if stock or positions is None else model_offsets(positions.tolist(), TRAINED_SPAN["wan"])
     if offsets is None or offsets == list(range(f)):
         return executor(x, timestep, context, clip_fea, time_dim_concat, transformer_options, **kwargs)
     _, _, t, h, w = x.shape
