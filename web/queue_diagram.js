@@ -168,10 +168,9 @@ function lines(view) {
   const window = `window ${p.window}${view.latentFrom ? ` (from "${view.latentFrom}")` : ""}`;
   const title = p.title ?? p.kind.toUpperCase();
   if (p.kind === "continuation") {
-    const n = (k) => `${k} ${k === 1 ? "latent" : "latents"}`;
     const from = view.latentFrom ? ` (window from "${view.latentFrom}")` : "";
-    out.push([`${title}: window ${p.window} = ${p.anchors.length} anchors + ${n(p.recent)} newest finished + ` +
-              `${n(p.chunk)} new, ${p.steps} steps per chunk${from}`, COLORS.text]);
+    out.push([`${title}: window ${p.window} = ${p.anchors.length} anchors + ${p.recent} newest finished + ` +
+              `${p.chunk} new latents, ${p.steps} steps per chunk${from}`, COLORS.text]);
     out.push([`${f1(c.expected)} model calls per output frame (${p.steps} steps / chunk ${p.chunk}); the first chunk ` +
               `is the whole window (${p.first_chunk} new latents)`, COLORS.text]);
     if (p.anchors.length) {

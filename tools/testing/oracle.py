@@ -273,8 +273,9 @@ METHODS = ("chunks", "fifo", "fifo_lookahead", "dce", "dce_no_lookahead", "dce_g
            "tta", "tta_no_renoise", "tta_guidance", "tta_history", "miga", "cont_k5_a0_s24", "cont_k5_a3_s24")
 
 # chains a shipped workflow or a node default runs: FIFO Queue Init's defaults (lookahead on), the shapes starter
-# (FIFO's queue + Self-Reflection + Long-Range Guidance) and the official MIGA config
-SHIPPED = ("fifo_lookahead", "dce_miga", "miga")
+# (FIFO's queue + Self-Reflection + Long-Range Guidance), the official MIGA config, Chunked Continuation's defaults
+# and its settings in the Wan 2.1 / Wan 2.2 text templates (tools/authoring/ui_workflows.py: CONT_WAN21, CONT_WAN22)
+SHIPPED = ("fifo_lookahead", "dce_miga", "miga", "cont_k5_a3_s24", "cont_k12_a3_s24", "cont_k18_a3_s24")
 
 
 def queue_config(method: str, st: Setting) -> QueueConfig:
