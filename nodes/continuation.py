@@ -71,11 +71,12 @@ class ChunkedContinuation(io.ComfyNode):
         if not isinstance(queue, QueueConfig):
             raise ValueError("Chunked Continuation: queue must come from FIFO Queue Init")
         require_inputs(cls, chunk=chunk, anchors=anchors, anchor_every=anchor_every)  # linked values skip validation
-        q = dataclasses.replace(queue, continuation=ContinuationConfig(chunk, anchors, anchor_every))
+        cont = ContinuationConfig(chunk, anchors, anchor_every)
+        q = dataclasses.replace(queue, continuation=cont)
         try:
             check_alone(q)
             if q.window > 0:  # the fit in the window, here where the error names this node (else the sampler's)
-                check_continuation(q.continuation, q.window, q.window * q.partitions)
+                check_continuation(cont, q.window, q.window * q.partitions)
         except ValueError as e:
             raise ValueError(f"Chunked Continuation: {e}") from None
         return io.NodeOutput(q)
