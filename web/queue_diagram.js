@@ -24,8 +24,8 @@ import { app } from "../../scripts/app.js";
 import { api } from "../../scripts/api.js";
 
 export const START = "InfiniteVideo_FIFOQueueInit";
-export const PARTS = ["InfiniteVideo_Continuation", "InfiniteVideo_ZigzagStage", "InfiniteVideo_UnifiedStage", "InfiniteVideo_SelfReflection",
-                      "InfiniteVideo_LongRangeGuidance"];
+export const PARTS = ["InfiniteVideo_Continuation", "InfiniteVideo_ZigzagStage", "InfiniteVideo_UnifiedStage",
+                      "InfiniteVideo_SelfReflection", "InfiniteVideo_LongRangeGuidance"];
 const SAMPLERS = ["InfiniteVideo_Sampler"]; // takes the queue and the latent
 // latent nodes whose frame count is known from their widgets: temporal compression of the model family
 const LATENTS = { EmptyHunyuanLatentVideo: 4, Wan22ImageToVideoLatent: 4, WanImageToVideo: 4,
@@ -304,7 +304,8 @@ function draw(ctx, node, view) {
       // FIFO: the head frame leaves after this iteration; MIGA: the front group (it reaches the end step)
       const leaving = plan.kind === "fifo" ? s === plan.head : plan.kind === "miga" && s < plan.group;
       const anchor = plan.roles?.[s] === "anchor";
-      ctx.fillStyle = anchor ? COLORS.memory : finished ? COLORS.clean : leaving ? COLORS.head : `hsl(${210 - 170 * noise}, 75%, 58%)`;
+      const noisy = `hsl(${210 - 170 * noise}, 75%, 58%)`;
+      ctx.fillStyle = anchor ? COLORS.memory : finished ? COLORS.clean : leaving ? COLORS.head : noisy;
       ctx.fillRect(x0 + s * cw + (cw > 3 ? 0.5 : 0), barsTop + BARS - bh, Math.max(1, cw - (cw > 3 ? 1 : 0)), bh);
     }
     const writeRect = (win, k, y, h) => {
