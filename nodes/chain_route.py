@@ -1,8 +1,8 @@
 """The queue diagram's plan for a whole chain: ``POST /infinite_video/chain_plan``.
 
-Body: ``{"chain": [{"type": "InfiniteVideo_FIFOQueueInit", "inputs": {...widget values}}, <MIGA nodes in wire
-order>...], "latent_frames": <frames of the latent wired to the sampler, or null when unknown>}``. The chain is built
-by the nodes' own ``execute`` (the same checks and the same ``QueueConfig`` as a run) and laid out by
+Body: ``{"chain": [{"type": "InfiniteVideo_FIFOQueueInit", "inputs": {...widget values}}, <Chunked Continuation or
+MIGA nodes in wire order>...], "latent_frames": <frames of the latent wired to the sampler, or null when unknown>}``.
+The chain is built by the nodes' own ``execute`` (the same checks and the same ``QueueConfig`` as a run) and laid out by
 :func:`samplers.chain_plan.plan_chain`. Answer: ``{"plan": {...}, "warnings": [...]}``, or ``{"error": "<the
 engine's message>"}`` with status 200 for settings the run would reject (the editor asks while the user types; an
 impossible value is an answer, not a failed request, so the browser console stays quiet). Status 400 only for a
@@ -19,7 +19,7 @@ from typing import Any, Optional
 
 from ..samplers.chain_plan import plan_chain
 from ..samplers.config import QueueConfig
-from . import fifo, miga
+from . import continuation, fifo, miga
 from .validation import validate_like_comfy
 
 CHAIN_PATH = "/infinite_video/chain_plan"
@@ -33,7 +33,7 @@ class BadRequest(ValueError):
 @lru_cache(maxsize=None)
 def _node_classes() -> dict[str, Any]:
     """The chain's V3 node classes by node id."""
-    classes: tuple[Any, ...] = (*fifo.NODES, *miga.NODES)
+    classes: tuple[Any, ...] = (*fifo.NODES, *continuation.NODES, *miga.NODES)
     return {cls.define_schema().node_id: cls for cls in classes}
 
 

@@ -5,8 +5,8 @@ A checkpoint (``<video stem>.ivckpt``, next to the video, inside ComfyUI's outpu
 dict of plain data and tensors, read back with ``torch.load(weights_only=True)`` (no code):
 
 - ``format``, ``version``: :data:`CHECKPOINT_FORMAT`, :data:`CHECKPOINT_VERSION`;
-- ``fingerprint``: what a resumed run must share with the saved one (:func:`model_fingerprint`, plus the sink's
-  decode, codec, fps and quality);
+- ``fingerprint``: what a resumed run must share with the saved one (:func:`model_fingerprint`, with the queue's
+  settings from :func:`queue_fingerprint`, plus the sink's decode, codec, fps and quality);
 - ``engine``: the runner's state at an iteration boundary (:mod:`..samplers.runner`), including the latents the run
   returns (``engine["tail"]``) for the queue engines;
 - ``decoder``: what the streaming decoder needs to continue (:mod:`.stream_decode`; None for frames the sampler
@@ -19,6 +19,7 @@ Files are written atomically (temporary file, then rename).
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import os
 from typing import Any, Optional
@@ -95,6 +96,17 @@ def model_fingerprint(model: Any, latent: Tensor, positive: Any, negative: Any, 
             "latent": list(latent.shape), "latent_values": tensor_digest(latent),
             "positive": tensor_digest(positive), "negative": tensor_digest(negative),
             **{k: (tensor_digest(v) if isinstance(v, Tensor) else v) for k, v in settings.items()}}
+
+
+def queue_fingerprint(queue: Any) -> dict:
+    """The queue configuration's part of a fingerprint: the whole chain, with chunked continuation's settings under a
+    key of their own (``continuation``; absent without it, so the fingerprint of a run without it is unchanged): a
+    resume with other ones is refused naming them, and the engine's anchors come back only for the same settings."""
+    cont = getattr(queue, "continuation", None)
+    if cont is None:
+        return {"queue": ascii(queue)}
+    return {"queue": ascii(dataclasses.replace(queue, continuation=None)),
+            "continuation": f"chunk {cont.chunk}, anchors {cont.anchors}, anchor_every {cont.anchor_every}"}
 
 
 def fingerprint_mismatch(saved: dict, now: dict) -> Optional[str]:

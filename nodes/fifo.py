@@ -23,7 +23,7 @@ class FIFOQueueInit(io.ComfyNode):
             category=CATEGORY,
             description="Sets up a FIFO-Diffusion queue: frames at increasing noise levels, denoised diagonally in "
                         "windows the model was trained on. Connect to Infinite Video Sampler (directly, or through "
-                        "the MIGA nodes).",
+                        "Chunked Continuation or the MIGA nodes).",
             inputs=[
                 io.Int.Input("window_length", default=0, min=0, max=1024,
                              tooltip="Latent frames the model denoises together (its training window; Wan 2.1: 21 "

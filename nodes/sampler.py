@@ -26,7 +26,7 @@ from .adapter import (
     stamp_prompts,
 )
 from .camera import check_camera_run
-from .checkpoint import model_fingerprint
+from .checkpoint import model_fingerprint, queue_fingerprint
 from .frame_conds import check_frame_conditioning, known_frames
 from .positions import check_anchors
 from .progress import SamplerProgress
@@ -145,7 +145,7 @@ class InfiniteVideoSampler(io.ComfyNode):
 
         def opener(spec: Any) -> Any:
             return open_session(spec, model, clip, model_fingerprint(
-                model, clip, positive, negative, queue=ascii(queue), frames=int(frames), seed=int(seed),
+                model, clip, positive, negative, **queue_fingerprint(queue), frames=int(frames), seed=int(seed),
                 sampler=sampler_name, eta=float(eta), cfg=float(cfg), sigmas=sigmas))
 
         with sink_run(sink, opener) as session:  # every check and the file's creation before any model call
@@ -240,7 +240,7 @@ class CustomQueueSampler(PerFrameSampler):
         def opener(spec: Any) -> Any:
             patcher = model_wrap.model_patcher
             return open_session(spec, patcher, clip, model_fingerprint(
-                patcher, clip, conds.get("positive"), conds.get("negative"), queue=ascii(self.queue),
+                patcher, clip, conds.get("positive"), conds.get("negative"), **queue_fingerprint(self.queue),
                 frames=int(self.frames), seed=int(seed), sampler=self.rule, eta=float(self.eta),
                 cfg=float(getattr(model_wrap, "cfg", 0.0)), sigmas=sigmas))
 

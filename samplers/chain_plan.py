@@ -14,7 +14,12 @@ functions the samplers use (:func:`.plan.plan_fifo` for FIFO-Diffusion, Kim et a
   self-reflection's worst case (every judgment triggers: ``candidates`` regenerations of ``judged_level`` sweeps);
 - the settings the chain ignores (FIFO's ``partitions`` / ``lookahead`` under a Zigzag Stage, ...), so the editor can
   say so instead of letting them look effective;
-- a title naming what runs (``FIFO``, ``FIFO + Self-Reflection``, ``MIGA``, ...), by the chain's nodes.
+- a title naming what runs (``FIFO``, ``FIFO + Self-Reflection``, ``MIGA``, ``Chunked Continuation``, ...), by the
+  chain's nodes.
+
+A chain ``FIFO Queue Init -> Chunked Continuation`` (:mod:`.continuation`) has one window per chunk: its slots in the
+steady state (``roles``: ``anchor``, ``recent`` = newest finished, ``new`` = the chunk), the anchors' output latents,
+and one model call per ladder step that reads the whole window and writes the chunk.
 
 Everything is integers; nothing calls a model. Levels index the descending sigma ladder, i.e. count the steps done
 from fresh noise (0 = pure noise, ``steps`` = clean), for FIFO and MIGA alike; index 0 of ``levels`` is the clean end.
@@ -25,6 +30,7 @@ from __future__ import annotations
 from typing import Any
 
 from .config import QueueConfig
+from .continuation import check_alone, check_continuation, context_positions
 from .miga_partition import static_partition
 from .miga_setup import resolve_miga
 
@@ -34,6 +40,11 @@ MAX_DRAWN_SLOTS = 4096
 def ignored_settings(config: QueueConfig) -> list[dict[str, str]]:
     """Settings in ``config`` that the run will not use, each ``{"node", "input", "why"}``."""
     out: list[dict[str, str]] = []
+    if config.continuation is not None:
+        out.append({"node": "InfiniteVideo_FIFOQueueInit", "input": "lookahead",
+                    "why": "Chunked Continuation denoises each chunk in one window"})
+        if config.continuation.anchors == 0:
+            out.append({"node": "InfiniteVideo_Continuation", "input": "anchor_every", "why": "anchors is 0"})
     if config.zigzag is not None:
         why = "the Zigzag Stage sets the steps and the window stride (slide)"
         out.append({"node": "InfiniteVideo_FIFOQueueInit", "input": "partitions", "why": why})
@@ -56,6 +67,8 @@ def chain_title(config: QueueConfig) -> str:
     """What runs, named by the chain's nodes: ``"MIGA"`` for the whole MIGA chain, ``"MIGA (Zigzag Stage + ...)"``
     for part of it with a zigzag queue, ``"FIFO + Self-Reflection + ..."`` for MIGA's parts on FIFO's diagonal queue
     (one latent per group), ``"FIFO"`` alone."""
+    if config.continuation is not None:
+        return "Chunked Continuation"
     present = [name for attr, name in PART_NAMES if getattr(config, attr) is not None]
     if config.zigzag is None:
         return " + ".join(["FIFO", *present])
@@ -122,6 +135,37 @@ def _miga_chain(config: QueueConfig, latent_frames: int) -> dict[str, Any]:
     }
 
 
+def _continuation_chain(config: QueueConfig, latent_frames: int) -> dict[str, Any]:
+    """The steady-state window of chunked continuation (every anchor finished): anchors, newest finished latents, the
+    chunk; the first chunk fills the whole window (no context yet), the last may be shorter."""
+    cont = config.continuation
+    assert cont is not None
+    check_alone(config)
+    window = config.resolve_window(latent_frames)
+    if window > latent_frames:
+        raise ValueError(f"window_length {window} is longer than the latent's {latent_frames} frames; set "
+                         f"window_length to at most {latent_frames} (0 = the latent's length) or make the latent "
+                         f"longer")
+    steps = config.fifo_plan(latent_frames).steps
+    check_continuation(cont, window, steps)
+    k = cont.chunk
+    anchor_at = [j * cont.anchor_every for j in range(cont.anchors)]
+    done = max(anchor_at, default=0) + window  # far enough in that every anchor is finished
+    anchors, recent = context_positions(done, k, window, anchor_at)
+    c = len(anchors) + len(recent)
+    return {
+        "kind": "continuation", "window": window, "steps": steps, "warmup": 0,
+        "queue": window, "pad": c, "head": -1, "group": k, "chunk": k, "first_chunk": window,
+        "anchors": anchors, "recent": len(recent),
+        "roles": ["anchor"] * len(anchors) + ["recent"] * len(recent) + ["new"] * k,
+        "levels": [steps] * c + [0] * k,
+        "windows": [{"read": [0, window], "write": [c, window], "memory": list(range(len(anchors)))}],
+        "unified": None,
+        "calls": {"queue": steps / k, "unified": 0, "reflection_worst": 0, "expected": steps / k,
+                  "worst": steps / k},
+    }
+
+
 def plan_chain(config: QueueConfig, latent_frames: int) -> dict[str, Any]:
     """The run ``config`` makes with a sampler latent of ``latent_frames`` frames (JSON-able).
 
@@ -129,7 +173,10 @@ def plan_chain(config: QueueConfig, latent_frames: int) -> dict[str, Any]:
     """
     if int(latent_frames) < 1:
         raise ValueError(f"the sampler's latent must have at least 1 frame, got {latent_frames}")
-    d = _miga_chain(config, latent_frames) if config.is_miga else _fifo_chain(config, latent_frames)
+    if config.continuation is not None:
+        d = _continuation_chain(config, latent_frames)
+    else:
+        d = _miga_chain(config, latent_frames) if config.is_miga else _fifo_chain(config, latent_frames)
     d["ignored"] = ignored_settings(config)
     d["title"] = chain_title(config)
     d["slots"] = len(d["levels"])

@@ -36,12 +36,19 @@ from typing import Any, Callable, Optional, Sequence
 import torch
 from torch import Tensor
 
-from .config import ContinuationConfig
+from .config import ContinuationConfig, QueueConfig
 from .denoiser import Denoiser, KnownSlots, needs_one_level, positions_reach_model, window_positions
 from .fifo import _denoise_grouped, _randn, check_video_latent
 from .prompts import FrameRange, validate_schedule
 from .runner import LatentTail, Stream, check_state, drive
 from .steps import NoiseScaling, get_step_rule, per_frame_step, ve_noise_scaling
+
+
+def check_alone(config: QueueConfig) -> None:
+    """``ValueError`` when ``config`` has continuation and MIGA parts: continuation replaces the queue they act on."""
+    if config.continuation is not None and config.is_miga:
+        raise ValueError("continuation replaces the queue: remove the MIGA parts (Zigzag Stage, Unified Stage, "
+                         "Self-Reflection, Long-Range Guidance) or turn continuation off")
 
 
 def check_continuation(cfg: ContinuationConfig, window: int, steps: int) -> None:

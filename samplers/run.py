@@ -31,11 +31,9 @@ def check_run_inputs(config: QueueConfig, latent: Tensor, sigmas: Tensor, frames
     """Validate before any model call (errors name the input and the fix); return the run's set-up."""
     check_video_latent(latent)
     if config.continuation is not None:
-        from .continuation import check_continuation_inputs
+        from .continuation import check_alone, check_continuation_inputs
 
-        if config.is_miga:
-            raise ValueError("continuation replaces the queue: remove the MIGA parts (Zigzag Stage, Unified Stage, "
-                             "Self-Reflection, Long-Range Guidance) or turn continuation off")
+        check_alone(config)
         plan = config.fifo_plan(latent.shape[2])
         check_continuation_inputs(config.continuation, latent, sigmas, plan.window, frames, config.init)
         if sigmas.shape[0] - 1 != plan.steps:

@@ -9,12 +9,14 @@ import torch
 
 from infinite_video.samplers.chain_plan import plan_chain
 from infinite_video.samplers.config import (
+    ContinuationConfig,
     GuidanceConfig,
     QueueConfig,
     ReflectionConfig,
     UnifiedConfig,
     ZigzagConfig,
 )
+from infinite_video.samplers.continuation import sample_continuation
 from infinite_video.samplers.fifo import sample_fifo
 from infinite_video.samplers.miga import MigaStats, sample_miga
 from infinite_video.samplers.miga_presets import MIGA_PRESETS
@@ -132,3 +134,50 @@ def test_impossible_chain_raises_the_samplers_error():
         plan_chain(QueueConfig(W, 2, True, "noise", unified=UN), W)
     with pytest.raises(ValueError, match="window_length 9 is longer than the latent's 8 frames"):
         plan_chain(QueueConfig(9, 2, True, "noise", zigzag=ZZ), 8)
+
+
+class PositionsSeen:
+    """Records each call's window positions and per-frame sigmas (the denoiser contract with positions)."""
+
+    def __init__(self):
+        self.calls: list[tuple[list[int], list[float]]] = []
+
+    def __call__(self, x, sigma, prompts=None, positions=None):
+        self.calls.append((positions.tolist(), sigma[0].tolist()))
+        return torch.tanh(x) * 0.5
+
+
+def test_continuation_chain_is_the_window_a_run_uses():
+    """The plan's window (anchors, newest finished, chunk) is the last full chunk's window in a real run, its levels
+    the sigmas that call gets (clean context, the chunk at fresh noise on the first step), and its calls per output
+    latent the run's steady-state cost: steps / chunk."""
+    cont = ContinuationConfig(chunk=3, anchors=2, anchor_every=5)
+    cfg = QueueConfig(W, 2, True, "noise", continuation=cont)
+    d = plan_chain(cfg, W)
+    assert d["kind"] == "continuation" and d["title"] == "Chunked Continuation" and d["steps"] == 2 * W
+    assert d["anchors"] == [0, 5] and d["roles"] == ["anchor"] * 2 + ["recent"] * 3 + ["new"] * 3
+    assert d["windows"] == [{"read": [0, W], "write": [5, W], "memory": [0, 1]}]
+    assert d["calls"]["expected"] == d["calls"]["worst"] == pytest.approx(16 / 3)
+    assert [(i["node"], i["input"]) for i in d["ignored"]] == [("InfiniteVideo_FIFOQueueInit", "lookahead")]
+
+    den, frames = PositionsSeen(), W + 3 * 6
+    sample_continuation(cont, den, torch.zeros(1, 2, W, 3, 3), torch.linspace(1.0, 0.0, d["steps"] + 1), W, frames,
+                        generator=torch.Generator().manual_seed(0))
+    assert len(den.calls) == d["steps"] * (1 + (frames - W) // 3)  # the first chunk fills the window, then chunks
+    positions, sigmas = den.calls[-d["steps"]]  # the first step of the last chunk
+    done = frames - 3
+    roles = ["anchor" if p in d["anchors"] else "recent" if p < done else "new" for p in positions]
+    assert roles == d["roles"] and positions[:2] == d["anchors"]
+    assert [s == 0.0 for s in sigmas] == [lv == d["steps"] for lv in d["levels"]]
+
+
+def test_continuation_chain_refuses_what_the_run_refuses():
+    with pytest.raises(ValueError, match="continuation replaces the queue"):
+        plan_chain(QueueConfig(W, 2, True, "noise", zigzag=ZZ, continuation=ContinuationConfig(3, 2, 5)), W)
+    with pytest.raises(ValueError, match="continuation anchors 5 must be in"):
+        plan_chain(QueueConfig(W, 2, True, "noise", continuation=ContinuationConfig(3, 5, 5)), W)
+    with pytest.raises(ValueError, match="window_length 9 is longer than the latent's 8 frames"):
+        plan_chain(QueueConfig(9, 2, True, "noise", continuation=ContinuationConfig(3, 2, 5)), 8)
+    no_anchors = plan_chain(QueueConfig(W, 2, True, "noise", continuation=ContinuationConfig(3, 0, 5)), W)
+    assert no_anchors["roles"] == ["recent"] * 5 + ["new"] * 3
+    assert ("InfiniteVideo_Continuation", "anchor_every") in [(i["node"], i["input"]) for i in no_anchors["ignored"]]

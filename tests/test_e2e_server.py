@@ -24,6 +24,7 @@ NODE_IDS = {
     "InfiniteVideo_KStepNoiseSearch": "K-Step Noise Search",
     "InfiniteVideo_EmptyConditioning": "Empty Conditioning",
     "InfiniteVideo_LatentPreviewDecode": "Latent Preview Decode",
+    "InfiniteVideo_Continuation": "Chunked Continuation",
 }
 
 

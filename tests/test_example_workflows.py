@@ -177,7 +177,7 @@ def test_ui_workflow_is_valid_against_the_live_node_definitions(info, path):
 
 def test_the_checker_catches_what_the_server_would_reject(info):
     """A wrong option, an out-of-range number and a mistyped link are each reported (the check can fail)."""
-    wf = ui_workflows()["2 Wan 2.1 1.3B, long video from a prompt (FIFO)"]
+    wf = ui_workflows()[CONTINUATION_WAN21]
     prompt = ui_to_api(wf, info)
     loader = next(k for k, n in prompt.items() if n["class_type"] == "UNETLoader")
     sampler = next(k for k, n in prompt.items() if n["class_type"] == "InfiniteVideo_Sampler")
@@ -238,6 +238,8 @@ TINY_MIGA = {"InfiniteVideo_ZigzagStage": {"steps": 12, "group_size": 2, "end_st
              "InfiniteVideo_SelfReflection": {"judged_level": 2},
              "InfiniteVideo_LongRangeGuidance": {"guidance_latents": 2}}
 MIGA_WINDOW = 8  # latent frames: 29 video frames
+# Chunked Continuation in the tiny window of 5: 2 anchors (latent frames 0 and 2), the newest finished one, 2 new ones
+TINY_CONTINUATION = {"chunk": 2, "anchors": 2, "anchor_every": 2}
 TINY_IMAGE = 32  # px: K-Step's start image side (a multiple of 32, as Wan 2.2 5B needs); WHOLE_VIDEO's video side
 # K-Step: chunks of 5 frames, 2 candidates with 1-step previews, 2 full steps (``frames`` chunks)
 TINY_KSTEP = {"chunk_length": 5, "candidates": 2, "preview_steps": 1, "full_steps": 2}
@@ -292,6 +294,8 @@ def tiny_variant(prompt: dict, frames: int) -> dict:
             inputs["window_length"] = window
         elif t in TINY_MIGA:
             inputs.update(TINY_MIGA[t])
+        elif t == "InfiniteVideo_Continuation":
+            inputs.update(TINY_CONTINUATION)
         elif t == "InfiniteVideo_ConditioningFrameRange":
             for k in ("start_frame", "end_frame"):
                 inputs[k] = inputs[k] * frames // old_frames
@@ -306,7 +310,9 @@ KSTEP_WAN21 = "7 Wan 2.1 I2V 14B, long video from an image, best of 5 noises per
 KSTEP_WAN22 = "8 Wan 2.2 5B, long video from an image, best of 5 noises per chunk (K-Step)"
 FIFO_I2V = "9 Wan 2.1 I2V 14B, long video from a start image (FIFO)"
 FIFO_CONTROL = "10 Wan 2.1 Fun Control 1.3B, long video that follows a control video (FIFO)"
-RUNNABLE = {STARTER: 1, "2 Wan 2.1 1.3B, long video from a prompt (FIFO)": 3,
+CONTINUATION_WAN21 = "2 Wan 2.1 1.3B, long video from a prompt (chunked continuation)"
+# the continuation template runs past its first chunk (5 latents) and its anchors: 2 more chunks of 2
+RUNNABLE = {STARTER: 1, CONTINUATION_WAN21: 9,
             "3 Wan 2.1 1.3B, more consistent long video (MIGA, official config)": 4,
             "4 Wan 2.1 1.3B, long video whose prompt changes over time": 6, KSTEP_WAN21: 2, KSTEP_WAN22: 2,
             FIFO_I2V: 6, FIFO_CONTROL: 6}

@@ -6,6 +6,7 @@ a small real LTX-Video VAE (``tools/testing/tiny_vaes.py``)."""
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 import re
@@ -310,6 +311,73 @@ def test_resume_with_other_settings_or_corrupt_checkpoint_is_refused(shapes, out
     broken.unlink()
     after = {p.name: p.read_bytes() for p in (output_dir / "iv").iterdir()}
     assert after == before, "the earlier video and checkpoint are untouched and no new file is left behind"
+
+
+def _continuation(chunk=1, anchors=2, anchor_every=3):
+    """The queue of FIFO Queue Init (window 4, 2 partitions = 8 steps) -> Chunked Continuation, built by the nodes:
+    by default each window holds 2 anchors (output latents 0 and 3), the newest finished latent and 1 new one."""
+    from infinite_video.nodes.continuation import ChunkedContinuation
+    from infinite_video.nodes.fifo import FIFOQueueInit
+
+    queue = FIFOQueueInit.execute(4, 2, False, "noise").args[0]
+    return ChunkedContinuation.execute(queue, chunk, anchors, anchor_every).args[0]
+
+
+# Continuation's first chunk is the whole window (4 latents, 8 calls), then 8 calls per output latent (chunk 1).
+CONT_FIRST_CALLS, CONT_CALLS_PER_FRAME = 8, 8
+
+
+def test_continuation_cancel_then_resume_continues_bit_for_bit(shapes, output_dir):
+    """Infinite Video Sampler with a Video Sink and Chunked Continuation, cancelled after frame 6 of 12 (both anchors
+    finished, so they are in the checkpoint) and resumed: the joined video and the returned latents are the
+    uninterrupted run's bit for bit. Resuming with other continuation settings, or without continuation, is refused
+    naming them, before any model call."""
+    queue = _continuation()
+    assert queue.continuation is not None and queue.continuation.anchors == 2
+    ref = _sample(shapes, _sink(filename_prefix="iv/cfull"), frames=12, queue=queue)
+    ref_frames = _frames(ref.args[1].get_stream_source())
+    assert ref_frames.shape[0] == 12
+
+    cancelled(shapes, CONT_FIRST_CALLS + CONT_CALLS_PER_FRAME * (6 - 4) + 3, _sink(filename_prefix="iv/ccut"),
+              frames=12, queue=queue)
+    (ckpt,) = list((output_dir / "iv").glob("ccut_*.ivckpt"))
+    data = torch.load(ckpt, weights_only=True)
+    assert data["fingerprint"]["continuation"] == "chunk 1, anchors 2, anchor_every 3"
+    assert sorted(data["engine"]["anchors"]) == [0, 3] and data["latent_frames"] == 6
+
+    counted = shapes.clone()
+    seen = []
+    counted.add_wrapper_with_key("apply_model", "test_count", lambda ex, *a, **k: seen.append(1) or ex(*a, **k))
+    with pytest.raises(ValueError, match="continuation: saved 'chunk 1, anchors 2, anchor_every 3', now 'chunk 1, "
+                                         "anchors 1, anchor_every 3'"):
+        _sample(counted, _sink(filename_prefix="iv/ccut", resume=f"iv/{ckpt.name}"), frames=12,
+                queue=_continuation(anchors=1))
+    with pytest.raises(ValueError, match="continuation: saved 'chunk 1, anchors 2, anchor_every 3', now None"):
+        _sample(counted, _sink(filename_prefix="iv/ccut", resume=f"iv/{ckpt.name}"), frames=12,
+                queue=dataclasses.replace(queue, continuation=None))
+    assert seen == [], "refused before any model call"
+
+    resumed = _sample(counted, _sink(filename_prefix="iv/ccut", resume=f"iv/{ckpt.name}"), frames=12, queue=queue)
+    assert len(seen) == CONT_CALLS_PER_FRAME * (12 - 6), "the resumed run makes only the frames after the checkpoint"
+    assert (_frames(resumed.args[1].get_stream_source()) == ref_frames).all()
+    assert torch.equal(resumed.args[0]["samples"], ref.args[0]["samples"])
+
+
+def test_continuation_node_checks_the_fit_in_the_window():
+    from infinite_video.nodes.continuation import ChunkedContinuation
+    from infinite_video.samplers.config import QueueConfig, ZigzagConfig
+
+    with pytest.raises(ValueError, match=r"Chunked Continuation: continuation anchors 2 must be in \[0, window - "
+                                         r"chunk - 1 = 1\]"):
+        _continuation(chunk=2, anchors=2)
+    with pytest.raises(ValueError, match="Chunked Continuation: continuation chunk 4 must be in"):
+        _continuation(chunk=4, anchors=0)
+    with pytest.raises(ValueError, match="Chunked Continuation: continuation replaces the queue: remove the MIGA"):
+        ChunkedContinuation.execute(QueueConfig(4, 2, False, "noise", zigzag=ZigzagConfig()), 1, 2, 3)
+    with pytest.raises(ValueError, match="Chunked Continuation: chunk 0 is below its minimum 1"):
+        _continuation(chunk=0)
+    window0 = ChunkedContinuation.execute(QueueConfig(0, 2, False, "noise"), 30, 2, 3).args[0]
+    assert window0.continuation.chunk == 30, "window 0 (the latent's length): the sampler checks the fit"
 
 
 @pytest.mark.parametrize("kw, words", [

@@ -13,7 +13,14 @@ import json
 import pytest
 
 from infinite_video.samplers.chain_plan import plan_chain
-from infinite_video.samplers.config import GuidanceConfig, QueueConfig, ReflectionConfig, UnifiedConfig, ZigzagConfig
+from infinite_video.samplers.config import (
+    ContinuationConfig,
+    GuidanceConfig,
+    QueueConfig,
+    ReflectionConfig,
+    UnifiedConfig,
+    ZigzagConfig,
+)
 from infinite_video.samplers.plan import plan_fifo
 from infinite_video.tools.testing.browser import Browser, find_chromium
 from infinite_video.tools.testing.comfy_server import PACK_ROOT, start_server
@@ -23,7 +30,7 @@ pytestmark = pytest.mark.host
 CHAIN_ROUTE = "/api/infinite_video/chain_plan"
 UI_WORKFLOWS = sorted((PACK_ROOT / "example_workflows").glob("*.json"))
 STARTER = "1 Start here, a long video on the CPU with nothing to download"
-FIFO_WAN21 = "2 Wan 2.1 1.3B, long video from a prompt (FIFO)"
+CONTINUATION_WAN21 = "2 Wan 2.1 1.3B, long video from a prompt (chunked continuation)"
 
 
 def jsonable(d):
@@ -391,6 +398,54 @@ def test_diagram_drawn_and_following_edits_in_both_node_modes(page, vue_nodes, t
         page.evaluate("app.extensionManager.setting.set('Comfy.VueNodes.Enabled', false)")
 
 
+BUILD_CONTINUATION_JS = """(() => {
+    app.graph.clear();
+    const add = (type, x, y) => { const n = LiteGraph.createNode(type); n.pos = [x, y]; app.graph.add(n); return n; };
+    const fifo = add("InfiniteVideo_FIFOQueueInit", 40, 40);
+    const cont = add("InfiniteVideo_Continuation", 560, 40);
+    const sampler = add("InfiniteVideo_Sampler", 1000, 40);
+    fifo.connect(0, cont, "queue");
+    cont.connect(0, sampler, "queue");
+    const set = (n, name, v) => { n.widgets.find((w) => w.name === name).value = v; };
+    set(fifo, "window_length", 21);
+    set(cont, "chunk", 12);
+    window.__ivNode = fifo;
+    window.__ivCont = cont;
+})()"""
+
+
+def test_continuation_chain_draws_its_window(page, tmp_path):
+    """FIFO Queue Init -> Chunked Continuation -> sampler: one diagram (under FIFO Queue Init) draws the chunk's window
+    (anchors in the guidance colour, the newest finished latents grey, the new chunk at fresh noise), says what fills
+    the window and the calls per output latent; a change on the continuation node redraws it, and a chunk that does
+    not fit shows the node's own error."""
+    page.evaluate(BUILD_CONTINUATION_JS)
+    state = page.evaluate("(async () => { window.__ivNode.widgets[0].callback?.(21); "
+                          "return await window.__ivNode.ivQueueReady; })()")
+    want = jsonable(plan_chain(QueueConfig(21, 2, True, "noise", continuation=ContinuationConfig(12, 3, 24)), 21))
+    assert state["plan"] == want and state["warnings"] == []
+    drawn = page.evaluate(PIXELS_JS)
+    text = " ".join(drawn["lines"])
+    assert text.startswith("Chunked Continuation: window 21 = 3 anchors + 6 newest finished + 12 new latents, 42 "
+                           "steps per chunk"), text
+    assert "3.5 model calls per output frame (42 steps / chunk 12)" in text
+    assert "anchors: output latents 0, 24, 48" in text
+    bars = drawn["bars"]
+    assert [b["bottom"] for b in bars[:3]] == [[128, 222, 234]] * 3  # anchors: the guidance colour
+    assert [b["bottom"] for b in bars[3:9]] == [[138, 138, 138]] * 6  # newest finished: grey, like FIFO's context
+    assert len({b["height"] for b in bars[9:]}) == 1 and bars[9]["height"] > 4 * bars[0]["height"]  # noise, one level
+    assert drawn["writes"] == [drawn["writeColors"][0]] and drawn["shownWrites"] == [drawn["writeColors"][0]]
+    page.screenshot(tmp_path / "continuation.png")
+
+    state = set_widgets(page, {"anchors": 5}, node="window.__ivCont")
+    assert state["plan"]["anchors"] == [0, 24, 48, 72, 96] and state["plan"]["recent"] == 4
+    state = set_widgets(page, {"chunk": 16}, node="window.__ivCont")
+    assert "Chunked Continuation: continuation anchors 5 must be in [0, window - chunk - 1 = 4]" in state["error"]
+    # what the node saves and queues is unchanged: its three widget values
+    saved = page.evaluate("app.graph.serialize().nodes.find((n) => n.id === window.__ivCont.id).widgets_values")
+    assert saved == [16, 5, 24]
+
+
 def test_window_zero_says_which_latent_it_waits_for(page):
     add_fifo(page)
     state = set_widgets(page, {"window_length": 0})
@@ -555,7 +610,7 @@ def test_missing_models_dialog_offers_the_official_downloads(page):
     each file with its folder and a download of the loaders' ``properties.models`` URL, not only "Value not in list"
     at Run: a dialog with links in the pinned frontend, the issues panel's Missing Models list in 1.58 (opened from
     the "issues found" notice), whose Download buttons open those URLs."""
-    wf = json.loads((PACK_ROOT / "example_workflows" / f"{FIFO_WAN21}.json").read_text())
+    wf = json.loads((PACK_ROOT / "example_workflows" / f"{CONTINUATION_WAN21}.json").read_text())
     models = [m for n in wf["nodes"] for m in n.get("properties", {}).get("models", [])]
     assert len(models) == 3
     page.evaluate(f"app.loadGraphData({json.dumps(wf)}).then(() => true)")

@@ -17,13 +17,16 @@
 // show it), on a dark panel (legible in the light and dark palettes; text at 14 px stays above the editor's 8 px
 // readability threshold at 60% zoom); nothing is added to widgets_values, so saved workflows and API prompts are
 // unchanged.
+// A Chunked Continuation chain (FIFO Queue Init -> Chunked Continuation -> sampler) is drawn as its one window: the
+// anchors (cyan), the newest finished latents (grey), the new chunk (at fresh noise), and the one call per ladder
+// step that reads the whole window and writes the chunk.
 
 import { app } from "../../scripts/app.js";
 import { api } from "../../scripts/api.js";
 
 export const START = "InfiniteVideo_FIFOQueueInit";
-export const PARTS = ["InfiniteVideo_ZigzagStage", "InfiniteVideo_UnifiedStage", "InfiniteVideo_SelfReflection",
-                      "InfiniteVideo_LongRangeGuidance"];
+export const PARTS = ["InfiniteVideo_Continuation", "InfiniteVideo_ZigzagStage", "InfiniteVideo_UnifiedStage",
+                      "InfiniteVideo_SelfReflection", "InfiniteVideo_LongRangeGuidance"];
 const SAMPLERS = ["InfiniteVideo_Sampler"]; // takes the queue and the latent
 // latent nodes whose frame count is known from their widgets: temporal compression of the model family
 const LATENTS = { EmptyHunyuanLatentVideo: 4, Wan22ImageToVideoLatent: 4, WanImageToVideo: 4,
@@ -166,7 +169,17 @@ function lines(view) {
   const f1 = (x) => (Number.isInteger(x) ? String(x) : x.toFixed(1));
   const window = `window ${p.window}${view.latentFrom ? ` (from "${view.latentFrom}")` : ""}`;
   const title = p.title ?? p.kind.toUpperCase();
-  if (p.kind === "fifo") {
+  if (p.kind === "continuation") {
+    const from = view.latentFrom ? ` (window from "${view.latentFrom}")` : "";
+    out.push([`${title}: window ${p.window} = ${p.anchors.length} anchors + ${p.recent} newest finished + ` +
+              `${p.chunk} new latents, ${p.steps} steps per chunk${from}`, COLORS.text]);
+    out.push([`${f1(c.expected)} model calls per output frame (${p.steps} steps / chunk ${p.chunk}); the first chunk ` +
+              `is the whole window (${p.first_chunk} new latents)`, COLORS.text]);
+    if (p.anchors.length) {
+      out.push([`anchors: output latents ${p.anchors.join(", ")}, kept in every window at their true distance`,
+                COLORS.text]);
+    }
+  } else if (p.kind === "fifo") {
     out.push([`${title}: ${p.queue} latents in the queue, ${p.steps} steps, ${window}`, COLORS.text]);
     out.push([`${f1(c.expected)} model calls per output frame, ${p.warmup} warm-up frames discarded`, COLORS.text]);
   } else {
@@ -209,6 +222,10 @@ function wrap(ctx, text, width) {
   return out;
 }
 
+const CONTINUATION_LEGEND = [
+  [[COLORS.memory, "anchor"], [COLORS.clean, "newest finished"], ["noise", "new chunk (noise)"]],
+  [[COLORS.write[0], "written by each call"], [COLORS.read, "read"]],
+];
 const LEGEND = [
   [[COLORS.clean, "finished"], [COLORS.head, "leaves next"], ["noise", "noise level (bar height)"]],
   [[COLORS.write[0], "written by a call"], [COLORS.read, "read"], [COLORS.memory, "guidance latent"]],
@@ -287,8 +304,10 @@ function draw(ctx, node, view) {
       const bh = Math.max(3, noise * BARS);
       const finished = s < plan.pad || plan.levels[s] >= plan.steps;
       // FIFO: the head frame leaves after this iteration; MIGA: the front group (it reaches the end step)
-      const leaving = plan.kind === "fifo" ? s === plan.head : s < plan.group;
-      ctx.fillStyle = finished ? COLORS.clean : leaving ? COLORS.head : `hsl(${210 - 170 * noise}, 75%, 58%)`;
+      const leaving = plan.kind === "fifo" ? s === plan.head : plan.kind === "miga" && s < plan.group;
+      const anchor = plan.roles?.[s] === "anchor";
+      const noisy = `hsl(${210 - 170 * noise}, 75%, 58%)`;
+      ctx.fillStyle = anchor ? COLORS.memory : finished ? COLORS.clean : leaving ? COLORS.head : noisy;
       ctx.fillRect(x0 + s * cw + (cw > 3 ? 0.5 : 0), barsTop + BARS - bh, Math.max(1, cw - (cw > 3 ? 1 : 0)), bh);
     }
     const writeRect = (win, k, y, h) => {
@@ -313,9 +332,11 @@ function draw(ctx, node, view) {
     const n = plan.windows.length;
     const first = box.rows.shown.length;
     ctx.fillStyle = COLORS.text;
-    ctx.fillText(`${n} call${n > 1 ? "s" : ""} per sweep: all writes, ${n > first ? `first ${first}` : "each"} in full`,
-                 x0, box.rows.caption);
-    LEGEND.forEach((row, r) => {
+    const caption = plan.kind === "continuation"
+      ? `1 call per step, ${plan.steps} steps per chunk: each reads the window, writes the chunk`
+      : `${n} call${n > 1 ? "s" : ""} per sweep: all writes, ${n > first ? `first ${first}` : "each"} in full`;
+    ctx.fillText(caption, x0, box.rows.caption);
+    (plan.kind === "continuation" ? CONTINUATION_LEGEND : LEGEND).forEach((row, r) => {
       let lx = x0;
       const ly = box.y + box.legend.y + r * LINE;
       for (const [color, label] of row) {

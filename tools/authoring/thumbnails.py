@@ -7,7 +7,8 @@ ComfyUI's frontend (1.27) shows a custom node pack's template with ``<name>.jpg`
 - frames: for the starter, frames of the video it makes (the shapes model's consistency-benchmark contact sheet of
   the same chain, ``models/shapes_wan21/bench``); for the real-model FIFO / MIGA workflows, frames of the same method
   on the pack's tiny shapes model, marked as such (a real model cannot run here); for K-Step, the start image the
-  workflow makes and a diagram of the search (candidates per chunk, the best one kept, chunk after chunk);
+  workflow makes and a diagram of the search (candidates per chunk, the best one kept, chunk after chunk); for
+  Chunked Continuation, its window (anchors, newest finished latents, the new chunk), as the queue diagram draws it;
 - the chain as a row of boxes, in the order the nodes are wired.
 
 Pure PIL with its built-in font: no browser, no server. Run: python -m tools.authoring.thumbnails
@@ -19,7 +20,7 @@ from pathlib import Path
 from typing import Optional
 
 from ..pack import PACK_ROOT
-from .ui_workflows import MEADOW, SKY, WORKFLOWS
+from .ui_workflows import CONT_WAN21, CONT_WAN22, MEADOW, SKY, WORKFLOWS
 
 OUT = PACK_ROOT / "example_workflows"
 BENCH = PACK_ROOT / "models" / "shapes_wan21" / "bench"
@@ -153,20 +154,47 @@ def _conditioned(image, key: str) -> None:
     draw.text(((SIZE[0] - draw.textlength(note, font=small)) / 2, y0 + h + 130), note, font=small, fill=DIM)
 
 
+def _continuation(image, settings: tuple, window: int) -> None:
+    """The window of every chunk after the first: anchors, the newest finished latents, the new chunk."""
+    from PIL import ImageDraw
+
+    chunk, anchors, every = settings
+    recent = window - chunk - anchors
+    draw = ImageDraw.Draw(image)
+    font, small = _font(20), _font(16)
+    cyan, grey = (128, 222, 234), (138, 138, 138)
+    cw, x0, y0, h = (SIZE[0] - 60) / window, 30, 150, 120
+    slots = [cyan] * anchors + [grey] * recent + [ACCENT] * chunk
+    for k, color in enumerate(slots):
+        x = x0 + k * cw
+        draw.rectangle((x + 1, y0, x + cw - 2, y0 + h), fill=color)
+    groups = [(0, anchors, f"{anchors} anchors", "latents " + ", ".join(str(j * every) for j in range(anchors))),
+              (anchors, anchors + recent, f"{recent} newest", "finished"),
+              (anchors + recent, window, f"{chunk} new latents", "all steps, from noise")]
+    for a, b, line1, line2 in groups:
+        cx = x0 + (a + b) / 2 * cw
+        for j, (text, f) in enumerate([(line1, font), (line2, small)]):
+            left = min(max(8, cx - draw.textlength(text, font=f) / 2), SIZE[0] - 8 - draw.textlength(text, font=f))
+            draw.text((left, y0 + h + 12 + 26 * j), text, font=f,
+                      fill=FG if j == 0 else DIM)
+    head = f"one window of {window} latent frames per chunk"
+    draw.text(((SIZE[0] - draw.textlength(head, font=font)) / 2, y0 - 40), head, font=font, fill=DIM)
+
+
 # name -> (title, model line, frames: contact sheet or None for the K-Step drawing, caption, chain)
 SHAPES_NOTE = "illustration: the same method on the pack's tiny shapes model"
 PLANS: dict[str, tuple] = {
     "1": ("Start here: runs on a CPU", "the pack's tiny shapes model, nothing to download", "miga_dce",
           "frames of the video this workflow makes (240 frames, 30 s)",
           ["FIFO queue", "Self-Reflection", "Long-Range Guidance", "mp4, streamed"]),
-    "2": ("FIFO: a long video from a prompt", "Wan 2.1 T2V 1.3B, 832x480", "fifo_lookahead", SHAPES_NOTE,
-          ["prompt", "FIFO queue", "Infinite Video Sampler", "mp4"]),
+    "2": ("A long video that keeps its subject", "Wan 2.1 T2V 1.3B, 832x480", None, "",
+          ["prompt", "FIFO Queue Init", "Chunked Continuation", "sampler", "mp4"]),
     "3": ("MIGA: a more consistent long video", "Wan 2.1 T2V 1.3B, the paper's config", "miga", SHAPES_NOTE,
           ["FIFO", "Zigzag", "Unified", "Self-Reflection", "Guidance", "mp4"]),
     "4": ("A prompt that changes over time", "Wan 2.1 T2V 1.3B: noon, sunset, night", "fifo_lookahead", SHAPES_NOTE,
           ["3 prompts, frame ranges", "FIFO queue", "sampler", "mp4"]),
-    "5": ("FIFO: a 720p long video", "Wan 2.2 TI2V 5B, 1280x704, 24 fps", "fifo_lookahead", SHAPES_NOTE,
-          ["prompt", "FIFO queue", "Infinite Video Sampler", "mp4"]),
+    "5": ("A 720p long video that keeps its subject", "Wan 2.2 TI2V 5B, 1280x704, 24 fps", None, "",
+          ["prompt", "FIFO Queue Init", "Chunked Continuation", "sampler", "mp4"]),
     "6": ("FIFO: a fast long video", "LTX-Video 2B, 768x512, 25 fps", "fifo_lookahead", SHAPES_NOTE,
           ["prompt", "FIFO queue", "Infinite Video Sampler", "mp4"]),
     "7": ("K-Step: a long video from an image", "Wan 2.1 I2V 14B, 832x480", None, "",
@@ -179,6 +207,7 @@ PLANS: dict[str, tuple] = {
            ["control video", "Fun Control", "FIFO queue", "mp4, streamed"]),
 }
 KSTEP_SIZE = {"7": (832, 480), "8": (1280, 704)}
+CONTINUATION = {"2": (CONT_WAN21, 21), "5": (CONT_WAN22, 31)}  # settings, window
 
 
 def thumbnail(name: str, path: Optional[Path] = None):
@@ -193,6 +222,8 @@ def thumbnail(name: str, path: Optional[Path] = None):
     draw.text((24, 56), model, font=_font(20), fill=DIM)
     if sheet is not None:
         _frames(image, _tiles(sheet), caption, ACCENT if key == "1" else DIM)
+    elif key in CONTINUATION:
+        _continuation(image, *CONTINUATION[key])
     elif key in KSTEP_SIZE:
         _kstep(image, *KSTEP_SIZE[key])
     else:

@@ -152,6 +152,7 @@ def ui_workflow(wf: Workflow) -> dict:
 def _plan(chain: dict, latent_frames: int) -> dict:
     from infinite_video.samplers.chain_plan import plan_chain
     from infinite_video.samplers.config import (
+        ContinuationConfig,
         GuidanceConfig,
         QueueConfig,
         ReflectionConfig,
@@ -168,6 +169,8 @@ def _plan(chain: dict, latent_frames: int) -> dict:
         parts["reflection"] = ReflectionConfig(*chain["reflection"])
     if "guidance" in chain:
         parts["guidance"] = GuidanceConfig(*chain["guidance"])
+    if "continuation" in chain:
+        parts["continuation"] = ContinuationConfig(*chain["continuation"])
     return plan_chain(QueueConfig(*chain["fifo"], **parts), latent_frames)
 
 
@@ -197,6 +200,39 @@ def _expect(plan: dict, frames: int, stride: int, fps: float) -> str:
                  "native run of that length costs (double with cfg > 1), and memory stays that of one native run "
                  "whatever the length. The queue diagram under FIFO Queue Init shows the plan.")
     return " ".join(lines)
+
+
+def _expect_continuation(plan: dict, frames: int, stride: int, fps: float) -> str:
+    """The Note's output and cost lines for a Chunked Continuation chain (its plan: steps / chunk per latent)."""
+    video = stride * (frames - 1) + 1
+    chunks = 1 + max(0, -(-(frames - plan["window"]) // plan["chunk"]))
+    return (f"Output: {frames} latent frames = {video} video frames = {video / fps:.0f} s at {_num(fps)} fps, nothing "
+            f"discarded. Cost: {_num(round(plan['calls']['expected'], 1))} model calls per output latent frame "
+            f"({plan['steps']} steps per chunk of {plan['chunk']}), {chunks * plan['steps']} window calls for the "
+            f"whole video. One call denoises one window of the model's native length, so it costs about what one "
+            f"step of a native run of that length costs (double with cfg > 1), and memory stays that of one native "
+            f"run whatever the length. The diagram under FIFO Queue Init shows the window.")
+
+
+def _continuation_note(plan: dict, fifo_calls: float, stride: int, fps: float) -> str:
+    """What Chunked Continuation does and costs, in plain words (figures from the chain's plan)."""
+    k, first, recent = plan["chunk"], plan["first_chunk"], plan["recent"]
+    anchors = ", ".join(str(a) for a in plan["anchors"])
+    last = plan["anchors"][-1] * stride / fps
+    return (f"Chunked Continuation makes the video {k} latent frames ({k * stride} video frames) at a time. The first "
+            f"chunk is a normal {stride * (first - 1) + 1}-frame clip. Each next chunk starts from noise in a window "
+            f"that also holds, finished and fixed, the {recent} newest latent frames (so the motion goes on) and "
+            f"{len(plan['anchors'])} anchors, latent frames {anchors} (the first {last:.0f} s; so the subject keeps "
+            f"its look for the whole video). Every chunk gets all {plan['steps']} steps: "
+            f"{_num(round(plan['calls']['expected'], 1))} model calls per output latent frame, against "
+            f"{_num(fifo_calls)} for FIFO with lookahead at this window. Anchors need a model that takes frame "
+            f"positions (Wan does). For FIFO-Diffusion instead: delete Chunked Continuation and connect FIFO Queue "
+            f"Init to the sampler.")
+
+
+def continuation_node(wf: Workflow, queue: Node, settings: tuple) -> Node:
+    return wf.add("InfiniteVideo_Continuation", "Chunked Continuation", list(settings),
+                  {"queue": (queue.id, 0, "IV_QUEUE")}, [("queue", "IV_QUEUE")])
 
 
 DOWNLOAD = "Files (into ComfyUI/models/; the editor offers the downloads when one is missing):\n"
@@ -314,19 +350,28 @@ def fifo_sampler(wf: Workflow, model: int, pos: tuple, neg: tuple, latent: int, 
                    "latent_image": (latent, 0, "LATENT"), "queue": (queue, 0, "IV_QUEUE")}, [("LATENT", "LATENT")])
 
 
-def fifo_wan21() -> Workflow:
+# Chunked Continuation settings of the Wan text templates (chunk, anchors, anchor_every): the chunk about 4/7 of the
+# window (as the node default's 5 of 9), 3 anchors, the rest of the window the newest finished latents; measured on
+# the analytic oracle at each template's window (docs/benchmarks.md, "Chunked continuation at the templates' windows").
+CONT_WAN21 = (12, 3, 24)  # window 21, 42 steps
+CONT_WAN22 = (18, 3, 24)  # window 31, 62 steps
+
+
+def continuation_wan21() -> Workflow:
     frames, fifo = 120, (21, 2, True, "noise")
-    plan = _plan({"fifo": fifo}, 21)
+    plan = _plan({"fifo": fifo, "continuation": CONT_WAN21}, 21)
+    fifo_plan = _plan({"fifo": fifo}, 21)
     wf = Workflow()
     wf.column()
-    wf.note(_todo(_download(), _saved("fifo_wan21", _seconds(frames, 4, 16), "832x480", 16),
+    wf.note(_todo(_download(), _saved("continuation_wan21", _seconds(frames, 4, 16), "832x480", 16),
                   "Change the prompt (Prompt node) and press Run again for another video. " + ZOOM),
-            "A long text-to-video with FIFO-Diffusion on Wan 2.1 T2V 1.3B (8-12 GB of VRAM at 480p).\n\n"
+            "A long text-to-video on Wan 2.1 T2V 1.3B (8-12 GB of VRAM at 480p).\n\n"
             + _files("wan2.1_t2v_1.3B_fp16.safetensors", "umt5_xxl_fp8_e4m3fn_scaled.safetensors",
                      "wan_2.1_vae.safetensors")
             + "\nSettings: the model's native window is 81 frames = 21 latent frames (window_length 21); "
-              "partitions 2 = 42 steps; lookahead on (better consistency, twice the calls); 832x480.\n\n"
-            + _expect(plan, frames, 4, 16) + "\n\n" + PREVIEW)
+              "partitions 2 = 42 steps; 832x480.\n\n"
+            + _continuation_note(plan, fifo_plan["calls"]["expected"], 4, 16) + "\n\n"
+            + _expect_continuation(plan, frames, 4, 16) + "\n\n" + PREVIEW, 700)
     unet, clip, vae = wan21_loaders(wf)
     wf.column()
     pos, neg = wan_text(wf, clip.id, "A red fox trotting through fresh snow in a pine forest, tracking shot, soft "
@@ -335,9 +380,10 @@ def fifo_wan21() -> Workflow:
                     outputs=[("LATENT", "LATENT")])
     queue = queue_init(wf, fifo, DIAGRAM_FIFO)
     wf.column()
-    s = fifo_sampler(wf, unet.id, (pos.id, 0, "CONDITIONING"), (neg.id, 0, "CONDITIONING"), latent.id, queue.id,
+    cont = continuation_node(wf, queue, CONT_WAN21)
+    s = fifo_sampler(wf, unet.id, (pos.id, 0, "CONDITIONING"), (neg.id, 0, "CONDITIONING"), latent.id, cont.id,
                      frames, 6.0)
-    decode_and_save(wf, s, vae.id, 16.0, "fifo_wan21")
+    decode_and_save(wf, s, vae.id, 16.0, "continuation_wan21")
     return wf
 
 
@@ -440,20 +486,22 @@ def miga_wan21() -> Workflow:
     return wf
 
 
-def fifo_wan22() -> Workflow:
+def continuation_wan22() -> Workflow:
     frames, fifo = 96, (31, 2, True, "noise")
-    plan = _plan({"fifo": fifo}, 31)
+    plan = _plan({"fifo": fifo, "continuation": CONT_WAN22}, 31)
+    fifo_plan = _plan({"fifo": fifo}, 31)
     wf = Workflow()
     wf.column()
-    wf.note(_todo(_download(), _saved("fifo_wan22", _seconds(frames, 4, 24), "1280x704", 24),
+    wf.note(_todo(_download(), _saved("continuation_wan22", _seconds(frames, 4, 24), "1280x704", 24),
                   "Less than 24 GB of VRAM: set weight_dtype to fp8_e4m3fn on the model loader. " + ZOOM),
-            "FIFO-Diffusion text-to-video on Wan 2.2 TI2V 5B at 1280x704, 24 fps (about 16-24 GB of VRAM; use "
-            "weight_dtype fp8_e4m3fn on smaller cards).\n\n"
+            "Text-to-video on Wan 2.2 TI2V 5B at 1280x704, 24 fps (about 16-24 GB of VRAM; use weight_dtype "
+            "fp8_e4m3fn on smaller cards).\n\n"
             + _files("wan2.2_ti2v_5B_fp16.safetensors", "umt5_xxl_fp8_e4m3fn_scaled.safetensors",
                      "wan2.2_vae.safetensors")
             + "\nSettings: native 121 frames = 31 latent frames (window_length 31), partitions 2 = 62 steps, "
-              "lookahead on, shift 8, cfg 5. The 5B model's VAE compresses 16x in space, so sizes are multiples "
-              "of 32.\n\n" + _expect(plan, frames, 4, 24) + "\n\n" + PREVIEW)
+              "shift 8, cfg 5. The 5B model's VAE compresses 16x in space, so sizes are multiples of 32.\n\n"
+            + _continuation_note(plan, fifo_plan["calls"]["expected"], 4, 24) + "\n\n"
+            + _expect_continuation(plan, frames, 4, 24) + "\n\n" + PREVIEW, 700)
     unet, clip, vae = wan22_loaders(wf)
     shift = wf.add("ModelSamplingSD3", "Shift 8", [8.0], {"model": (unet.id, 0, "MODEL")}, [("MODEL", "MODEL")])
     wf.column()
@@ -463,9 +511,10 @@ def fifo_wan22() -> Workflow:
                     {"vae": (vae.id, 0, "VAE")}, [("LATENT", "LATENT")])
     queue = queue_init(wf, fifo, DIAGRAM_FIFO)
     wf.column()
-    s = fifo_sampler(wf, shift.id, (pos.id, 0, "CONDITIONING"), (neg.id, 0, "CONDITIONING"), latent.id, queue.id,
+    cont = continuation_node(wf, queue, CONT_WAN22)
+    s = fifo_sampler(wf, shift.id, (pos.id, 0, "CONDITIONING"), (neg.id, 0, "CONDITIONING"), latent.id, cont.id,
                      frames, 5.0)
-    decode_and_save(wf, s, vae.id, 24.0, "fifo_wan22")
+    decode_and_save(wf, s, vae.id, 24.0, "continuation_wan22")
     return wf
 
 
@@ -633,10 +682,10 @@ def _elsewhere(module: str, builder: str):
 # file name (the template browser's title) -> workflow
 WORKFLOWS = {
     "1 Start here, a long video on the CPU with nothing to download": shapes_starter,
-    "2 Wan 2.1 1.3B, long video from a prompt (FIFO)": fifo_wan21,
+    "2 Wan 2.1 1.3B, long video from a prompt (chunked continuation)": continuation_wan21,
     "3 Wan 2.1 1.3B, more consistent long video (MIGA, official config)": miga_wan21,
     "4 Wan 2.1 1.3B, long video whose prompt changes over time": prompt_switch_wan21,
-    "5 Wan 2.2 5B, 720p long video from a prompt (FIFO)": fifo_wan22,
+    "5 Wan 2.2 5B, 720p long video from a prompt (chunked continuation)": continuation_wan22,
     "6 LTX-Video 2B, fast long video from a prompt (FIFO)": fifo_ltxv,
     "7 Wan 2.1 I2V 14B, long video from an image, best of 5 noises per chunk (K-Step)": kstep_wan21,
     "8 Wan 2.2 5B, long video from an image, best of 5 noises per chunk (K-Step)": kstep_wan22,

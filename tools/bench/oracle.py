@@ -77,6 +77,10 @@ def main() -> None:
     ap.add_argument("--batch", type=int, default=8)
     ap.add_argument("--size", type=int, default=8, help="latent height = width")
     ap.add_argument("--slide", type=int, default=0, help="Zigzag Stage slide (0 = auto)")
+    ap.add_argument("--window", type=int, default=0, help="window length instead of the setting's (0 = keep), e.g. "
+                    "31 for Wan 2.2 5B")
+    ap.add_argument("--partitions", type=int, default=0, help="FIFO Queue Init partitions instead of the setting's "
+                    "(0 = keep): FIFO's and continuation's ladder is window x partitions steps")
     ap.add_argument("--json", default=None, help="write the results to this file")
     args = ap.parse_args()
     ident = args.identity is not None
@@ -101,6 +105,10 @@ def main() -> None:
         st = SETTINGS[sname]
         if args.slide:
             st = oracle.dataclasses.replace(st, slide=args.slide)
+        if args.window:
+            st = oracle.dataclasses.replace(st, window=args.window)
+        if args.partitions:
+            st = oracle.dataclasses.replace(st, partitions=args.partitions)
         for rho in rhos:
             oracle.check_process(rho, w)
             for den in denoisers:

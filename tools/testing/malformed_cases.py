@@ -85,6 +85,31 @@ def _miga_set(node: str, **values: Any) -> Edit:
     return _all(miga_chain, _set(node, **values))
 
 
+def _continuation(p: dict) -> None:
+    """Chunked Continuation 50 between FIFO Queue Init 5 (window 0 = the latent's 5 frames) and the sampler: 2 anchors,
+    the newest finished latent and 2 new ones per window."""
+    p["50"] = {"class_type": "InfiniteVideo_Continuation",
+               "inputs": {"queue": ["5", 0], "chunk": 2, "anchors": 2, "anchor_every": 2}}
+    p["6"]["inputs"]["queue"] = ["50", 0]
+
+
+def _continuation_set(**values: Any) -> Edit:
+    return _all(_continuation, _set("50", **values))
+
+
+def _continuation_after_miga(p: dict) -> None:
+    miga_chain(p)
+    _continuation(p)
+    p["50"]["inputs"]["queue"] = ["23", 0]
+
+
+def _miga_after_continuation(p: dict) -> None:
+    _continuation(p)
+    p["20"] = {"class_type": "InfiniteVideo_ZigzagStage",
+               "inputs": {"queue": ["50", 0], "steps": 10, "group_size": 1, "end_step": 10, "slide": 0}}
+    p["6"]["inputs"]["queue"] = ["20", 0]
+
+
 def _custom(p: dict) -> None:
     """Queue Sampler (custom) 30 inside SamplerCustomAdvanced 34, saved by 7."""
     p["30"] = {"class_type": "InfiniteVideo_QueueSampler",
@@ -314,6 +339,17 @@ CASES: list[Case] = [
     _x("unified re-noise step past the ladder", "21", "re-noise step 16 must be in [0, steps - 1 = 15]",
        _miga_set("21", re_noise_step=16)),
     _x("judged level too high", "22", "Self-Reflection judged level 100", _miga_set("22", judged_level=100)),
+    # window 0: the window is known at the sampler, which checks the fit; a set window_length: the node checks it
+    _x("continuation chunk fills the latent's window", "6", "continuation chunk 5 must be in [1, window - 1 = 4]",
+       _continuation_set(chunk=5)),
+    _x("continuation anchors leave no newest latent", "50", "Chunked Continuation: continuation anchors 3 must be in "
+       "[0, window - chunk - 1 = 2]", _all(_continuation_set(anchors=3), _set("5", window_length=5))),
+    _x("continuation after MIGA parts", "50", "Chunked Continuation: continuation replaces the queue: remove the MIGA "
+       "parts", _continuation_after_miga),
+    _x("MIGA parts after continuation", "6", "continuation replaces the queue: remove the MIGA parts",
+       _miga_after_continuation),
+    _x("continuation queue a number", "50", "Chunked Continuation: queue must come from FIFO Queue Init",
+       _continuation_set(queue=5)),
     _x("lookahead on a window of 1", "5", "lookahead needs a window of at least 2", _set("5", window_length=1)),
     _x("window longer than the latent", "6", "window_length 9 is longer than the latent's 5 frames",
        _set("5", window_length=9)),

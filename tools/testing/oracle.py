@@ -313,9 +313,11 @@ def continuation_name(cfg: ContinuationConfig) -> str:
 
 # chains a shipped workflow or a node default runs: FIFO Queue Init's defaults (lookahead on) at the setting's 3
 # partitions (the starter's and the LTX-Video template's queue) and at its default 2 (the Wan FIFO templates), the
-# shapes starter (FIFO's queue + Self-Reflection + Long-Range Guidance), the official MIGA config, and the Chunked
-# Continuation node's defaults
-SHIPPED = ("fifo_lookahead", "fifo_lookahead_p2", "dce_miga", "miga", continuation_name(ContinuationConfig()))
+# shapes starter (FIFO's queue + Self-Reflection + Long-Range Guidance), the official MIGA config, the Chunked
+# Continuation node's defaults and its settings in the Wan 2.1 / Wan 2.2 text templates
+# (tools/authoring/ui_workflows.py: CONT_WAN21, CONT_WAN22)
+SHIPPED = ("fifo_lookahead", "fifo_lookahead_p2", "dce_miga", "miga", continuation_name(ContinuationConfig()),
+           "cont_k12_a3_s24", "cont_k18_a3_s24")
 
 
 def queue_config(method: str, st: Setting) -> QueueConfig:

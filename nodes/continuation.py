@@ -1,0 +1,86 @@
+"""Chunked Continuation: the queue option that denoises chunks of new latents behind clean context.
+
+``FIFO Queue Init -> Chunked Continuation -> Infinite Video Sampler``: FIFO Queue Init gives the window and the ladder
+(``window_length x partitions`` steps); this node replaces FIFO's diagonal queue by chunked continuation
+(:mod:`..samplers.continuation`): each chunk of new latents is denoised over the whole ladder in one window whose
+other slots hold clean latents, anchors from early in the video and the newest finished ones. Widget defaults are
+:class:`..samplers.config.ContinuationConfig`'s.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Optional
+
+from comfy_api.latest import io
+
+from ..samplers.config import ContinuationConfig, QueueConfig
+from ..samplers.continuation import check_alone, check_continuation
+from .types import CATEGORY, QueueType
+from .validation import check_widgets, require_inputs
+
+CC = ContinuationConfig()  # the widgets' defaults
+
+
+class ChunkedContinuation(io.ComfyNode):
+    """Chunked continuation instead of FIFO's queue: every chunk sees clean context at every step of its ladder."""
+
+    @classmethod
+    def define_schema(cls) -> io.Schema:
+        return io.Schema(
+            node_id="InfiniteVideo_Continuation",
+            display_name="Chunked Continuation",
+            category=CATEGORY,
+            description="Replaces FIFO's queue: each chunk of new latent frames is denoised over the whole ladder in "
+                        "one window whose other slots hold clean latents (anchors from early in the video and the "
+                        "newest finished frames), like an image-to-video continuation. Frames keep their contrast "
+                        "and the subject stays the same over hundreds of frames. Costs steps / chunk model calls "
+                        "per output latent frame. Chain FIFO Queue Init (window_length, partitions = the ladder) -> "
+                        "Chunked Continuation -> Infinite Video Sampler; not with the MIGA nodes.",
+            inputs=[
+                QueueType.Input("queue", tooltip="Queue configuration from FIFO Queue Init: its window_length is the "
+                                                 "window, window_length x partitions the steps of every chunk."),
+                io.Int.Input("chunk", default=CC.chunk, min=1, max=1023,
+                             tooltip="New latent frames per chunk. Each chunk runs the whole ladder (window_length x "
+                                     "partitions steps, one model call each), so a chunk costs steps / chunk model "
+                                     "calls per output latent frame (42 steps, chunk 12: 3.5). Larger = fewer calls "
+                                     "but less clean context in the window; chunk + anchors must leave at least one "
+                                     "slot of the window for the newest finished frame."),
+                io.Int.Input("anchors", default=CC.anchors, min=0, max=64,
+                             tooltip="Clean latents from early in the video (output latent frames 0, anchor_every, "
+                                     "2 x anchor_every, ...) kept in every window for the whole run at their true "
+                                     "distance: they keep the subject's look over hundreds of frames. Each takes a "
+                                     "window slot (no extra calls). Needs a model that takes frame positions (Wan "
+                                     "2.1 / 2.2, VACE, Camera); LTX-Video and Cosmos would read them as neighbours, "
+                                     "so they are refused there: 0 = none, any model."),
+                io.Int.Input("anchor_every", default=CC.anchor_every, min=1, max=4096,
+                             tooltip="Output latent frames between anchors: the anchors are latent frames 0, "
+                                     "anchor_every, 2 x anchor_every, ... (each joins once it is finished). Larger "
+                                     "spreads them over more of the video. Ignored with 0 anchors."),
+            ],
+            outputs=[QueueType.Output(display_name="queue", tooltip="The queue configuration with chunked "
+                                                                    "continuation, for Infinite Video Sampler.")],
+        )
+
+    @classmethod
+    def validate_inputs(cls, chunk: Optional[int] = None, anchors: Optional[int] = None,
+                        anchor_every: Optional[int] = None) -> bool | str:
+        return check_widgets(cls, chunk=chunk, anchors=anchors, anchor_every=anchor_every)
+
+    @classmethod
+    def execute(cls, queue, chunk: int, anchors: int, anchor_every: int) -> io.NodeOutput:
+        if not isinstance(queue, QueueConfig):
+            raise ValueError("Chunked Continuation: queue must come from FIFO Queue Init")
+        require_inputs(cls, chunk=chunk, anchors=anchors, anchor_every=anchor_every)  # linked values skip validation
+        cont = ContinuationConfig(chunk, anchors, anchor_every)
+        q = dataclasses.replace(queue, continuation=cont)
+        try:
+            check_alone(q)
+            if q.window > 0:  # the fit in the window, here where the error names this node (else the sampler's)
+                check_continuation(cont, q.window, q.window * q.partitions)
+        except ValueError as e:
+            raise ValueError(f"Chunked Continuation: {e}") from None
+        return io.NodeOutput(q)
+
+
+NODES = [ChunkedContinuation]
