@@ -165,7 +165,8 @@ function lines(view) {
   const window = `window ${p.window}${view.latentFrom ? ` (from "${view.latentFrom}")` : ""}`;
   const title = p.title ?? p.kind.toUpperCase();
   if (p.kind === "fifo") {
-    out.push([`${title}: ${p.queue} latents in the queue, ${p.steps} steps, ${window}`, COLORS.text]);
+    const fifoGroups = p.group > 1 ? ` (groups of ${p.group})` : "";
+    out.push([`${title}: ${p.queue} latents in the queue${fifoGroups}, ${p.steps} steps, ${window}`, COLORS.text]);
     out.push([`${f1(c.expected)} model calls per output frame, ${p.warmup} warm-up frames discarded`, COLORS.text]);
   } else {
     const groups = p.group > 1 ? ` (${p.queue / p.group} groups of ${p.group})` : "";
@@ -285,7 +286,7 @@ function draw(ctx, node, view) {
       const bh = Math.max(3, noise * BARS);
       const finished = s < plan.pad || plan.levels[s] >= plan.steps;
       // FIFO: the head frame leaves after this iteration; MIGA: the front group (it reaches the end step)
-      const leaving = plan.kind === "fifo" ? s === plan.head : s < plan.group;
+      const leaving = plan.kind === "fifo" ? s >= plan.head && s < plan.head + plan.group : s < plan.group;
       ctx.fillStyle = finished ? COLORS.clean : leaving ? COLORS.head : `hsl(${210 - 170 * noise}, 75%, 58%)`;
       ctx.fillRect(x0 + s * cw + (cw > 3 ? 0.5 : 0), barsTop + BARS - bh, Math.max(1, cw - (cw > 3 ? 1 : 0)), bh);
     }
