@@ -11,6 +11,9 @@ Methods (all on the same exact denoiser, flow matching, deterministic Euler):
 - ``dce`` / ``dce_no_lookahead`` / ``dce_guidance``: MIGA's engine on FIFO's diagonal queue (no Zigzag Stage), FIFO
   Queue Init's lookahead on / off, and with in-queue Long-Range Guidance; ``dce_miga``: with Self-Reflection and
   in-queue guidance (the shapes starter workflow's chain);
+- ``fifo_auto`` / ``fifo_lookahead_auto``: FIFO with init_mode auto clip (native first clip, no warm-up);
+- setting ``few`` (window 20, a model distilled for few steps): ``chunks_s{s}`` native chunks at ``s`` steps,
+  ``fifo_s{s}`` / ``fifo_s{s}_noise`` FIFO with groups at ``s`` levels (auto clip / noise start);
 - ``zigzag``: Stage 1 only, run to clean; ``tta``: Zigzag + Unified Stage with re-noise; ``tta_no_renoise``;
   ``tta_guidance`` / ``tta_history``: with in-queue / history guidance; ``miga``: everything, self-reflection included.
 
@@ -37,7 +40,7 @@ import torch
 
 from ..testing import oracle
 
-SETTINGS = {"small": oracle.SMALL, "wan21": oracle.WAN21}
+SETTINGS = {"small": oracle.SMALL, "wan21": oracle.WAN21, "few": oracle.FEW}
 
 
 def main() -> None:
@@ -50,7 +53,8 @@ def main() -> None:
     ap.add_argument("--identity", type=float, default=None, help="share W of the variance constant over the video")
     ap.add_argument("--seeds", type=int, default=None, help="seeds per method, metrics averaged (default 1; 2 with "
                     "--identity)")
-    ap.add_argument("--methods", default=",".join(oracle.METHODS))
+    ap.add_argument("--methods", default=None, help="comma-separated (default: every method; with --setting few "
+                    "the few-step ones: " + ", ".join(oracle.FEW_STEP_METHODS) + ")")
     ap.add_argument("--batch", type=int, default=8)
     ap.add_argument("--size", type=int, default=8, help="latent height = width")
     ap.add_argument("--slide", type=int, default=0, help="Zigzag Stage slide (0 = auto)")
@@ -82,7 +86,8 @@ def main() -> None:
                   f"{oracle.truth_mean_corr(oracle.FAR_LAGS, rho, w):.3f}")
             print(f"{'method':18s} {oracle.Measure.HEADER} {'ref':>6s} {'ref1':>6s} {'path':>6s} {'calls/f':>7s} "
                   f"{'s':>5s}")
-            for method in args.methods.split(","):
+            methods = args.methods or ",".join(oracle.FEW_STEP_METHODS if sname == "few" else oracle.METHODS)
+            for method in methods.split(","):
                 t0 = time.perf_counter()
                 runs = [oracle.run_method(method, st, frames, rho, batch=args.batch, size=args.size, seed=seed,
                                           identity=w) for seed in range(seeds)]
