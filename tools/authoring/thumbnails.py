@@ -135,6 +135,8 @@ PLANS: dict[str, tuple] = {
           ["start image", "K-Step Noise Search", "mp4, streamed", "scores"]),
     "8": ("K-Step: a long video from an image", "Wan 2.2 TI2V 5B, 1280x704", None, "",
           ["start image", "K-Step Noise Search", "mp4, streamed", "scores"]),
+    "11": ("FIFO: fast, a 4-step LoRA", "Wan 2.1 T2V 14B + LightX2V 4-step LoRA, cfg 1", "fifo_lookahead",
+           SHAPES_NOTE, ["4-step LoRA", "FIFO queue, groups of 5", "auto clip start", "mp4"]),
 }
 KSTEP_SIZE = {"7": (832, 480), "8": (1280, 704)}
 

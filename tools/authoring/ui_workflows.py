@@ -619,6 +619,8 @@ def shapes_starter() -> Workflow:
     return wf
 
 
+from .templates_speed import fifo_wan21_4step  # noqa: E402 (it builds on the helpers above)
+
 # file name (the template browser's title) -> workflow
 WORKFLOWS = {
     "1 Start here, a long video on the CPU with nothing to download": shapes_starter,
@@ -629,6 +631,7 @@ WORKFLOWS = {
     "6 LTX-Video 2B, fast long video from a prompt (FIFO)": fifo_ltxv,
     "7 Wan 2.1 I2V 14B, long video from an image, best of 5 noises per chunk (K-Step)": kstep_wan21,
     "8 Wan 2.2 5B, long video from an image, best of 5 noises per chunk (K-Step)": kstep_wan22,
+    "11 Wan 2.1 14B, fast long video with a 4-step LoRA (FIFO)": fifo_wan21_4step,
 }
 STARTER = next(iter(WORKFLOWS))
 
