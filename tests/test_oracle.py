@@ -177,3 +177,14 @@ def test_continuation_with_anchors_keeps_the_identity_a_queue_forgets() -> None:
     fifo = oracle.measure(oracle.run_method("fifo_lookahead", st, frames, 0.9, identity=0.5)[0])
     assert cont.lag_distant > 0.35 and plain.lag_distant < 0.15 and abs(fifo.lag_distant) < 0.05, (cont, plain, fifo)
     assert cont.var > fifo.var + 0.2 and abs(cont.lag1 - 0.95) < 0.03 and cont.lag1_dev < 0.03
+
+
+def test_few_step_groups_match_native_chunks_at_four_steps() -> None:
+    """A model distilled for 4 steps on FIFO's queue with groups (window 20, groups of 5, auto clip start): its
+    variance and pooled lag-1 stay within 0.05 / 0.03 of native chunks at the same 4 steps, at native's calls."""
+    st = oracle.FEW
+    fifo, calls = oracle.run_method("fifo_s4", st, FRAMES, 0.9)
+    chunks, native_calls = oracle.run_method("chunks_s4", st, FRAMES, 0.9)
+    f, c = oracle.measure(fifo), oracle.measure(chunks)
+    assert abs(f.var - c.var) < 0.05 and abs(f.lag1 - c.lag1) < 0.03, (f, c)
+    assert calls <= 1.25 * native_calls
