@@ -68,7 +68,7 @@ class Size:
 
 
 FULL = Size(832, 480, 48, None, None, None, 5.0)
-REDUCED = Size(128, 64, 8, 1, 8, 2, 1.0)
+REDUCED = Size(64, 32, 6, 1, 6, 2, 1.0)
 
 
 def build_model(arch: Arch, layers: Optional[int], dtype, seed: int = 0):
@@ -209,7 +209,7 @@ def decode_seconds(vae, arch: Arch, size: Size, latents: int) -> float:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--reduced", action="store_true", help="CPU-sized run: 1 layer, 128x64, window 8, 8 frames")
+    ap.add_argument("--reduced", action="store_true", help="CPU-sized run: 1 layer, 64x32, window 6, 6 frames")
     ap.add_argument("--models", default=",".join(ARCHS))
     ap.add_argument("--methods", default=",".join(METHODS))
     ap.add_argument("--frames", type=int, default=None, help="output latent frames per sampler run")
@@ -254,7 +254,7 @@ def main() -> None:
             rows.append(dict(r, model=key, all_in_ratio=ratio, device=device, reduced=args.reduced))
         del model
         vae = build_vae(arch.vae)
-        n = args.decode_latents or (4 if args.reduced else 21)
+        n = args.decode_latents or (3 if args.reduced else 21)
         spf = decode_seconds(vae, arch, size, n)
         print(f"Video Sink decode, real-size {arch.vae} VAE (random weights), {size.width}x{size.height}: "
               f"{spf:.3f} s per video frame ({n} latent frames)")
