@@ -80,7 +80,7 @@ def fifo_wan21_4step() -> Workflow:
                   "Change the prompt (Prompt node) and press Run again for another video. " + ZOOM),
             "A fast long text-to-video: Wan 2.1 T2V with LightX2V's 4-step distillation LoRA (cfg 1, 4 steps) on "
             "FIFO-Diffusion's queue with groups. The LoRA exists only for the 14B model (none is published for "
-            "1.3B), so this workflow loads Wan 2.1 T2V 14B (fp8, about 16 GB; weight_dtype fp8_e4m3fn).\n\n"
+            "1.3B), so this workflow loads Wan 2.1 T2V 14B (the fp8 file, loaded with weight_dtype fp8_e4m3fn).\n\n"
             + _files(MODEL_14B, LORA_4STEP, "umt5_xxl_fp8_e4m3fn_scaled.safetensors", "wan_2.1_vae.safetensors")
             + f"\nDownload addresses:\n- {MODELS[MODEL_14B][0]}\n- {LORA_URL}\n\n"
             "Settings: window_length 20 latent frames (77 video frames), group_size 5 = 4 groups sharing a noise "
