@@ -151,7 +151,7 @@ class FifoRun:
         # output index of entry e is e + offset; frames below `first_out` are not emitted by the queue
         self.offset = plan.window if self.auto else -plan.warmup
         self.first_out = plan.window if self.auto else 0
-        self.needed = needed_entries(plan, frames) if self.auto else None
+        self.needed = needed_entries(plan, frames) if self.auto else 0  # auto clip: new entries that step
         self.total = plan.iterations(frames)
         self.it = 0
         self.frames_done = 0
