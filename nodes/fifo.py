@@ -41,7 +41,18 @@ class FIFOQueueInit(io.ComfyNode):
                 io.Combo.Input("init_mode", options=list(INIT_MODES), default="noise",
                                tooltip="clip: the sampler's latent is a finished clip (e.g. from KSampler), re-noised "
                                        "diagonally into the queue; the output starts with its re-generation. noise: "
-                                       "start from noise and discard the warm-up frames (one queue length)."),
+                                       "start from noise and discard the warm-up frames (one queue length). auto "
+                                       "clip: the sampler first makes one clip natively (same seed, the first "
+                                       "prompt; give it an empty latent), outputs it as the video's start and fills "
+                                       "the queue behind it, so no warm-up frame is discarded. FIFO only (not with "
+                                       "the MIGA nodes)."),
+                io.Int.Input("group_size", default=1, min=1, max=64, optional=True,
+                             tooltip="Latent frames that share a noise level in the queue (as the Zigzag Stage's "
+                                     "group). For step-distilled models (e.g. a 4-step LoRA at cfg 1): the schedule "
+                                     "has window_length / group_size x partitions steps, so set it to give the "
+                                     "model's steps (window 20, group_size 5, 1 partition = 4 steps). Must divide "
+                                     "window_length; each iteration outputs one group. 1 = one level per frame "
+                                     "(FIFO-Diffusion). FIFO only (not with the MIGA nodes)."),
             ],
             outputs=[QueueType.Output(display_name="queue", tooltip="Queue configuration for Infinite Video Sampler "
                                                                     "or the MIGA stage nodes.")],
@@ -52,12 +63,16 @@ class FIFOQueueInit(io.ComfyNode):
         return check_widgets(cls, init_mode=init_mode)
 
     @classmethod
-    def execute(cls, window_length: int, partitions: int, lookahead: bool, init_mode: str) -> io.NodeOutput:
+    def execute(cls, window_length: int, partitions: int, lookahead: bool, init_mode: str,
+                group_size: int = 1) -> io.NodeOutput:
         require_inputs(cls, window_length=window_length, partitions=partitions, lookahead=lookahead,
-                        init_mode=init_mode)  # linked values skip validation
+                       init_mode=init_mode, group_size=group_size)  # linked values skip validation
         if window_length > 0:
-            plan_fifo(window_length, partitions, lookahead, init_mode)  # fail here, not at sampling time
-        return io.NodeOutput(QueueConfig(window_length, partitions, lookahead, init_mode))
+            try:  # fail here, not at sampling time
+                plan_fifo(window_length, partitions, lookahead, init_mode, group_size)
+            except ValueError as e:
+                raise ValueError(f"FIFO Queue Init: {e}") from None
+        return io.NodeOutput(QueueConfig(window_length, partitions, lookahead, init_mode, group=group_size))
 
 
 NODES = [FIFOQueueInit]

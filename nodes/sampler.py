@@ -89,7 +89,8 @@ class InfiniteVideoSampler(io.ComfyNode):
                                       "prompts over time per frame."),
                 io.Conditioning.Input("negative", tooltip="Negative prompt."),
                 io.Latent.Input("latent_image", tooltip="Sets size and window: an empty video latent (init_mode "
-                                "noise) or a finished clip (init_mode clip). Needs at least window_length frames."),
+                                "noise or auto clip) or a finished clip (init_mode clip). Needs at least "
+                                "window_length frames."),
                 QueueType.Input("queue", tooltip="From FIFO Queue Init, optionally through the MIGA nodes."),
                 io.Int.Input("seed", default=0, min=0, max=0xFFFFFFFFFFFFFFFF, control_after_generate=True,
                              tooltip="Seed of every noise draw (queue, refills, ancestral steps). Same seed, same "

@@ -89,10 +89,10 @@ def regeneration_calls(window: int, group: int, references: int, judged_level: i
 def _fifo_chain(config: QueueConfig, latent_frames: int) -> dict[str, Any]:
     plan = config.fifo_plan(latent_frames)
     steps = plan.steps
-    calls = len(plan.windows)
+    calls = len(plan.windows) / plan.group  # per output frame: one group leaves per iteration
     return {
         "kind": "fifo", "window": plan.window, "steps": steps, "warmup": plan.warmup,
-        "queue": plan.queue, "pad": plan.pad, "head": plan.head, "group": 1,
+        "queue": plan.queue, "pad": plan.pad, "head": plan.head, "group": plan.group, "init": plan.init,
         "levels": list(plan.levels),
         "windows": [{"read": [w.start, w.stop], "write": [w.write_start, w.write_stop], "memory": []}
                     for w in plan.windows],

@@ -86,6 +86,8 @@ class QueueConfig:
     ``window``: latent frames per model call (0 = the sampler latent's frame count). ``partitions``: blocks ``n``;
     the schedule has ``window * partitions`` steps. ``lookahead``: FIFO §3.4. ``init``: ``"clip"`` or ``"noise"``.
     ``continuation``: replaces the queue by chunked continuation on the same ladder (no MIGA parts with it).
+    ``group``: frames sharing a level in FIFO's queue (the ladder has ``window * partitions / group`` steps).
+    ``init`` ``"auto clip"`` makes the first clip natively inside the sampler (:mod:`.fifo_auto`).
     """
 
     window: int = 0
@@ -97,12 +99,14 @@ class QueueConfig:
     reflection: Optional[ReflectionConfig] = None
     guidance: Optional[GuidanceConfig] = None
     continuation: Optional[ContinuationConfig] = None
+    group: int = 1
 
     def resolve_window(self, latent_frames: int) -> int:
         return self.window if self.window > 0 else latent_frames
 
     def fifo_plan(self, latent_frames: int) -> FifoPlan:
-        return plan_fifo(self.resolve_window(latent_frames), self.partitions, self.lookahead, self.init)
+        return plan_fifo(self.resolve_window(latent_frames), self.partitions, self.lookahead, self.init,
+                         self.group)
 
     @property
     def is_miga(self) -> bool:

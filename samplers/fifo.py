@@ -19,7 +19,8 @@ import torch
 from torch import Tensor
 
 from .denoiser import KnownSlots, call_denoiser, window_positions
-from .plan import FifoPlan
+from .fifo_auto import check_auto_clip_latent, filled_queue, info_for_clip, native_clip, needed_entries, slot_sigmas
+from .plan import AUTO_CLIP, FifoPlan
 from .prompts import FrameRange, group_frames, validate_schedule
 from .runner import LatentTail, Stream, check_state, drive
 from .steps import NoiseScaling, get_step_rule, per_frame_step, ve_noise_scaling
@@ -66,15 +67,23 @@ def check_fifo_inputs(plan: FifoPlan, latent: Tensor, sigmas: Tensor, frames: in
     steps = sigmas.shape[0] - 1
     if steps != plan.steps:
         short = "too short" if steps < plan.steps else "too long"
+        if plan.group == 1:
+            raise ValueError(
+                f"the sigma schedule has {steps} steps, {short} for the queue: FIFO needs exactly window_length x "
+                f"partitions = {plan.window} x {plan.partitions} = {plan.steps} steps (one per queue slot); set steps "
+                f"to {plan.steps} in the scheduler, or change partitions (a few-step model: set group_size so that "
+                f"window_length / group_size x partitions equals its steps)")
         raise ValueError(
-            f"the sigma schedule has {steps} steps, {short} for the queue: FIFO needs exactly window_length x "
-            f"partitions = {plan.window} x {plan.partitions} = {plan.steps} steps (one per queue slot); set steps to "
-            f"{plan.steps} in the scheduler, or change partitions"
-        )
+            f"the sigma schedule has {steps} steps, {short} for the queue: FIFO with groups needs exactly "
+            f"window_length / group_size x partitions = {plan.window} / {plan.group} x {plan.partitions} = "
+            f"{plan.steps} steps (one per level); set steps to {plan.steps} in the scheduler, or change group_size "
+            f"or partitions so the queue has as many levels as the model's steps")
     if float(sigmas[-1]) != 0.0:
         raise ValueError("sigmas must end at 0 so frames leave the queue clean; do not split off the last step")
     if not bool(torch.all(sigmas[:-1] > sigmas[1:])):
         raise ValueError("sigmas must be strictly decreasing (one distinct noise level per queue slot)")
+    if plan.init == AUTO_CLIP:
+        check_auto_clip_latent(latent)
 
 
 def _randn(shape: Sequence[int], generator: torch.Generator, like: Tensor) -> Tensor:
@@ -93,11 +102,15 @@ def init_queue(
     ``clip``: ``latent[:, :, :f]`` is a clean clip; proper slot ``p`` holds clip frame ``max(0, p - (Q - f))``
     re-noised to its level, so the clip sits in the noisiest ``f`` slots and cleaner slots hold its first frame.
     Padding slots hold the clean first frame. ``noise``: every proper slot holds noise at its level around a blank
-    (zero) latent and padding is blank; the first ``Q`` leaving frames are discarded.
+    (zero) latent and padding is blank; the first ``Q`` leaving frames are discarded. ``auto clip``: a blank
+    placeholder, filled by the run's first iteration (:mod:`.fifo_auto`); nothing is drawn.
     """
     b, c, _, h, w = latent.shape
     q, f = plan.queue, plan.window
     level_sigma = sigmas.to(latent)[list(plan.levels)]  # [pad + Q]
+    if plan.init == AUTO_CLIP:
+        blank = torch.zeros((b, c, plan.slots, h, w), dtype=torch.float32, device=latent.device)
+        return FifoQueue(blank.to(latent), [-1] * plan.slots, 0)
     noise = _randn((b, c, plan.slots, h, w), generator, latent)
     if plan.init == "clip":
         src = [0] * plan.pad + [max(0, p - (q - f)) for p in range(q)]
@@ -112,8 +125,10 @@ class FifoRun:
     """One FIFO-Diffusion run, an iteration per :meth:`iterate` (a :class:`.runner.QueueRunner`).
 
     Each iteration (Alg. 1): every window of the plan, noisiest first, is denoised at its slots' own sigmas and
-    its write region takes one step down the ladder; the head slot is now clean and leaves; everything shifts one
-    slot towards the head; the tail gets fresh noise at ``sigmas[0]``. Warm-up frames are not returned.
+    its write region takes one step down the ladder; the head group (one frame, or ``plan.group``) is now clean and
+    leaves; everything shifts one group towards the head; the tail gets a fresh group at ``sigmas[0]``. Warm-up
+    frames are not returned. ``auto clip`` (:mod:`.fifo_auto`): iteration 0 makes the native clip and fills the
+    queue behind it; later iterations skip windows that write no active slot.
     State between iterations: the :class:`FifoQueue`, the iteration count and the generator's state.
     """
 
@@ -132,6 +147,11 @@ class FifoRun:
         level = torch.tensor(plan.levels, device=latent.device)
         self.slot_sigma = self.sigmas[level]  # fixed per slot for the whole run
         self.next_sigma = self.sigmas[torch.clamp(level + 1, max=plan.steps)]
+        self.auto = plan.init == AUTO_CLIP
+        # output index of entry e is e + offset; frames below `first_out` are not emitted by the queue
+        self.offset = plan.window if self.auto else -plan.warmup
+        self.first_out = plan.window if self.auto else 0
+        self.needed = needed_entries(plan, frames) if self.auto else 0  # auto clip: new entries that step
         self.total = plan.iterations(frames)
         self.it = 0
         self.frames_done = 0
@@ -141,40 +161,70 @@ class FifoRun:
     def done(self) -> bool:
         return self.it >= self.total
 
+    def _start_from_clip(self) -> list[tuple[int, Tensor]]:
+        """Iteration 0 of ``auto clip``: the native clip, emitted, and the queue filled behind it."""
+        x, plan, g = self.queue.latents, self.plan, self.plan.group
+        b, c, _, h, w = x.shape
+        clip = native_clip(self.den, (b, c, plan.window, h, w), self.sigmas, self.gen,
+                           lambda shape: _randn(shape, self.gen, x), rule=self.rule, eta=self.eta,
+                           noise_scaling=self.ns, prompt_ranges=self.ranges).to(x)
+        tail = self.ns(self.slot_sigma[-g:], _randn((b, c, g, h, w), self.gen, x), torch.zeros_like(clip[:, :, :g]))
+        latents, entries = filled_queue(plan, clip, tail)
+        self.queue = FifoQueue(latents, entries, g)
+        self.it = 1
+        self._info = info_for_clip(clip, self.sigmas, self.total, entries, latents)
+        out = [(i, clip[:, :, i:i + 1].clone()) for i in range(min(plan.window, self.frames))]
+        self.frames_done = len(out)
+        return out
+
     def iterate(self) -> list[tuple[int, Tensor]]:
-        plan, gen, x = self.plan, self.gen, self.queue.latents
+        if self.auto and self.it == 0:
+            return self._start_from_clip()
+        plan, gen, x, g = self.plan, self.gen, self.queue.latents, self.plan.group
+        entries = self.queue.entries
         b = x.shape[0]
+        sigma, active = self.slot_sigma, None
+        if self.auto:
+            sigma, active = slot_sigmas(entries, self.slot_sigma, self.sigmas[0], self.needed)
         for win in plan.windows:
-            sig = self.slot_sigma[win.start:win.stop].expand(b, -1)
+            if active is not None and not any(active[win.write_start:win.write_stop]):
+                continue  # fill / drain: nothing needed is written here
+            sig = sigma[win.start:win.stop].expand(b, -1)
             xw = x[:, :, win.start:win.stop]
-            out_idx = [e - plan.warmup for e in self.queue.entries[win.start:win.stop]]
+            out_idx = [e + self.offset for e in entries[win.start:win.stop]]
             # slots hold consecutive frames; blank padding before the first one continues them backwards
-            first = self.queue.entries[plan.head] - plan.head - plan.warmup
+            first = entries[plan.head] - plan.head + self.offset
             denoised = _denoise_grouped(self.den, xw, sig, out_idx, self.ranges,
                                         window_positions(range(first + win.start, first + win.stop), xw))
             lo, hi = win.write_start - win.start, win.write_stop - win.start
             noise = None
             if self.rule == "euler_ancestral" and self.eta > 0:
                 noise = _randn((b, x.shape[1], hi - lo, x.shape[3], x.shape[4]), gen, x)
-            x[:, :, win.write_start:win.write_stop] = per_frame_step(
-                self.rule, xw[:, :, lo:hi], denoised[:, :, lo:hi], sig[:, lo:hi],
+            cur = self.slot_sigma[win.write_start:win.write_stop].expand(b, -1)
+            stepped = per_frame_step(
+                self.rule, xw[:, :, lo:hi], denoised[:, :, lo:hi], cur,
                 self.next_sigma[win.write_start:win.write_stop].expand(b, -1),
                 eta=self.eta, noise=noise, noise_scaling=self.ns,
             )
-        head = x[:, :, plan.head:plan.head + 1].clone()
-        out_index = self.queue.entries[plan.head] - plan.warmup
-        # Shift one slot towards the head (the padding keeps the newest finished frames) and refill the tail.
-        tail = self.ns(self.slot_sigma[-1:], _randn((b, x.shape[1], 1, x.shape[3], x.shape[4]), gen, x),
+            if active is not None:  # only new frames step; clip context and never-entering frames stay as they are
+                keep = torch.tensor(active[win.write_start:win.write_stop], device=x.device).view(1, 1, -1, 1, 1)
+                stepped = torch.where(keep, stepped, xw[:, :, lo:hi])
+            x[:, :, win.write_start:win.write_stop] = stepped
+        head = x[:, :, plan.head:plan.head + g].clone()
+        out_index = [e + self.offset for e in entries[plan.head:plan.head + g]]
+        # Shift one group towards the head (the padding keeps the newest finished frames) and refill the tail.
+        tail = self.ns(self.slot_sigma[-g:], _randn((b, x.shape[1], g, x.shape[3], x.shape[4]), gen, x),
                        torch.zeros_like(head))
-        x = torch.cat([x[:, :, 1:], tail], dim=2)
-        self.queue = FifoQueue(x, self.queue.entries[1:] + [self.queue.next_entry], self.queue.next_entry + 1)
+        x = torch.cat([x[:, :, g:], tail], dim=2)
+        nxt = self.queue.next_entry
+        self.queue = FifoQueue(x, entries[g:] + list(range(nxt, nxt + g)), nxt + g)
         self._info = {"x": x, "i": self.it, "sigma": self.slot_sigma, "sigma_hat": self.slot_sigma,
-                      "denoised": head, "frame": out_index, "entries": list(self.queue.entries), "total": self.total}
+                      "denoised": head[:, :, -1:], "frame": out_index[-1], "entries": list(self.queue.entries),
+                      "total": self.total}
         self.it += 1
-        if out_index < 0:
-            return []
-        self.frames_done += 1
-        return [(out_index, head)]
+        out = [(i, head[:, :, k:k + 1]) for k, i in enumerate(out_index) if self.first_out <= i < self.frames]
+        self.frames_done += len(out)
+        return out
 
     def info(self) -> dict[str, Any]:
         return self._info

@@ -11,10 +11,16 @@ frames as that context.
 Conventions (shared by the sampler, the tests and the web widget through :meth:`FifoPlan.to_dict`):
 
 - slot ``0`` is the clean end; the padded queue has ``pad + Q`` slots;
-- ``levels[slot]`` indexes a descending sigma ladder ``sigmas[0..Q]`` with ``sigmas[Q] == 0``: proper slot ``p``
-  (``0 <= p < Q``) sits at ``Q - 1 - p`` and steps to ``Q - p``; padding slots sit at ``Q`` (clean) and never step;
+- ``levels[slot]`` indexes a descending sigma ladder ``sigmas[0..S]`` (``S = Q / group`` steps) with
+  ``sigmas[S] == 0``: proper slot ``p`` (``0 <= p < Q``) sits at ``S - 1 - p // group`` and steps one level down;
+  padding slots sit at ``S`` (clean) and never step;
 - windows are listed in processing order (noisiest first). Write regions tile ``[pad, pad + Q)`` exactly once and no
   window reads a region a window before it wrote, so in-place processing equals a parallel update from a snapshot.
+
+*Groups* (as MIGA's zigzag queue, Feng et al., arXiv 2605.18233): with ``group = g`` the ``g`` frames of a group share
+a level, so the ladder has ``Q / g`` steps and each iteration emits a whole group. A model distilled for ``s`` steps
+runs the queue at ``s`` levels: ``window / g * partitions == s``. Calls per output frame are ``partitions / g`` (x2
+with lookahead), which is native chunked generation's ``s / window`` when lookahead is off.
 
 Departure from the official code: lookahead works for any window length. Even ``f`` gives the paper's layout;
 odd ``f`` alternates write regions of ``ceil(f/2)`` and ``floor(f/2)`` frames (the official VideoCrafter path
@@ -26,7 +32,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
-INIT_MODES = ("clip", "noise")
+AUTO_CLIP = "auto clip"
+INIT_MODES = ("clip", "noise", AUTO_CLIP)
 
 
 @dataclass(frozen=True)
@@ -51,11 +58,12 @@ class FifoPlan:
     queue: int
     levels: tuple[int, ...]
     windows: tuple[Window, ...]
+    group: int = 1
 
     @property
     def steps(self) -> int:
         """Diffusion steps a frame takes through the queue (the sigma ladder has ``steps + 1`` entries)."""
-        return self.queue
+        return self.queue // self.group
 
     @property
     def slots(self) -> int:
@@ -73,12 +81,24 @@ class FifoPlan:
         ``clip``: the queue starts as a clip re-noised diagonally; the first ``Q - f`` leaving frames are re-noised
         copies of its first frame, the next ``f`` are its re-generations (kept, as in the paper).
         ``noise``: the queue starts as noise; everything in it at the start is discarded (``Q`` frames).
+        ``auto clip``: nothing is discarded (the sampler makes the first clip natively and emits it, see
+        :class:`.fifo.FifoRun`).
         """
+        if self.init == AUTO_CLIP:
+            return 0
         return self.queue - self.window if self.init == "clip" else self.queue
 
     def iterations(self, frames: int) -> int:
-        """Iterations to emit ``frames`` output frames."""
-        return self.warmup + frames
+        """Iterations to emit ``frames`` output frames (a group per iteration; the last may be partly needed).
+
+        ``auto clip``: one iteration for the native clip, then the queue fills from empty behind the clip and
+        drains at the end: ``ceil((frames - window) / group) + steps - 1`` more when the video is longer than
+        the clip."""
+        g = self.group
+        if self.init == AUTO_CLIP:
+            rest = max(0, int(frames) - self.window)
+            return 1 + ((-(-rest // g) + self.steps - 1) if rest else 0)
+        return -(-(self.warmup + int(frames)) // g)
 
     def model_calls_per_iteration(self) -> int:
         return len(self.windows)
@@ -91,8 +111,10 @@ class FifoPlan:
         return d
 
 
-def plan_fifo(window: int, partitions: int = 1, lookahead: bool = False, init: str = "clip") -> FifoPlan:
-    """Lay out the FIFO queue for a model window of ``window`` latent frames and ``partitions`` blocks."""
+def plan_fifo(window: int, partitions: int = 1, lookahead: bool = False, init: str = "clip",
+              group: int = 1) -> FifoPlan:
+    """Lay out the FIFO queue for a model window of ``window`` latent frames, ``partitions`` blocks and frames
+    sharing a level in groups of ``group``."""
     if int(window) < 1:
         raise ValueError(f"window_length must be at least 1 latent frame, got {window}")
     if int(partitions) < 1:
@@ -101,11 +123,20 @@ def plan_fifo(window: int, partitions: int = 1, lookahead: bool = False, init: s
         raise ValueError("lookahead needs a window of at least 2 latent frames; turn lookahead off or widen the window")
     if init not in INIT_MODES:
         raise ValueError(f"Unknown init mode {init!r}: choose one of {', '.join(INIT_MODES)}")
-    f, n = int(window), int(partitions)
+    f, n, g = int(window), int(partitions), int(group)
+    if g < 1:
+        raise ValueError(f"group_size must be at least 1 latent frame, got {g}")
+    if f % g:
+        fits = [d for d in range(1, f + 1) if f % d == 0]
+        raise ValueError(f"group_size {g} does not divide window_length {f}: a window holds whole groups; choose a "
+                         f"group_size among {', '.join(map(str, fits))} or change window_length")
+    if lookahead and f // g < 2:
+        raise ValueError(f"lookahead needs at least 2 groups per window (window_length {f} / group_size {g}); turn "
+                         f"lookahead off or lower group_size")
     q = f * n
     windows: list[Window] = []
     if lookahead:
-        big, small = (f + 1) // 2, f // 2
+        big, small = (f // g + 1) // 2 * g, f // g // 2 * g  # write regions hold whole groups
         sizes = [big, small] * n  # sums to f * n; even f gives 2n regions of f/2
         pad = f - sizes[0]
         pos = pad
@@ -115,8 +146,9 @@ def plan_fifo(window: int, partitions: int = 1, lookahead: bool = False, init: s
     else:
         pad = 0
         windows = [Window(k * f, (k + 1) * f, k * f, (k + 1) * f) for k in range(n)]
-    levels = tuple([q] * pad + [q - 1 - p for p in range(q)])
-    return FifoPlan(f, n, bool(lookahead), init, pad, q, levels, tuple(reversed(windows)))
+    steps = q // g
+    levels = tuple([steps] * pad + [steps - 1 - p // g for p in range(q)])
+    return FifoPlan(f, n, bool(lookahead), init, pad, q, levels, tuple(reversed(windows)), g)
 
 
 def check_plan(plan: FifoPlan) -> None:

@@ -19,7 +19,7 @@ from .denoiser import needs_one_level
 from .fifo import check_fifo_inputs, check_video_latent, sample_fifo
 from .miga import sample_miga
 from .miga_setup import MigaSetup, miga_steps, prepare_miga
-from .plan import FifoPlan
+from .plan import AUTO_CLIP, FifoPlan
 from .prompts import FrameRange
 from .runner import Stream
 from .steps import NoiseScaling
@@ -30,6 +30,7 @@ QueueSetup = Union[FifoPlan, MigaSetup]
 def check_run_inputs(config: QueueConfig, latent: Tensor, sigmas: Tensor, frames: int) -> QueueSetup:
     """Validate before any model call (errors name the input and the fix); return the run's set-up."""
     check_video_latent(latent)
+    check_fifo_only(config)
     if config.continuation is not None:
         from .continuation import check_alone, check_continuation_inputs
 
@@ -45,6 +46,25 @@ def check_run_inputs(config: QueueConfig, latent: Tensor, sigmas: Tensor, frames
     plan = config.fifo_plan(latent.shape[2])
     check_fifo_inputs(plan, latent, sigmas, frames)
     return plan
+
+
+def check_fifo_only(config: QueueConfig) -> None:
+    """``init_mode`` auto clip and ``group_size`` belong to FIFO's own queue: refuse them, naming the fix, where
+    another engine (MIGA's stages, continuation) would run instead."""
+    other = None
+    if config.continuation is not None:
+        other = ("continuation", "turn continuation off")
+    elif config.is_miga:
+        other = ("the MIGA parts (Zigzag Stage, Unified Stage, Self-Reflection, Long-Range Guidance), which have "
+                 "their own warm-up and groups", "remove them")
+    if other is None:
+        return
+    if config.init == AUTO_CLIP:
+        raise ValueError(f"FIFO Queue Init: init_mode auto clip runs FIFO's own queue, not {other[0]}; set init_mode "
+                         f"to noise or clip, or {other[1]}")
+    if int(config.group) != 1:
+        raise ValueError(f"FIFO Queue Init: group_size {config.group} groups FIFO's own queue, not {other[0]}; set "
+                         f"group_size to 1, or {other[1]}")
 
 
 def required_steps(config: QueueConfig, latent_frames: int) -> int:
@@ -75,6 +95,7 @@ def run_queue(
     """Generate ``frames`` latent frames ``[B, C, frames, H, W]`` (only the newest ``stream.keep`` when streamed, see
     :mod:`.runner`); noise comes from a CPU generator seeded ``seed``. ``setup``: what :func:`check_run_inputs`
     returned for these inputs, when the caller has checked them already."""
+    check_fifo_only(config)
     generator = torch.Generator("cpu").manual_seed(int(seed) & 0xFFFF_FFFF_FFFF_FFFF)
     kwargs: dict[str, Any] = dict(generator=generator, rule=rule, eta=eta, prompt_ranges=prompt_ranges,
                                   callback=callback, output_device=output_device, stream=stream)

@@ -57,19 +57,20 @@ def test_fifo_chain_is_fifos_plan():
     assert d["levels"][:d["pad"]] == [8] * d["pad"] and d["levels"][d["head"]] == 7 and d["levels"][-1] == 0
 
 
-def test_fifo_calls_per_frame_match_a_run():
+@pytest.mark.parametrize("cfg", [QueueConfig(4, 3, False, "noise"), QueueConfig(8, 2, True, "noise", group=2)])
+def test_fifo_calls_per_frame_match_a_run(cfg):
     calls = []
 
     def counted(x, sigma, prompts=None):
         calls.append(1)
         return tanh(x, sigma)
 
-    cfg = QueueConfig(4, 3, False, "noise")
-    d = plan_chain(cfg, 4)
+    d = plan_chain(cfg, cfg.window)
     frames = 10
-    sample_fifo(counted, torch.zeros(1, 2, 4, 3, 3), torch.linspace(1, 0, d["steps"] + 1), cfg.fifo_plan(4),
-                frames, generator=torch.Generator().manual_seed(0))
+    sample_fifo(counted, torch.zeros(1, 2, cfg.window, 3, 3), torch.linspace(1, 0, d["steps"] + 1),
+                cfg.fifo_plan(cfg.window), frames, generator=torch.Generator().manual_seed(0))
     assert len(calls) == (frames + d["warmup"]) * d["calls"]["expected"]
+    assert d["group"] == cfg.group and d["levels"] == list(cfg.fifo_plan(cfg.window).levels)
 
 
 @pytest.mark.parametrize("parts", [dict(zigzag=ZZ), dict(zigzag=ZZ, unified=UN),

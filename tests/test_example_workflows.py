@@ -32,13 +32,14 @@ UI_FILES = sorted((PACK_ROOT / "example_workflows").glob("*.json"))
 FRONTEND_ONLY = {"Note", "MarkdownNote"}  # drawn by the editor, never sent to the server
 LOADERS = {"UNETLoader": ("unet_name", "diffusion_models"), "CLIPLoader": ("clip_name", "text_encoders"),
            "VAELoader": ("vae_name", "vae"), "CheckpointLoaderSimple": ("ckpt_name", "checkpoints"),
-           "CLIPVisionLoader": ("clip_name", "clip_vision")}
+           "CLIPVisionLoader": ("clip_name", "clip_vision"), "LoraLoaderModelOnly": ("lora_name", "loras")}
 STARTER = "1 Start here, a long video on the CPU with nothing to download"
 # real model file -> the tiny random-weight model of the same family (tools/testing/tiny_models.py)
 TINY = {"wan2.1_t2v_1.3B_fp16.safetensors": "tiny_wan21.safetensors",
         "wan2.1_i2v_480p_14B_fp16.safetensors": "tiny_wan21_i2v36.safetensors",
         "wan2.2_ti2v_5B_fp16.safetensors": "tiny_wan22.safetensors",
         "wan2.1_fun_control_1.3B_bf16.safetensors": "tiny_wan21_fun48.safetensors",
+        "wan2.1_t2v_14B_fp8_e4m3fn.safetensors": "tiny_wan21.safetensors",
         "shapes_wan21.safetensors": "shapes_wan21.safetensors"}
 # real VAE file -> the family of a random-weight stand-in (IVTest_RandomVAE, tools/testing/iv_test_nodes)
 TINY_VAE = {"wan_2.1_vae.safetensors": "wan21", "wan2.2_vae.safetensors": "wan22"}
@@ -82,6 +83,8 @@ def ui_to_api(workflow: dict, info: dict) -> dict:
                     values.pop(0)  # a widget converted to an input keeps its value slot
                 continue
             if _is_widget(typ):
+                if not values and name in info[node["type"]]["input"].get("optional", {}):
+                    continue  # saved before the optional widget existed: the frontend gives it its default
                 assert values, f"{node['title']}: no widget value left for {name}"
                 inputs[name] = values.pop(0)
                 if opts.get("control_after_generate") or opts.get("image_upload"):
@@ -249,7 +252,8 @@ WHOLE_VIDEO = ("WanImageToVideo", "WanFunControlToVideo")
 
 def tiny_variant(prompt: dict, frames: int) -> dict:
     """The prompt with tiny stand-ins: loader -> tiny model, text encoder -> seeded random conditioning, VAE decode
-    -> latent preview decode, a VAE or CLIP vision that K-Step uses -> random-weight stand-ins; for the real-model
+    -> latent preview decode, a VAE or CLIP vision that K-Step uses -> random-weight stand-ins, a LoRA loader ->
+    removed (its consumers take the loader's model: a real LoRA's keys do not fit a tiny model); for the real-model
     graphs a small latent and window (MIGA's chain scaled with it), ``frames`` output latent frames (frame ranges
     scaled with them), or for K-Step ``frames`` short chunks from a small start image."""
     prompt = json.loads(json.dumps(prompt))
@@ -299,6 +303,10 @@ def tiny_variant(prompt: dict, frames: int) -> dict:
         elif t == "InfiniteVideo_ConditioningFrameRange":
             for k in ("start_frame", "end_frame"):
                 inputs[k] = inputs[k] * frames // old_frames
+    for nid in [k for k, n in prompt.items() if n["class_type"] == "LoraLoaderModelOnly"]:
+        source = prompt.pop(nid)["inputs"]["model"]
+        for node in prompt.values():
+            node["inputs"].update({k: source for k, v in node["inputs"].items() if v == [nid, 0]})
     used = {v[0] for n in prompt.values() for v in n["inputs"].values() if isinstance(v, list)}
     for nid in [k for k, n in prompt.items() if n["class_type"] in ("CLIPLoader", "IVTest_RandomVAE")]:
         if nid not in used:
@@ -315,7 +323,8 @@ CONTINUATION_WAN21 = "2 Wan 2.1 1.3B, long video from a prompt (chunked continua
 RUNNABLE = {STARTER: 1, CONTINUATION_WAN21: 9,
             "3 Wan 2.1 1.3B, more consistent long video (MIGA, official config)": 4,
             "4 Wan 2.1 1.3B, long video whose prompt changes over time": 6, KSTEP_WAN21: 2, KSTEP_WAN22: 2,
-            FIFO_I2V: 6, FIFO_CONTROL: 6}
+            FIFO_I2V: 6, FIFO_CONTROL: 6,
+            "11 Wan 2.1 14B, fast long video with a 4-step LoRA (FIFO)": 8}
 
 
 @pytest.mark.parametrize("name", sorted(RUNNABLE))

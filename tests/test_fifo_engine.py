@@ -305,3 +305,124 @@ def test_denoisers_with_and_without_positions_give_the_same_run():
                         generator=torch.Generator().manual_seed(3)) for d in (old, new))
     torch.testing.assert_close(a, b, rtol=0, atol=0)
     assert seen and all(p.shape == (4,) for p in seen)
+
+
+# -- init_mode "auto clip" and group_size -------------------------------------------------------------------------
+
+AUTO_CASES = [(4, 3, False, 1), (4, 2, True, 1), (8, 1, False, 2), (8, 2, True, 2), (6, 2, False, 3)]
+
+
+@pytest.mark.parametrize("window,partitions,lookahead,group", AUTO_CASES)
+def test_auto_clip_emits_every_frame_once_at_its_position(window, partitions, lookahead, group):
+    """PositionEcho makes each latent leave equal to its stream position: the native clip's frames are outputs
+    0..f-1, the queue's follow in order, and every window is consecutive frames."""
+    plan = plan_fifo(window, partitions, lookahead, "auto clip", group)
+    check_plan(plan)
+    den = PositionEcho()
+    frames = 3 * window + 1
+    seen = []
+    out = sample_fifo(den, torch.zeros(1, 2, window, 2, 2), ladder(plan.steps), plan, frames,
+                      generator=torch.Generator().manual_seed(0), noise_scaling=flow_noise_scaling,
+                      callback=lambda info: seen.append(info["i"]))
+    torch.testing.assert_close(out, torch.arange(float(frames))[None, None, :, None, None].expand_as(out))
+    assert all(p == list(range(p[0], p[0] + window)) for p in den.calls)
+    assert den.calls[:plan.steps] == [list(range(window))] * plan.steps  # the native clip: one call per step
+    assert seen == list(range(plan.iterations(frames)))
+
+
+@pytest.mark.parametrize("window,partitions,group", [(4, 3, 1), (8, 1, 2), (6, 2, 3)])
+def test_auto_clip_takes_every_step_once_per_new_frame_and_wastes_no_window(window, partitions, group):
+    """Without lookahead windows do not overlap, so every new frame is seen once per ladder level, at that level,
+    and every call after the clip writes at least one frame that is emitted; fewer calls than noise warm-up."""
+    plan = plan_fifo(window, partitions, False, "auto clip", group)
+    sig = ladder(plan.steps)
+    frames = 4 * window
+    levels: dict[int, list[float]] = {}
+    calls = []
+
+    def den(x, sigma, prompts=None, positions=None):
+        calls.append(positions.tolist())
+        for p, s in zip(positions.tolist(), sigma[0].tolist()):
+            if p >= window and s > 0 and (p < frames or s < sig[0]):
+                levels.setdefault(p, []).append(s)
+        return 0.5 * x
+
+    sample_fifo(den, torch.zeros(1, 1, window, 2, 2), sig, plan, frames, generator=torch.Generator().manual_seed(0))
+    for p in range(window, frames):
+        torch.testing.assert_close(torch.tensor(levels[p]), sig[:-1])
+    assert all(any(window <= p < frames for p in c) for c in calls[plan.steps:])
+    noise = plan_fifo(window, partitions, False, "noise", group)
+    assert len(calls) < noise.iterations(frames) * len(noise.windows)
+
+
+def test_auto_clip_starts_with_the_native_clip():
+    """The first window_length outputs are a native Euler run of one window over the same ladder (same seed: the
+    run's first noise draw), bit for bit up to float rounding."""
+    plan = plan_fifo(4, 2, True, "auto clip")
+    sig = ladder(plan.steps)
+
+    def den(x, sigma, prompts=None):
+        return torch.tanh(0.7 * x + 0.2 * torch.roll(x, 1, dims=2))
+    out = sample_fifo(den, torch.zeros(1, 2, 4, 3, 3), sig, plan, 10, generator=torch.Generator().manual_seed(5),
+                      noise_scaling=flow_noise_scaling)
+    x = sig[0] * torch.randn(1, 2, 4, 3, 3, generator=torch.Generator().manual_seed(5))
+    for k in range(plan.steps):
+        x = x + (x - den(x, sig[k].expand(1, 4))) / sig[k] * (sig[k + 1] - sig[k])
+    torch.testing.assert_close(out[:, :, :4], x)
+    assert not torch.equal(out[:, :, 4:8], out[:, :, :4])
+
+
+def test_group_emits_a_group_per_iteration_at_few_steps():
+    """A model distilled for 4 steps: window 8, groups of 2, 1 partition = 4 levels; each iteration one call and
+    one group out, so the steady state costs native chunked generation's 4 calls per 8 frames."""
+    plan = plan_fifo(8, 1, False, "noise", 2)
+    assert plan.steps == 4 and plan.levels == (3, 3, 2, 2, 1, 1, 0, 0)
+    out_per_it = []
+    frames = list(iterate_fifo(lambda x, s, prompts=None: 0.5 * x, torch.zeros(1, 1, 8, 2, 2), ladder(4), plan, 12,
+                               generator=torch.Generator().manual_seed(0),
+                               callback=lambda info: out_per_it.append(info["frame"])))
+    assert [i for i, _ in frames] == list(range(12))
+    assert len(out_per_it) == plan.iterations(12) == (8 + 12) // 2
+    assert out_per_it[plan.warmup // 2:] == [1, 3, 5, 7, 9, 11]
+
+
+@pytest.mark.parametrize("args,match", [
+    ((8, 1, False, "noise", 3), "group_size 3 does not divide window_length 8"),
+    ((8, 1, True, "noise", 8), "lookahead needs at least 2 groups per window"),
+    ((8, 1, False, "noise", 0), "group_size must be at least 1"),
+])
+def test_group_that_does_not_fit_the_window_is_refused(args, match):
+    with pytest.raises(ValueError, match=match):
+        plan_fifo(*args)
+
+
+def test_few_step_ladder_too_short_for_the_grouped_queue_names_the_fix():
+    plan = plan_fifo(8, 2, False, "noise", 2)  # 8 levels
+    with pytest.raises(ValueError, match=r"4 steps, too short.*8 / 2 x 2 = 8 steps.*group_size"):
+        check_fifo_inputs(plan, torch.zeros(1, 1, 8, 2, 2), ladder(4), 10)
+    with pytest.raises(ValueError, match=r"set group_size so that window_length / group_size x partitions"):
+        check_fifo_inputs(plan_fifo(8, 1), torch.zeros(1, 1, 8, 2, 2), ladder(4), 10)
+
+
+def test_auto_clip_refuses_a_latent_that_holds_frames_before_any_call():
+    plan = plan_fifo(4, 2, False, "auto clip")
+    calls = []
+    with pytest.raises(ValueError, match="auto clip makes the first clip itself.*empty video latent.*clip"):
+        list(iterate_fifo(lambda *a, **k: calls.append(1), torch.randn(1, 2, 4, 2, 2), ladder(8), plan, 10,
+                          generator=torch.Generator()))
+    assert calls == []
+    # an empty latent after ComfyUI's per-channel shift and scale is still empty
+    shifted = torch.zeros(1, 2, 4, 2, 2) + torch.tensor([0.3, -1.2])[None, :, None, None, None]
+    check_fifo_inputs(plan, shifted, ladder(8), 10)
+
+
+def test_auto_clip_and_group_are_refused_for_miga_and_continuation():
+    from infinite_video.samplers.config import ContinuationConfig, QueueConfig, ReflectionConfig
+    from infinite_video.samplers.run import check_run_inputs
+
+    lat, sig = torch.zeros(1, 1, 4, 2, 2), ladder(8)
+    for extra in ({"reflection": ReflectionConfig()}, {"continuation": ContinuationConfig(chunk=2, anchors=0)}):
+        with pytest.raises(ValueError, match="init_mode auto clip runs FIFO's own queue.*set init_mode to noise"):
+            check_run_inputs(QueueConfig(4, 2, False, "auto clip", **extra), lat, sig, 10)
+        with pytest.raises(ValueError, match="group_size 2 groups FIFO's own queue.*set group_size to 1"):
+            check_run_inputs(QueueConfig(4, 2, False, "noise", group=2, **extra), lat, sig, 10)

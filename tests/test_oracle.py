@@ -253,3 +253,14 @@ def test_the_tables_name_the_targets_a_row_misses() -> None:
     assert t.mismatched_misses(good, fifo) == [] and t.mismatched_misses(dict(good, lag1=0.79), fifo) == ["lag-1"]
     assert t.label("cont_k5_a3_s24") == "**continuation, chunk 5, 3 anchors every 24 (Chunked Continuation defaults)**"
     assert t.label("fifo_p4") == "FIFO, 4 partitions"
+
+
+def test_few_step_groups_match_native_chunks_at_four_steps() -> None:
+    """A model distilled for 4 steps on FIFO's queue with groups (window 20, groups of 5, auto clip start): its
+    variance and pooled lag-1 stay within 0.05 / 0.03 of native chunks at the same 4 steps, at native's calls."""
+    st = oracle.FEW
+    fifo, calls = oracle.run_method("fifo_s4", st, FRAMES, 0.9)
+    chunks, native_calls = oracle.run_method("chunks_s4", st, FRAMES, 0.9)
+    f, c = oracle.measure(fifo), oracle.measure(chunks)
+    assert abs(f.var - c.var) < 0.05 and abs(f.lag1 - c.lag1) < 0.03, (f, c)
+    assert calls <= 1.25 * native_calls

@@ -27,6 +27,10 @@ UN = UnifiedConfig(steps=4, renoise=True, renoise_step=8)
 CONFIGS = {
     "fifo": QueueConfig(W, 2, True, "noise"),
     "fifo_clip": QueueConfig(4, 3, False, "clip"),
+    # the native clip is iteration 0; the queue fills behind it and drains at the end (state: the same keys)
+    "fifo_auto": QueueConfig(W, 2, True, "auto clip"),
+    "fifo_auto_group": QueueConfig(W, 2, False, "auto clip", group=2),
+    "fifo_group": QueueConfig(W, 2, True, "noise", group=2),
     "tta": QueueConfig(W, 2, True, "noise", zigzag=ZZ, unified=UN),
     # reflection with a low threshold so that regenerations (more generator draws) happen between saves
     "full": QueueConfig(W, 2, True, "clip", zigzag=ZZ, unified=UN,
@@ -58,7 +62,7 @@ def latent():
 
 
 def run(cfg, frames, stream=None, den=mixing, stats=None):
-    lat = latent()
+    lat = torch.zeros(1, 2, W, 3, 3) if cfg.init == "auto clip" else latent()
     sig = torch.linspace(1.0, 0.0, required_steps(cfg, lat.shape[2]) + 1)
     kw = {"stats": stats} if stats is not None and cfg.is_miga else {}
     if kw:
@@ -110,7 +114,7 @@ class Cancel(Exception):
     pass
 
 
-@pytest.mark.parametrize("name", ["fifo", "full", "history", "continuation"])
+@pytest.mark.parametrize("name", ["fifo", "fifo_auto", "fifo_group", "full", "history", "continuation"])
 def test_exception_mid_iteration_saves_last_boundary(name):
     cfg = CONFIGS[name]
     frames = 40 if cfg.unified is None else UNIFIED_FRAMES

@@ -240,11 +240,11 @@ def test_diagram_follows_the_widgets_and_draws_the_plan(page, tmp_path):
     assert state["plan"] == jsonable(plan_chain(QueueConfig(4, 3, False, "noise"), 4))
     assert len(page.evaluate(PIXELS_JS)["writes"]) == 3
 
-    # what the node saves and queues is unchanged: four widget values, four inputs
+    # what the node saves and queues is its widgets' values only (the optional group_size at its default)
     saved = page.evaluate("app.graph.serialize().nodes.find((n) => n.id == window.__ivNode.id).widgets_values")
-    assert saved == [4, 3, False, "noise"]
+    assert saved == [4, 3, False, "noise", 1]
     inputs = page.evaluate("(async () => (await app.graphToPrompt()).output[String(window.__ivNode.id)].inputs)()")
-    assert inputs == {"window_length": 4, "partitions": 3, "lookahead": False, "init_mode": "noise"}
+    assert inputs == {"window_length": 4, "partitions": 3, "lookahead": False, "init_mode": "noise", "group_size": 1}
     page.screenshot(tmp_path / "queue_diagram.png")
 
 

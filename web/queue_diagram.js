@@ -180,7 +180,8 @@ function lines(view) {
                 COLORS.text]);
     }
   } else if (p.kind === "fifo") {
-    out.push([`${title}: ${p.queue} latents in the queue, ${p.steps} steps, ${window}`, COLORS.text]);
+    const fifoGroups = p.group > 1 ? ` (groups of ${p.group})` : "";
+    out.push([`${title}: ${p.queue} latents in the queue${fifoGroups}, ${p.steps} steps, ${window}`, COLORS.text]);
     out.push([`${f1(c.expected)} model calls per output frame, ${p.warmup} warm-up frames discarded`, COLORS.text]);
   } else {
     const groups = p.group > 1 ? ` (${p.queue / p.group} groups of ${p.group})` : "";
@@ -304,7 +305,8 @@ function draw(ctx, node, view) {
       const bh = Math.max(3, noise * BARS);
       const finished = s < plan.pad || plan.levels[s] >= plan.steps;
       // FIFO: the head frame leaves after this iteration; MIGA: the front group (it reaches the end step)
-      const leaving = plan.kind === "fifo" ? s === plan.head : plan.kind === "miga" && s < plan.group;
+      const leaving = plan.kind === "fifo" ? s >= plan.head && s < plan.head + plan.group
+        : plan.kind === "miga" && s < plan.group;
       const anchor = plan.roles?.[s] === "anchor";
       const noisy = `hsl(${210 - 170 * noise}, 75%, 58%)`;
       ctx.fillStyle = anchor ? COLORS.memory : finished ? COLORS.clean : leaving ? COLORS.head : noisy;

@@ -205,6 +205,8 @@ PLANS: dict[str, tuple] = {
           ["start image", "WanImageToVideo", "FIFO queue", "mp4, streamed"]),
     "10": ("FIFO: a long video that follows a control", "Wan 2.1 Fun Control 1.3B, 832x480", None, "",
            ["control video", "Fun Control", "FIFO queue", "mp4, streamed"]),
+    "11": ("FIFO: fast, a 4-step LoRA", "Wan 2.1 T2V 14B + LightX2V 4-step LoRA, cfg 1", "fifo_lookahead",
+           SHAPES_NOTE, ["4-step LoRA", "FIFO queue, groups of 5", "auto clip start", "mp4"]),
 }
 KSTEP_SIZE = {"7": (832, 480), "8": (1280, 704)}
 CONTINUATION = {"2": (CONT_WAN21, 21), "5": (CONT_WAN22, 31)}  # settings, window

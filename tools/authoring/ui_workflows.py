@@ -43,6 +43,12 @@ MODELS = {
     "umt5_xxl_fp8_e4m3fn_scaled.safetensors": (f"{HF_WAN21}/text_encoders/umt5_xxl_fp8_e4m3fn_scaled.safetensors",
                                                "text_encoders"),
     "wan_2.1_vae.safetensors": (f"{HF_WAN21}/vae/wan_2.1_vae.safetensors", "vae"),
+    "wan2.1_t2v_14B_fp8_e4m3fn.safetensors": (f"{HF_WAN21}/diffusion_models/wan2.1_t2v_14B_fp8_e4m3fn.safetensors",
+                                              "diffusion_models"),
+    # LightX2V's step- and cfg-distilled LoRA (4 steps, cfg 1); published for Wan 2.1 T2V 14B only
+    "wan2.1_t2v_14b_lora_rank64_lightx2v_4step.safetensors": (
+        "https://huggingface.co/lightx2v/Wan2.1-Distill-Loras/resolve/main/"
+        "wan2.1_t2v_14b_lora_rank64_lightx2v_4step.safetensors", "loras"),
     "clip_vision_h.safetensors": (f"{HF_WAN21}/clip_vision/clip_vision_h.safetensors", "clip_vision"),
     "wan2.1_fun_control_1.3B_bf16.safetensors": (
         f"{HF_WAN21}/diffusion_models/wan2.1_fun_control_1.3B_bf16.safetensors", "diffusion_models"),
@@ -692,6 +698,7 @@ WORKFLOWS = {
     "9 Wan 2.1 I2V 14B, long video from a start image (FIFO)": _elsewhere("templates_conditioning", "fifo_wan21_i2v"),
     "10 Wan 2.1 Fun Control 1.3B, long video that follows a control video (FIFO)":
         _elsewhere("templates_conditioning", "fifo_wan21_fun_control"),
+    "11 Wan 2.1 14B, fast long video with a 4-step LoRA (FIFO)": _elsewhere("templates_speed", "fifo_wan21_4step"),
 }
 STARTER = next(iter(WORKFLOWS))
 

@@ -13,6 +13,9 @@ Methods (flow matching, deterministic Euler; the exact denoiser unless ``--denoi
 - ``dce`` / ``dce_no_lookahead`` / ``dce_guidance``: MIGA's engine on FIFO's diagonal queue (no Zigzag Stage), FIFO
   Queue Init's lookahead on / off, and with in-queue Long-Range Guidance; ``dce_miga``: with Self-Reflection and
   in-queue guidance (the shapes starter workflow's chain);
+- ``fifo_auto`` / ``fifo_lookahead_auto``: FIFO with init_mode auto clip (native first clip, no warm-up);
+- setting ``few`` (window 20, a model distilled for few steps): ``chunks_s{s}`` native chunks at ``s`` steps,
+  ``fifo_s{s}`` / ``fifo_s{s}_noise`` FIFO with groups at ``s`` levels (auto clip / noise start);
 - ``zigzag``: Stage 1 only, run to clean; ``tta``: Zigzag + Unified Stage with re-noise; ``tta_no_renoise``;
   ``tta_guidance`` / ``tta_history``: with in-queue / history guidance; ``miga``: everything, self-reflection included.
 
@@ -47,7 +50,7 @@ import torch
 
 from ..testing import oracle
 
-SETTINGS = {"small": oracle.SMALL, "wan21": oracle.WAN21}
+SETTINGS = {"small": oracle.SMALL, "wan21": oracle.WAN21, "few": oracle.FEW}
 
 # --identity's default rows: the references, FIFO without lookahead, every shipped chain, continuation without anchors
 IDENTITY_METHODS = ("native", "chunks", "fifo", "fifo_lookahead", "fifo_lookahead_p2", "dce_miga", "miga",
@@ -70,7 +73,8 @@ def main() -> None:
     ap.add_argument("--seeds", type=int, default=None, help="seeds per method, metrics averaged (default 1; 2 with "
                     "--identity)")
     ap.add_argument("--methods", default=None, help="comma-separated (default: every method; with --identity the "
-                    "shipped chains, references and main candidates)")
+                    "shipped chains, references and main candidates; with --setting few the few-step ones: " +
+                    ", ".join(oracle.FEW_STEP_METHODS) + ")")
     ap.add_argument("--full", action="store_true", help="every method and continuation candidate")
     ap.add_argument("--denoiser", default=None, help="comma-separated: exact, mismatched (default exact; both with "
                     "--identity)")
@@ -120,7 +124,7 @@ def main() -> None:
                       f"{oracle.truth_mean_corr(oracle.FAR_LAGS, rho, w):.3f}")
                 print(f"{'method':18s} {oracle.Measure.HEADER} {'ref':>6s} {'ref1':>6s} {'path':>6s} "
                       f"{'calls/f':>7s} {'s':>5s}")
-                for method in methods:
+                for method in (oracle.FEW_STEP_METHODS if sname == "few" and not args.methods else methods):
                     results.append(run_row(method, st, sname, frames, rho, w, den, seeds, args.batch, args.size))
     if args.json:
         with open(args.json, "w") as fh:

@@ -302,7 +302,12 @@ SMALL = Setting(window=9, steps=27, partitions=3, group=3, end_step=22, guidance
 WAN21 = Setting(window=21, steps=54, partitions=3, group=7, end_step=44, guidance=4, shift=5.0)
 
 METHODS = ("chunks", "fifo", "fifo_lookahead", "dce", "dce_no_lookahead", "dce_guidance", "dce_miga", "zigzag",
-           "tta", "tta_no_renoise", "tta_guidance", "tta_history", "miga", "cont_k5_a0_s24", "cont_k5_a3_s24")
+           "tta", "tta_no_renoise", "tta_guidance", "tta_history", "miga", "cont_k5_a0_s24", "cont_k5_a3_s24",
+           "fifo_auto", "fifo_lookahead_auto")
+# few-step methods (a model distilled for s steps): FIFO with groups ``fifo_s{s}`` (auto clip start) /
+# ``fifo_s{s}_noise`` (noise warm-up), and native chunks at the same steps ``chunks_s{s}``; see :func:`few_step_plan`
+FEW_STEP_METHODS = ("chunks_s4", "fifo_s4", "fifo_s4_noise", "chunks_s8", "fifo_s8", "fifo_s8_noise")
+FEW = Setting(window=20, steps=4, partitions=1, group=5, end_step=3, guidance=2, shift=5.0)
 
 
 
@@ -362,9 +367,29 @@ def continuation_config(method: str) -> Optional[ContinuationConfig]:
     return None if m is None else ContinuationConfig(int(m[1]), int(m[2]), int(m[3]), m[4] is not None)
 
 
+def few_steps(method: str) -> Optional[int]:
+    """``s`` of a few-step method (``chunks_s4``, ``fifo_s8``, ``fifo_s8_noise``), else None."""
+    m = re.fullmatch(r"(?:chunks|fifo)_s(\d+)(?:_noise)?", method)
+    return None if m is None else int(m[1])
+
+
+def few_step_plan(method: str, st: Setting):
+    """FIFO's plan for ``fifo_s{s}[_noise]``: ``s`` levels from the window's largest number of levels ``l`` that
+    divides both the window and ``s`` (groups of ``window / l``, ``s / l`` partitions), no lookahead."""
+    s = few_steps(method)
+    assert s is not None
+    per_window = max(d for d in range(1, st.window + 1) if st.window % d == 0 and s % d == 0)
+    init = "noise" if method.endswith("_noise") else "auto clip"
+    return plan_fifo(st.window, s // per_window, False, init, st.window // per_window)
+
+
 def legs(method: str, st: Setting) -> list[tuple[int, int]]:
     """The ladder path an output frame takes: ``[(from, to), ...]`` with a re-noise between legs."""
+    if few_steps(method) is not None:
+        return [(0, few_steps(method))]
     st, method = method_setting(method, st), _base(method)
+    if method in ("fifo_auto", "fifo_lookahead_auto"):
+        return [(0, st.window * st.partitions)]
     if method in ("chunks", "fifo", "fifo_lookahead") or method.startswith(("dce", "cont_")):
         return [(0, st.window * st.partitions)]
     if method in ("tta", "tta_guidance", "tta_history", "miga"):
@@ -404,7 +429,7 @@ def _run_method(method: str, st: Setting, frames: int, den: ExactDenoiser, batch
     st, method = method_setting(method, st), _base(method)
     gen = torch.Generator().manual_seed(seed)
     latent = torch.zeros(batch, channels, st.window, size, size)
-    if method == "chunks":
+    if method == "chunks" or method.startswith("chunks_s"):
         n = math.ceil(frames / st.window)
         clips = [native_window(den, tuple(latent.shape), sig, legs(method, st), gen) for _ in range(n)]
         return torch.cat(clips, dim=2)[:, :, :frames], den.calls
@@ -412,6 +437,10 @@ def _run_method(method: str, st: Setting, frames: int, den: ExactDenoiser, batch
     if cont is not None:
         return sample_continuation(cont, den, latent, sig, st.window, frames, generator=gen,
                                    noise_scaling=flow_noise_scaling), den.calls
+    if few_steps(method) is not None or method in ("fifo_auto", "fifo_lookahead_auto"):
+        plan = (few_step_plan(method, st) if few_steps(method) is not None else
+                plan_fifo(st.window, st.partitions, method == "fifo_lookahead_auto", "auto clip"))
+        return sample_fifo(den, latent, sig, plan, frames, generator=gen, noise_scaling=flow_noise_scaling), den.calls
     cfg = queue_config(method, st)
     if method in ("fifo", "fifo_lookahead"):
         plan = plan_fifo(st.window, st.partitions, cfg.lookahead, "noise")
@@ -426,5 +455,7 @@ def setup_of(method: str, st: Setting, frames: int):
     """The resolved MIGA setup a method runs (None for FIFO and chunks)."""
     method = _base(method)
     if method in ("chunks", "fifo", "fifo_lookahead") or continuation_config(method) is not None:
+        return None
+    if few_steps(method) is not None or method in ("fifo_auto", "fifo_lookahead_auto"):
         return None
     return resolve_miga(_dce(queue_config(method, st)), st.window, frames)
