@@ -99,14 +99,21 @@ def model_fingerprint(model: Any, latent: Tensor, positive: Any, negative: Any, 
 
 
 def queue_fingerprint(queue: Any) -> dict:
-    """The queue configuration's part of a fingerprint: the whole chain, with chunked continuation's settings under a
-    key of their own (``continuation``; absent without it, so the fingerprint of a run without it is unchanged): a
-    resume with other ones is refused naming them, and the engine's anchors come back only for the same settings."""
+    """The queue configuration's part of a fingerprint: the whole chain, with chunked continuation's settings and
+    FIFO's ``group`` under keys of their own (absent at their defaults, so the fingerprint of a run that does not use
+    them is what it was before they existed and older checkpoints still resume): a resume with other ones is refused
+    naming them, and the engine's anchors come back only for the same settings."""
+    out: dict = {}
     cont = getattr(queue, "continuation", None)
-    if cont is None:
-        return {"queue": ascii(queue)}
-    return {"queue": ascii(dataclasses.replace(queue, continuation=None)),
-            "continuation": f"chunk {cont.chunk}, anchors {cont.anchors}, anchor_every {cont.anchor_every}"}
+    group = int(getattr(queue, "group", 1))
+    if dataclasses.is_dataclass(queue):
+        if cont is not None:
+            out["continuation"] = f"chunk {cont.chunk}, anchors {cont.anchors}, anchor_every {cont.anchor_every}"
+        if group != 1:
+            out["group"] = f"group_size {group}"
+        queue = dataclasses.replace(queue, continuation=None, group=1)
+    # the group field is the dataclass's last: its default leaves the text as before the field existed
+    return {"queue": ascii(queue).replace(", group=1)", ")"), **out}
 
 
 def fingerprint_mismatch(saved: dict, now: dict) -> Optional[str]:

@@ -622,3 +622,21 @@ def test_kstep_checkpoints_count_latent_frames(tiny_wan_i2v36, wan21_vae, output
                                  "simple", 1.0, 0, sink=_sink(filename_prefix="iv/kevery", checkpoint_every=3))
     saved = [r.getMessage() for r in caplog.records if "checkpoint at" in r.getMessage()]
     assert len(saved) == 1 and "checkpoint at 3 latent frames" in saved[0], saved
+
+
+def test_queue_fingerprint_is_unchanged_for_settings_left_at_their_defaults(comfy_host):
+    """Checkpoints saved before FIFO's group_size existed still resume: at group 1 the fingerprint is the text it was
+    (the dataclass's repr without the field); another group, or continuation, is a key of its own, named on refusal."""
+    import dataclasses
+
+    from infinite_video.nodes.checkpoint import fingerprint_mismatch, queue_fingerprint
+    from infinite_video.samplers.config import ContinuationConfig, QueueConfig
+
+    q = QueueConfig(9, 3, True, "noise")
+    before = {"queue": "QueueConfig(window=9, partitions=3, lookahead=True, init='noise', zigzag=None, unified=None, "
+                       "reflection=None, guidance=None, continuation=None)"}
+    assert queue_fingerprint(q) == before
+    grouped = queue_fingerprint(dataclasses.replace(q, group=3))
+    assert grouped["group"] == "group_size 3" and "group_size 3" in fingerprint_mismatch(before, grouped)
+    cont = queue_fingerprint(dataclasses.replace(q, continuation=ContinuationConfig(5, 3, 24)))
+    assert cont == dict(before, continuation="chunk 5, anchors 3, anchor_every 24")
