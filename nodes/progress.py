@@ -21,6 +21,7 @@ import time
 from typing import Any, Callable, Optional
 
 import comfy.model_management
+import comfy.utils
 import latent_preview
 
 from ..samplers.config import QueueConfig
@@ -41,11 +42,11 @@ class SamplerProgress(EngineCallback):
                  say: Optional[Callable[[str], None]] = None, latent_previews: bool = True) -> None:
         self.miga = config.is_miga
         self.frames = int(frames)
-        self.bar = latent_preview.prepare_callback(model, self.frames)
+        self.bar = latent_preview.prepare_callback(model, self.frames) if latent_previews else None
+        self.plain_bar = None if latent_previews else comfy.utils.ProgressBar(self.frames)
         node = channel()
         node.event("started", {"frames": self.frames})
         self.say = say if say is not None else node.text
-        self.latent_previews = latent_previews
         self.stats: Any = None
         self.done = 0
         self._base = 0  # self-reflection model calls up to the last sweep's end
@@ -63,7 +64,10 @@ class SamplerProgress(EngineCallback):
             self.it0 = i
         self.stats = info.get("stats")
         self.done = max(0, int(info.get("frame", -1)) + 1)  # output latent frames so far
-        self.bar(i, info["denoised"] if self.latent_previews else None, info["x"], total)
+        if self.bar is not None:
+            self.bar(i, info["denoised"], info["x"], total)
+        elif self.plain_bar is not None:
+            self.plain_bar.update_absolute(i + 1, total)
         now = time.monotonic()
         if self.done and self.first is None:
             self.first = (now, self.done, self.calls)

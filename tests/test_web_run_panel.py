@@ -44,6 +44,8 @@ def page(comfy_host, tmp_path_factory):
 # Load the starter, shorten it, make it lossless (two encodes of the same frames decode alike), and record what the
 # page hears: the bar (progress events) and the node's texts, in order.
 SETUP_JS = """(async () => {
+    const { api } = await import("/scripts/api.js");
+    window.__api = api;
     await app.loadGraphData(%s, true, true, null, {showMissingModelsDialog: false});
     const find = (t) => app.graph.nodes.find((n) => n.comfyClass === t);
     const sampler = find("InfiniteVideo_Sampler"), sink = find("InfiniteVideo_VideoSink");
@@ -89,21 +91,12 @@ def test_cancel_pick_checkpoint_resume_one_video_with_live_frames_and_time_left(
     assert live.startswith("data:image/jpeg;base64,") and page.evaluate(
         "window.__sampler.ivPanel.img.style.display !== 'none' && window.__sampler.ivPanel.img.naturalWidth >= 0")
     page.screenshot(tmp_path / "live.png")
-    page.evaluate("api.fetchApi('/interrupt', {method: 'POST'}).then(() => true)")
+    page.evaluate("__api.fetchApi('/interrupt', {method: 'POST'}).then(() => true)")
     stopped = page.wait_for("window.__sampler.ivStopped", timeout=300)
     ckpt = stopped["checkpoint"]
     assert ckpt and ckpt.startswith("ui/run_") and ckpt.endswith(".ivckpt") and 0 < stopped["latent_frames"] < FRAMES
     text = page.wait_for(f"{NODE_TEXT}.startsWith('Stopped at') && {NODE_TEXT}")
     assert ckpt in text and f"Stopped at {stopped['latent_frames']} latent frames" in text, text
-
-    # the progress the user saw: the bar above 0 during the warm-up (labelled), then frames with the time left
-    heard = page.evaluate("window.__heard")
-    texts = [h["text"] for h in heard if "text" in h]
-    first_frame = next(i for i, h in enumerate(heard) if "latent frames ·" in h.get("text", ""))
-    warm_bar = [h["bar"] for h in heard[:first_frame] if "bar" in h]
-    assert warm_bar and warm_bar[0][0] > 0 and warm_bar[-1][0] / warm_bar[-1][1] > 0, heard[:first_frame]
-    assert any(t.startswith("warm-up: iteration") for t in texts[:3]), texts
-    assert any(" elapsed" in t and " s per output frame" in t and " left" in t for t in texts), texts
 
     # the sampler's button and the Video Sink's picker both offer the checkpoint; pick it in the picker
     label = page.evaluate("window.__sampler.widgets.find((w) => w.name === 'iv_resume_from')?.label")
@@ -133,6 +126,16 @@ def test_cancel_pick_checkpoint_resume_one_video_with_live_frames_and_time_left(
     assert resumed.shape[0] == FRAMES
     page.screenshot(tmp_path / "finished.png")
 
+    # the progress the user saw: the bar above 0 during the warm-up (labelled), then frames with the time left
+    heard = page.evaluate("window.__heard")
+    texts = [h["text"] for h in heard if "text" in h]
+    first_frame = next(i for i, h in enumerate(heard) if "latent frames ·" in h.get("text", ""))
+    warm_bar = [h["bar"] for h in heard[:first_frame] if "bar" in h]
+    assert warm_bar and warm_bar[0][0] > 0 and warm_bar[-1][0] / warm_bar[-1][1] > 0, heard[:first_frame]
+    assert any(t.startswith("warm-up: iteration") for t in texts[:3]), texts
+    assert any(" elapsed" in t and " s per output frame" in t and " left" in t for t in texts), texts
+    assert page.evaluate(f"{NODE_TEXT}.startsWith('Done: ui/')"), "the node's text says where the video is"
+
     # an uninterrupted run from the editor: the earlier player goes when it starts; its video has the same frames
     page.evaluate("""(() => { const w = window.__sink.widgets.find((w) => w.name === 'filename_prefix');
                             w.value = 'ref/run'; w.callback?.(w.value); })()""")
@@ -142,3 +145,10 @@ def test_cancel_pick_checkpoint_resume_one_video_with_live_frames_and_time_left(
                          "window.__sampler.ivPanel.video.getAttribute('src')]") == [None, "none", None]
     ref = page.wait_for("window.__sampler.ivVideo?.subfolder === 'ref' && window.__sampler.ivVideo", timeout=300)
     assert np.array_equal(resumed, frames_of(page.output / "ref" / ref["filename"]))
+
+    # before the next Run: at the speed just measured, a million frames is over a day, and the node says so
+    page.evaluate("""(() => { const w = window.__sampler.widgets.find((w) => w.name === 'frames');
+                            w.value = 1000000; w.callback?.(w.value); })()""")
+    cost = page.wait_for("window.__sampler.ivPanel.cost.textContent.includes('WARNING') && "
+                         "window.__sampler.ivPanel.cost.textContent", timeout=10)
+    assert cost.startswith("frames 1000000: about ") and "at the last measured speed" in cost, cost

@@ -57,7 +57,7 @@ function panel(node) {
   const widget = node.addDOMWidget("iv_run_panel", "iv_run_panel", root, {
     serialize: false,
     hideOnZoom: false,
-    getMinHeight: () => (p.media ? 220 : 36),
+    getMinHeight: () => (p.media ? 220 : 24),
   });
   widget.serialize = false;
   p.widget = widget;
