@@ -79,6 +79,8 @@ def ui_to_api(workflow: dict, info: dict) -> dict:
                     values.pop(0)  # a widget converted to an input keeps its value slot
                 continue
             if _is_widget(typ):
+                if not values and name in info[node["type"]]["input"].get("optional", {}):
+                    continue  # a workflow saved before this optional widget existed: the frontend uses its default
                 assert values, f"{node['title']}: no widget value left for {name}"
                 inputs[name] = values.pop(0)
                 if opts.get("control_after_generate") or opts.get("image_upload"):

@@ -13,13 +13,13 @@ import json
 import numpy as np
 import pytest
 
-from infinite_video.tools.testing.browser import Browser, find_chromium
+from infinite_video.tools.testing.browser import Browser, BrowserError, find_chromium
 from infinite_video.tools.testing.comfy_server import PACK_ROOT, start_server
 
 pytestmark = pytest.mark.host
 
 STARTER = PACK_ROOT / "example_workflows" / "1 Start here, a long video on the CPU with nothing to download.json"
-FRAMES = 40
+FRAMES = 24
 
 
 @pytest.fixture(scope="module")
@@ -52,6 +52,8 @@ SETUP_JS = """(async () => {
     const set = (node, name, value) => { const w = node.widgets.find((w) => w.name === name); w.value = value;
                                          w.callback?.(value); };
     set(sampler, "frames", %d);
+    set(find("InfiniteVideo_FIFOQueueInit"), "partitions", 2);  // a short queue: a quick run on a busy CPU
+    set(find("EmptyHunyuanLatentVideo"), "length", 17);
     set(sink, "quality", 0);
     set(sink, "checkpoint_every", 4);
     set(sink, "filename_prefix", "ui/run");
@@ -65,6 +67,14 @@ SETUP_JS = """(async () => {
 })()"""
 
 NODE_TEXT = "(window.__sampler.widgets.find((w) => w.name === '$$node-text-preview')?.value ?? '')"
+
+
+def wait(page, expression: str, timeout: float = 300.0):
+    """``page.wait_for``, with the server's log when it times out (the run's own error, if any, is there)."""
+    try:
+        return page.wait_for(expression, timeout=timeout)
+    except BrowserError as e:
+        raise AssertionError(f"{e}\n{page.server.log_tail(60)}") from None
 
 
 def files(page, folder: str) -> list[str]:
@@ -86,13 +96,13 @@ def test_cancel_pick_checkpoint_resume_one_video_with_live_frames_and_time_left(
 
     # Run: live frames appear during the run, then Cancel
     page.evaluate("app.queuePrompt(0).then(() => true)")
-    page.wait_for("(window.__sampler.ivLiveFrames ?? 0) > 0", timeout=300)
+    wait(page, "(window.__sampler.ivLiveFrames ?? 0) > 0")
     live = page.evaluate("window.__sampler.ivPanel.img.src")
     assert live.startswith("data:image/jpeg;base64,") and page.evaluate(
         "window.__sampler.ivPanel.img.style.display !== 'none' && window.__sampler.ivPanel.img.naturalWidth >= 0")
     page.screenshot(tmp_path / "live.png")
     page.evaluate("__api.fetchApi('/interrupt', {method: 'POST'}).then(() => true)")
-    stopped = page.wait_for("window.__sampler.ivStopped", timeout=300)
+    stopped = wait(page, "window.__sampler.ivStopped")
     ckpt = stopped["checkpoint"]
     assert ckpt and ckpt.startswith("ui/run_") and ckpt.endswith(".ivckpt") and 0 < stopped["latent_frames"] < FRAMES
     text = page.wait_for(f"{NODE_TEXT}.startsWith('Stopped at') && {NODE_TEXT}")
@@ -114,7 +124,7 @@ def test_cancel_pick_checkpoint_resume_one_video_with_live_frames_and_time_left(
 
     # Run again: one finished video, shown on the node; the checkpoint is spent and the field cleared
     page.evaluate("app.queuePrompt(0).then(() => true)")
-    video = page.wait_for("window.__sampler.ivVideo", timeout=300)
+    video = wait(page, "window.__sampler.ivVideo")
     assert video["subfolder"] == "ui" and ckpt.startswith(f"ui/{video['filename'][:-len('.mp4')]}")
     assert page.evaluate("window.__sink.widgets.find((w) => w.name === 'resume').value") == ""
     assert page.evaluate("window.__sampler.widgets.some((w) => w.name === 'iv_resume_from')") is False
@@ -140,10 +150,10 @@ def test_cancel_pick_checkpoint_resume_one_video_with_live_frames_and_time_left(
     page.evaluate("""(() => { const w = window.__sink.widgets.find((w) => w.name === 'filename_prefix');
                             w.value = 'ref/run'; w.callback?.(w.value); })()""")
     page.evaluate("window.__sampler.ivLiveFrames = 0; app.queuePrompt(0).then(() => true)")
-    page.wait_for("(window.__sampler.ivLiveFrames ?? 0) > 0", timeout=300)
+    wait(page, "(window.__sampler.ivLiveFrames ?? 0) > 0")
     assert page.evaluate("[window.__sampler.ivVideo, window.__sampler.ivPanel.video.style.display, "
                          "window.__sampler.ivPanel.video.getAttribute('src')]") == [None, "none", None]
-    ref = page.wait_for("window.__sampler.ivVideo?.subfolder === 'ref' && window.__sampler.ivVideo", timeout=300)
+    ref = wait(page, "window.__sampler.ivVideo?.subfolder === 'ref' && window.__sampler.ivVideo")
     assert np.array_equal(resumed, frames_of(page.output / "ref" / ref["filename"]))
 
     # before the next Run: at the speed just measured, a million frames is over a day, and the node says so
