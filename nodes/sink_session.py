@@ -173,10 +173,15 @@ class SinkSession:
         self.closed = False
 
     def _continued(self, video: str) -> Optional[str]:
-        """The video a resumed run continues under its own name: the checkpoint's first part, when it is the video
-        the checkpoint names, ``keep_parts`` is off, and no part is that video's part file (a checkpoint saved while
-        an earlier resume of it ran, then killed); else None (the joined video gets a new name)."""
-        if self.spec.keep_parts or not self.parts or self.parts[0][0] != video:
+        """The video a resumed run continues under its own name (``keep_parts`` off): the checkpoint's first part,
+        when it is the video the checkpoint names and no part is that video's part file (a checkpoint saved while an
+        earlier resume of it ran, then killed); or, for a run stopped before its first frame (no part), the name it
+        would have had, when free. Else None: the video gets a new name."""
+        if self.spec.keep_parts or not video:
+            return None
+        if not self.parts:
+            return None if os.path.exists(inside_output(video, "resume")) else video
+        if self.parts[0][0] != video:
             return None
         stem, ext = os.path.splitext(video)
         if any(p == f"{stem}.part{ext}" for p, _ in self.parts):
@@ -311,9 +316,9 @@ class SinkSession:
         self._clean_superseded()
 
     def _clean_superseded(self) -> None:
-        """After a resumed run's video is joined (finished or stopped again): the checkpoint it was resumed from is
+        """After a resumed run's video is written (finished or stopped again): the checkpoint it was resumed from is
         spent and the earlier partial videos are inside the joined one, so both go, unless ``keep_parts``."""
-        if not self.parts or self.spec.keep_parts or not os.path.exists(self.path):
+        if not self.spec.resume or self.spec.keep_parts or not os.path.exists(self.path):
             return
         spent = inside_output(self.spec.resume, "resume")
         for path in [spent] + [inside_output(p, "resume") for p, _ in self.parts]:

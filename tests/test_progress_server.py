@@ -88,3 +88,6 @@ def test_fifo_progress_still_counts_queue_iterations(comfy_server):
     bar = [(p["value"], p["max"]) for p in progress if str(p.get("node")) == "6"]
     # window 5 x 2 partitions: 10 warm-up iterations, then one per output frame (4)
     assert bar[-1] == (14, 14) and [v for v, _ in bar] == list(range(1, 15)), bar
+    log = comfy_server.log()  # the node's line goes to the log too, every tenth of the run
+    assert "infinite-video: warm-up: iteration 1 of 14 (the queue fills; no frame yet)" in log
+    assert "infinite-video: 4 / 4 latent frames · " in log and " s per output frame · about 0:00 left" in log

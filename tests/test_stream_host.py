@@ -283,6 +283,19 @@ def test_cancel_then_resume_continues_bit_for_bit(shapes, output_dir):
     assert (_frames(video) == ref_frames).all() and _frames(cut_video).shape[0] == 7
 
 
+def test_cancel_in_the_warm_up_then_resume_takes_the_videos_name(shapes, output_dir):
+    """Cancel before the first frame (mid warm-up): no video yet, a checkpoint; the resumed run writes the video under
+    the name the stopped run would have had, and leaves nothing else."""
+    ref = _sample(shapes, _sink(filename_prefix="iv/wfull"), frames=6)
+    cancelled(shapes, WARMUP_CALLS // 2 + 1, _sink(filename_prefix="iv/warm"), frames=6)
+    (ckpt,) = list((output_dir / "iv").glob("warm_*"))
+    assert ckpt.suffix == ".ivckpt" and torch.load(ckpt, weights_only=True)["latent_frames"] == 0
+    resumed = _sample(shapes, _sink(filename_prefix="iv/warm", resume=f"iv/{ckpt.name}"), frames=6)
+    video = Path(resumed.args[1].get_stream_source())
+    assert [p.name for p in (output_dir / "iv").glob("warm_*")] == [ckpt.stem + ".mp4"] == [video.name]
+    assert (_frames(video) == _frames(ref.args[1].get_stream_source())).all()
+
+
 def test_resume_inside_the_last_window_returns_the_uninterrupted_latents(shapes, output_dir):
     """Cancel within the last window_length latents (after frame 13 of 16, window 4) and resume: the LATENT output
     (the last 4 latents) is the uninterrupted run's bit for bit, the one made before the Cancel included (it comes
