@@ -159,11 +159,17 @@ def list_checkpoints(limit: int = 200) -> list[dict]:
     found = []
     for folder, _, files in os.walk(out):
         found += [os.path.join(folder, f) for f in files if f.endswith(CHECKPOINT_SUFFIX)]
-    found.sort(key=os.path.getmtime, reverse=True)
+    dated = []
+    for path in found:
+        try:
+            dated.append((os.path.getmtime(path), path))
+        except OSError:  # removed meanwhile (a run finished)
+            continue
+    dated.sort(reverse=True)
     listed = []
-    for path in found[:limit]:
+    for mtime, path in dated[:limit]:
         rel = os.path.relpath(path, out).replace(os.sep, "/")
-        item: dict[str, Any] = {"path": rel, "mtime": os.path.getmtime(path)}
+        item: dict[str, Any] = {"path": rel, "mtime": mtime}
         try:
             data = load_checkpoint(rel, mmap=True)
             item.update(latent_frames=int(data["latent_frames"]), video=str(data["video"]))
