@@ -83,6 +83,14 @@ def wait(page, expression: str, timeout: float = 900.0):
         raise AssertionError(f"{e}\n{page.server.log_tail(60)}") from None
 
 
+def shot(page, path) -> None:
+    """A screenshot with the sampler node in view (for a person looking at the test's output)."""
+    page.evaluate("""(async () => { const n = window.__sampler; app.canvas.ds.scale = 1;
+        app.canvas.ds.offset = [-n.pos[0] + 40, -n.pos[1] + 80]; app.graph.setDirtyCanvas(true, true);
+        await new Promise((r) => setTimeout(r, 300)); })()""")
+    page.screenshot(path)
+
+
 def files(page, folder: str) -> list[str]:
     return sorted(p.name for p in (page.output / folder).iterdir()) if (page.output / folder).exists() else []
 
@@ -106,7 +114,7 @@ def test_cancel_pick_checkpoint_resume_one_video_with_live_frames_and_time_left(
     live = page.evaluate("window.__sampler.ivPanel.img.src")
     assert live.startswith("data:image/jpeg;base64,") and page.evaluate(
         "window.__sampler.ivPanel.img.style.display !== 'none' && window.__sampler.ivPanel.img.naturalWidth >= 0")
-    page.screenshot(tmp_path / "live.png")
+    shot(page, tmp_path / "live.png")
     page.evaluate("__api.fetchApi('/interrupt', {method: 'POST'}).then(() => true)")
     stopped = wait(page, "window.__sampler.ivStopped")
     ckpt = stopped["checkpoint"]
@@ -140,7 +148,7 @@ def test_cancel_pick_checkpoint_resume_one_video_with_live_frames_and_time_left(
     assert files(page, "ui") == [video["filename"]], "one video: no checkpoint, no part file"
     resumed = frames_of(page.output / "ui" / video["filename"])
     assert resumed.shape[0] == FRAMES
-    page.screenshot(tmp_path / "finished.png")
+    shot(page, tmp_path / "finished.png")
 
     # the progress the user saw: the bar above 0 during the warm-up (labelled), then frames with the time left
     heard = page.evaluate("window.__heard")
