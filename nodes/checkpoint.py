@@ -141,11 +141,12 @@ def checkpoint_data(fingerprint: dict, engine: dict, decoder: Optional[dict], pa
             "engine": engine, "decoder": decoder, "parts": parts, "latent_frames": latent_frames, "video": video}
 
 
-def load_checkpoint(rel: str) -> dict:
-    """Read a checkpoint; ``ValueError`` naming ``resume`` for anything that is not one of ours."""
+def load_checkpoint(rel: str, mmap: bool = False) -> dict:
+    """Read a checkpoint; ``ValueError`` naming ``resume`` for anything that is not one of ours (``mmap``: tensors
+    stay on disk until touched, for listing)."""
     path = inside_output(rel, "resume")
     try:
-        data = torch.load(path, map_location="cpu", weights_only=True)
+        data = torch.load(path, map_location="cpu", weights_only=True, mmap=mmap)
     except FileNotFoundError:
         raise ValueError(f"Video Sink: resume checkpoint {rel!r} does not exist; leave resume empty for a new "
                          f"run") from None
@@ -167,3 +168,31 @@ def save_checkpoint(data: dict, path: str) -> None:
     tmp = f"{path}.tmp{os.getpid()}"
     torch.save(data, tmp)
     os.replace(tmp, path)
+
+
+def list_checkpoints(limit: int = 200) -> list[dict]:
+    """The checkpoints in the output folder, newest first: ``{path, latent_frames, video, mtime}`` (``path``
+    relative to the output folder, as ``resume`` takes it). Read memory-mapped, so the queue's tensors are not
+    loaded; a file that is not a readable checkpoint of this version is listed with ``error`` instead."""
+    out = output_dir()
+    found = []
+    for folder, _, files in os.walk(out):
+        found += [os.path.join(folder, f) for f in files if f.endswith(CHECKPOINT_SUFFIX)]
+    dated = []
+    for path in found:
+        try:
+            dated.append((os.path.getmtime(path), path))
+        except OSError:  # removed meanwhile (a run finished)
+            continue
+    dated.sort(reverse=True)
+    listed = []
+    for mtime, path in dated[:limit]:
+        rel = os.path.relpath(path, out).replace(os.sep, "/")
+        item: dict[str, Any] = {"path": rel, "mtime": mtime}
+        try:
+            data = load_checkpoint(rel, mmap=True)
+            item.update(latent_frames=int(data["latent_frames"]), video=str(data["video"]))
+        except ValueError as e:
+            item["error"] = str(e)
+        listed.append(item)
+    return listed

@@ -305,7 +305,7 @@ class KStepNoiseSearch(io.ComfyNode):
             return io.NodeOutput(result.frames, {"samples": result.latent}, report, None, ui=ui.PreviewText(report))
         video, preview = session.outputs()
         return io.NodeOutput(result.frames, {"samples": result.latent}, report, video,
-                             ui={**preview.as_dict(), "text": (report,)})
+                             ui={**preview, "text": (report,)})
 
 
 NODES = [KStepNoiseSearch]

@@ -1,7 +1,12 @@
-"""HTTP routes for the pack's web extension: the queue plan the graph editor draws.
+"""HTTP routes for the pack's web extensions: the queue plan the graph editor draws, the checkpoints a Video Sink
+can resume from, and the last measured speed.
 
 ``POST /infinite_video/chain_plan`` answers the whole chain's plan (:mod:`.chain_route`; FIFO Queue Init alone is a
-chain too). Registered on ComfyUI's own route table (``PromptServer.instance.routes``), the seam custom node packs use
+chain too). ``GET /infinite_video/checkpoints`` lists the checkpoints in the output folder, newest first
+(:func:`.checkpoint.list_checkpoints`; ``web/run_panel.js`` offers them on the Video Sink). ``GET
+/infinite_video/speed`` answers :data:`.run_status.LAST_SPEED` (what ``frames`` costs, before Run).
+
+Registered on ComfyUI's own route table (``PromptServer.instance.routes``), the seam custom node packs use
 for routes; without a running server (tests, scripts) registering is a no-op.
 """
 
@@ -34,4 +39,16 @@ def register_routes() -> None:
             return web.json_response({"error": str(e)}, status=400)
 
     server.routes.post(CHAIN_PATH)(chain_plan)
+
+    from .checkpoint import list_checkpoints
+    from .run_status import LAST_SPEED
+
+    async def checkpoints(request: "web.Request") -> "web.Response":
+        return web.json_response({"checkpoints": list_checkpoints()})
+
+    async def speed(request: "web.Request") -> "web.Response":
+        return web.json_response(LAST_SPEED)
+
+    server.routes.get("/infinite_video/checkpoints")(checkpoints)
+    server.routes.get("/infinite_video/speed")(speed)
     _registered = True

@@ -64,10 +64,11 @@ def _resolve_sigmas(model: Any, config: QueueConfig, latent: torch.Tensor, sched
     return comfy.samplers.calculate_sigmas(model.get_model_object("model_sampling"), scheduler, steps).cpu()
 
 
-def _sampling_callback(model: Any, config: QueueConfig, frames: int) -> SamplerProgress:
-    """Progress with a preview of the newest frame: per queue iteration for FIFO, per output latent frame for MIGA
-    (with the node's text saying what runs while no frame leaves: warm-up, self-reflection), see nodes/progress.py."""
-    return SamplerProgress(model, config, frames)
+def _sampling_callback(model: Any, config: QueueConfig, frames: int, sink: Any) -> SamplerProgress:
+    """Progress per engine iteration, warm-up included, with the node's text saying the phase, elapsed time, seconds
+    per output frame and time left (nodes/progress.py); the newest latent as preview unless a Video Sink sends the
+    decoded frames."""
+    return SamplerProgress(model, config, frames, latent_previews=sink is None)
 
 
 class InfiniteVideoSampler(io.ComfyNode):
@@ -157,7 +158,7 @@ class InfiniteVideoSampler(io.ComfyNode):
             guider.set_cfg(cfg)
             sampler = PerFrameSampler(run, known=known)
             samples = guider.sample(torch.zeros_like(clip), clip, sampler, sigmas,
-                                    callback=_sampling_callback(model, queue, frames),
+                                    callback=_sampling_callback(model, queue, frames, sink),
                                     disable_pbar=not comfy.utils.PROGRESS_BAR_ENABLED, seed=seed)
             log.info("infinite-video: %d latent frames, %d model calls", frames, sampler.model_calls)
             if sampler.stats is not None:

@@ -9,9 +9,14 @@ checkpoint the run, resume it, and the one lifecycle every sampler node uses (:f
   what the decoder needs to continue and the list of video parts are written next to the video (:mod:`.checkpoint`).
   A periodic checkpoint is written only once the video frames it covers are in a closed fragment of the file, so
   even a killed process leaves a checkpoint whose frames are all in the file;
-- ``resume`` names such a checkpoint: the run continues bit for bit, its new frames go to a part file, and at the end
-  (or Cancel) the earlier video's frames and the new part are joined by remuxing into a new file. Nothing earlier is
-  overwritten or deleted; a successful run deletes only its own checkpoint.
+- ``resume`` names such a checkpoint: the run continues bit for bit, its new frames go to ``<video>.part.<ext>``, and
+  at the end (or Cancel) the earlier video's frames and the new part are joined by remuxing into the video the
+  checkpoint continues, under the same name (replaced atomically; it only grows). So a video keeps one name however
+  often it is stopped and resumed, and its checkpoint is ``<video>.ivckpt`` next to it. A finished run deletes its
+  checkpoint; a resumed one also deletes the checkpoint it was resumed from and earlier partial videos, unless the
+  sink's ``keep_parts`` is on (then the joined video gets a new name and nothing earlier is touched).
+- the running node hears of it (:mod:`.run_status`): live frames as they are encoded, and where a stopped run can be
+  resumed from.
 """
 
 from __future__ import annotations
@@ -23,7 +28,7 @@ from contextlib import contextmanager
 from typing import Any, Callable, Iterator, Optional
 
 import folder_paths
-from comfy_api.latest import io, ui
+from comfy_api.latest import io
 from comfy_api.latest._input_impl.video_types import VideoFromFile
 from torch import Tensor
 
@@ -38,11 +43,14 @@ from .checkpoint import (
     save_checkpoint,
     weights_digest,
 )
+from .run_status import channel
 from .stream_decode import PREVIEW_UPSCALE, PreviewStreamDecoder, StreamDecoder, make_decoder
 from .stream_video import CODECS, VideoWriter, join_videos
 from .video_sink import SinkSpec
 
 log = logging.getLogger("infinite_video")
+
+UI_VIDEO = "iv_video"  # the sampler's ui key for the finished video ({filename, subfolder, type})
 
 
 def _video_name(prefix: str, ext: str) -> tuple[str, str]:
@@ -130,6 +138,8 @@ class SinkSession:
         self.fingerprint = fingerprint
         self.resume_state: Optional[dict] = None
         self.parts: list[tuple[str, int]] = []  # earlier (relative path, frames) joined before this run's frames
+        self.channel = channel()
+        continued: Optional[str] = None  # the video this resumed run continues under its own name
         if spec.resume:
             data = load_checkpoint(spec.resume)
             problem = fingerprint_mismatch(data["fingerprint"], fingerprint)
@@ -143,18 +153,40 @@ class SinkSession:
                                      f"folder; put it back, or start a new run")
             if self.decoder is not None:  # last: a Wan decoder replays its latents here
                 self.decoder.load_state_dict(data["decoder"])
+            continued = self._continued(str(data.get("video", "")))
         ext = CODECS[spec.codec][1]
-        self.path, self.rel = _video_name(spec.filename_prefix, ext)
+        if continued is not None:
+            self.path, self.rel = inside_output(continued, "resume"), continued
+        else:
+            self.path, self.rel = _video_name(spec.filename_prefix, ext)
         self.ckpt_path = self.path[: -len(ext) - 1] + CHECKPOINT_SUFFIX
         self.ckpt_rel = self.rel[: -len(ext) - 1] + CHECKPOINT_SUFFIX
         # a resumed run encodes into a part file, joined with the earlier video at the end
         self.write_path = self.path[: -len(ext)] + f"part.{ext}" if self.parts else self.path
+        if continued is not None and os.path.exists(self.write_path):
+            os.remove(self.write_path)  # a killed resume's leftover that no checkpoint continues (see _continued)
         self.writer: Optional[VideoWriter] = None
         self.buffer: list[Tensor] = []
         self.pending: Optional[dict] = None
         self.decode_s = self.encode_s = 0.0
         self.latents_written = 0
         self.closed = False
+
+    def _continued(self, video: str) -> Optional[str]:
+        """The video a resumed run continues under its own name (``keep_parts`` off): the checkpoint's first part,
+        when it is the video the checkpoint names and no part is that video's part file (a checkpoint saved while an
+        earlier resume of it ran, then killed); or, for a run stopped before its first frame (no part), the name it
+        would have had, when free. Else None: the video gets a new name."""
+        if self.spec.keep_parts or not video:
+            return None
+        if not self.parts:
+            return None if os.path.exists(inside_output(video, "resume")) else video
+        if self.parts[0][0] != video:
+            return None
+        stem, ext = os.path.splitext(video)
+        if any(p == f"{stem}.part{ext}" for p, _ in self.parts):
+            return None
+        return video
 
     @staticmethod
     def _decode_id(spec: SinkSpec) -> str:
@@ -195,6 +227,7 @@ class SinkSession:
 
     def start(self, width: int, height: int) -> None:
         """Open the video file (before any model call: an unwritable folder fails here)."""
+        self.channel.event("started", {"video": self.rel})
         try:
             self.writer = VideoWriter(self.write_path, self.spec.fps, self.spec.codec, self.spec.quality, width,
                                       height)
@@ -225,6 +258,8 @@ class SinkSession:
         self.writer.write(images)
         self.encode_s += time.perf_counter() - t0
         self.latents_written += latents
+        if images.shape[0]:
+            self.channel.preview(images[-1], self.latents_written)
         if self.pending is not None and self.writer.flushed:
             self._save(self.pending)
             self.pending = None
@@ -256,7 +291,17 @@ class SinkSession:
             if self.parts:  # joined: the checkpoint continues the joined file
                 data["parts"] = [(self.rel, sum(n for _, n in data["parts"]))]
             self._save(data)
+            self._clean_superseded()
             log.warning("infinite-video: run stopped; resume it with resume = %s", self.ckpt_rel)
+            self.channel.text(f"Stopped at {data['latent_frames']} latent frames; the video so far is {self.rel}. "
+                              f"To continue: pick the checkpoint {self.ckpt_rel} (button below, or the Video Sink's "
+                              f"resume) and Run again with the same settings.")
+        else:
+            self.channel.text(f"Stopped; the video so far is {self.rel}. No checkpoint to resume from "
+                              f"(checkpoint_every is 0, or the run stopped before its first iteration ended).")
+        self.channel.event("stopped", {"checkpoint": self.ckpt_rel if data is not None else None,
+                                       "latent_frames": data["latent_frames"] if data is not None else None,
+                                       "video": self.rel})
 
     def finish(self) -> None:
         """A normal end: the decoder's last frames, the file finalised (joined when resumed), checkpoint removed."""
@@ -268,6 +313,17 @@ class SinkSession:
         self._close()
         if os.path.exists(self.ckpt_path):
             os.remove(self.ckpt_path)
+        self._clean_superseded()
+
+    def _clean_superseded(self) -> None:
+        """After a resumed run's video is written (finished or stopped again): the checkpoint it was resumed from is
+        spent and the earlier partial videos are inside the joined one, so both go, unless ``keep_parts``."""
+        if not self.spec.resume or self.spec.keep_parts or not os.path.exists(self.path):
+            return
+        spent = inside_output(self.spec.resume, "resume")
+        for path in [spent] + [inside_output(p, "resume") for p, _ in self.parts]:
+            if path not in (self.path, self.ckpt_path) and os.path.isfile(path):
+                os.remove(path)
 
     def _close(self) -> None:
         if self.closed or self.writer is None:
@@ -277,8 +333,10 @@ class SinkSession:
         if self.writer.frames == 0:  # an empty file is no video: drop it (nothing was written to keep)
             os.remove(self.write_path)
         if self.parts:
+            tmp = f"{self.path}.tmp{os.getpid()}{os.path.splitext(self.path)[1]}"
             join_videos([(inside_output(p, "resume"), n) for p, n in self.parts]
-                        + ([(self.write_path, self.writer.frames)] if self.writer.frames else []), self.path)
+                        + ([(self.write_path, self.writer.frames)] if self.writer.frames else []), tmp)
+            os.replace(tmp, self.path)  # the continued video only grows: readers see the old file or the new one
             if self.writer.frames:
                 os.remove(self.write_path)
 
@@ -296,11 +354,17 @@ class SinkSession:
 
     # -- node output -----------------------------------------------------------------------------------------------
 
-    def outputs(self) -> tuple[Any, Any]:
-        """``(VIDEO, ui)`` for the sampler node."""
+    def outputs(self) -> tuple[Any, dict]:
+        """``(VIDEO, ui)`` for the sampler node. The ui is the pack's own key (:data:`UI_VIDEO`), shown by
+        ``web/run_panel.js`` in the panel that showed the live frames: the frontend's own video preview treats the
+        live frames of a node that once showed a video as video sources, and keeps the earlier run's player."""
         folder, name = os.path.split(self.rel)
-        result = ui.SavedResult(name, folder, io.FolderType.output)
-        return VideoFromFile(self.path), ui.PreviewVideo([result])
+        shown: dict = {UI_VIDEO: [{"filename": name, "subfolder": folder, "type": io.FolderType.output.value}]}
+        if self.spec.resume:
+            shown["iv_spent"] = [self.spec.resume]
+        self.channel.text(f"Done: {self.rel}" + (f" (the checkpoint {self.spec.resume} is spent)"
+                                                  if self.spec.resume else ""))
+        return VideoFromFile(self.path), shown
 
     def __str__(self) -> str:
         return (f"{self.rel}: {self.latents_written} latent frames streamed (decode {self.decode_s:.1f} s, encode "

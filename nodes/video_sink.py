@@ -34,6 +34,7 @@ class SinkSpec:
     checkpoint_every: int
     resume: str
     vae: Any = None
+    keep_parts: bool = False
 
 
 # -- checks (shared by the node's validation and the samplers) --------------------------------------------------------
@@ -60,7 +61,8 @@ def sink_problem(filename_prefix: Optional[str], codec: Optional[str], quality: 
                         f"{shown(os.path.basename(path))}")
             if not os.path.isfile(path):
                 return (f"Video Sink: resume checkpoint {shown(resume.strip())} does not exist in the output folder; "
-                        f"copy the name the interrupted run printed, or leave resume empty for a new run")
+                        f"pick one with the 'pick checkpoint' button (a finished resume deletes the checkpoint it "
+                        f"used), or leave resume empty for a new run")
     except ValueError as e:
         return str(e)
     return None
@@ -103,11 +105,18 @@ class VideoSink(io.ComfyNode):
                                      "the video, so it can be resumed; 0 = never. A finished run deletes its "
                                      "checkpoint."),
                 io.String.Input("resume", default="",
-                                tooltip="A checkpoint (.ivckpt, path inside the output folder, as printed by the "
-                                        "interrupted run) to continue. The sampler's settings, seed and prompts must "
-                                        "be the run's. Leave empty for a new run."),
+                                tooltip="A checkpoint (.ivckpt, path inside the output folder) to continue: use the "
+                                        "'pick checkpoint' button below (it lists the checkpoints in the output "
+                                        "folder), or the sampler's button after a stopped run. The sampler's "
+                                        "settings, seed and prompts must be the run's. The resumed run continues "
+                                        "the same video file; when it finishes the checkpoint is spent and this "
+                                        "field is cleared. Leave empty for a new run."),
                 io.Vae.Input("vae", optional=True,
                              tooltip="The model's VAE (needed for decode = vae)."),
+                io.Boolean.Input("keep_parts", default=False, optional=True,
+                                 tooltip="Off: a resumed run continues the stopped video under its name and "
+                                         "deletes the checkpoint it used and earlier partial videos once they are "
+                                         "joined. On: keep them; the joined video gets a new name."),
             ],
             outputs=[SinkType.Output(tooltip="Connect to a sampler's sink input.")],
         )
@@ -115,14 +124,15 @@ class VideoSink(io.ComfyNode):
     @classmethod
     def validate_inputs(cls, decode: Optional[str] = None, filename_prefix: Optional[str] = None,
                         fps: Optional[float] = None, codec: Optional[str] = None, quality: Optional[int] = None,
-                        checkpoint_every: Optional[int] = None, resume: Optional[str] = None) -> bool | str:
+                        checkpoint_every: Optional[int] = None, resume: Optional[str] = None,
+                        keep_parts: Optional[bool] = None) -> bool | str:
         ok = check_widgets(cls, decode=decode, filename_prefix=filename_prefix, fps=fps, codec=codec, quality=quality,
-                           checkpoint_every=checkpoint_every, resume=resume)
+                           checkpoint_every=checkpoint_every, resume=resume, keep_parts=keep_parts)
         return ok if ok is not True else (sink_problem(filename_prefix, codec, quality, resume) or True)
 
     @classmethod
     def execute(cls, decode, filename_prefix, fps, codec, quality, checkpoint_every, resume,
-                vae=None) -> io.NodeOutput:
+                vae=None, keep_parts=False) -> io.NodeOutput:
         require_inputs(cls, decode=decode, filename_prefix=filename_prefix, fps=fps, codec=codec, quality=quality,
                        checkpoint_every=checkpoint_every, resume=resume)
         problem = sink_problem(filename_prefix, codec, quality, resume)
@@ -132,7 +142,7 @@ class VideoSink(io.ComfyNode):
             raise ValueError("Video Sink: decode is vae but no vae is connected; connect the model's VAE (Load VAE) "
                              "or set decode to preview")
         return io.NodeOutput(SinkSpec(filename_prefix.strip(), float(fps), codec, int(quality), decode,
-                                      int(checkpoint_every), resume.strip(), vae))
+                                      int(checkpoint_every), resume.strip(), vae, keep_parts=bool(keep_parts)))
 
 
 NODES = [VideoSink]

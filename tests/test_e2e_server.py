@@ -133,7 +133,7 @@ def test_main_job_workflow_writes_a_watchable_video(comfy_server):
     entry = comfy_server.run(prompt, timeout=600)
     latent = read_latent(comfy_server.saved_files(entry, "latents")[0])
     assert list(latent.shape) == [1, 16, 9, 16, 16], "with a sink the sampler returns its last window only"
-    videos = [p for p in comfy_server.saved_files(entry, "images", node_id="9") if p.suffix == ".mp4"]
+    videos = [p for p in comfy_server.saved_files(entry, "iv_video", node_id="9") if p.suffix == ".mp4"]
     assert len(videos) == 1 and videos[0].is_file(), "the sampler shows the streamed file as its UI output"
     with av.open(str(videos[0])) as container:
         stream = container.streams.video[0]

@@ -334,7 +334,7 @@ def test_workflow_runs_on_the_tiny_models(server, info, name):
     prompt = tiny_variant(ui_to_api(ui_workflows()[name], info), RUNNABLE[name])
     assert check_against_object_info(prompt, info) == []
     entry = server.run(prompt, timeout=900)
-    videos = [p for kind in ("images", "videos", "gifs") for p in server.saved_files(entry, kind)]
+    videos = [p for kind in ("images", "videos", "gifs", "iv_video") for p in server.saved_files(entry, kind)]
     videos = [p for p in videos if p.suffix == ".mp4"]
     assert videos and all(p.stat().st_size > 0 for p in videos), entry["outputs"]
     if name in (KSTEP_WAN21, KSTEP_WAN22):

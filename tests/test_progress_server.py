@@ -1,7 +1,8 @@
 """Progress of Infinite Video Sampler as a client sees it: websocket events of the real server.
 
-MIGA's bar counts output latent frames (``max`` = frames, reaching it, never going back); while no frame leaves, the
-node's progress text says what runs: the warm-up sweeps and each self-reflection regeneration.
+The bar counts the engine's iterations, warm-up included (``max`` = iterations, reaching it, never going back), so it
+moves before the first frame leaves; the node's progress text labels the warm-up, says each self-reflection
+regeneration, and once frames leave gives elapsed time, seconds per output frame and the time left.
 """
 
 from __future__ import annotations
@@ -64,18 +65,21 @@ async def _watch(server, prompt: dict, timeout: float) -> tuple[str, list[dict],
     return status, progress, texts
 
 
-def test_miga_progress_counts_output_frames_and_says_what_runs(comfy_server):
+def test_miga_progress_moves_during_warm_up_and_says_what_runs(comfy_server):
     frames = 10
     status, progress, texts = asyncio.run(_watch(comfy_server, miga_prompt(frames), timeout=600))
     assert status == "execution_success"
     bar = [(p["value"], p["max"]) for p in progress if str(p.get("node")) == "6"]
     values = [v for v, _ in bar]
-    assert bar and {m for _, m in bar} == {frames}, bar
-    assert values == sorted(values) and values[-1] == frames, values
-    assert len(set(values)) > 3, f"the bar must move as frames leave, not jump to the end: {values}"
+    (total,) = {m for _, m in bar}
+    assert total > frames and values == list(range(1, total + 1)), bar  # one step per sweep, warm-up included
     said = [t for node, t in texts if node == "6"]
-    assert any(t.startswith("MIGA warm-up: sweep") for t in said), said
+    warm = [t for t in said if t.startswith("warm-up: iteration ")]
+    assert warm and "no frame yet" in warm[0] and " elapsed" in warm[0], said
+    assert said.index(warm[0]) < min(i for i, t in enumerate(said) if "latent frames ·" in t)
     assert any(t.startswith("Self-Reflection: regenerating a group (trigger ") for t in said), said
+    last = [t for t in said if t.startswith(f"{frames} / {frames} latent frames")]
+    assert last and " s per output frame" in last[-1] and "about 0:00 left" in last[-1], said
 
 
 def test_fifo_progress_still_counts_queue_iterations(comfy_server):
@@ -84,3 +88,6 @@ def test_fifo_progress_still_counts_queue_iterations(comfy_server):
     bar = [(p["value"], p["max"]) for p in progress if str(p.get("node")) == "6"]
     # window 5 x 2 partitions: 10 warm-up iterations, then one per output frame (4)
     assert bar[-1] == (14, 14) and [v for v, _ in bar] == list(range(1, 15)), bar
+    log = comfy_server.log()  # the node's line goes to the log too, every tenth of the run
+    assert "infinite-video: warm-up: iteration 1 of 14 (the queue fills; no frame yet)" in log
+    assert "infinite-video: 4 / 4 latent frames · " in log and " s per output frame · about 0:00 left" in log

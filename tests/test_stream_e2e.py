@@ -44,7 +44,7 @@ def frames_of(path: Path):
 
 
 def video_of(server, entry) -> Path:
-    (video,) = [p for p in server.saved_files(entry, "images", node_id="6") if p.suffix == ".mp4"]
+    (video,) = [p for p in server.saved_files(entry, "iv_video", node_id="6") if p.suffix == ".mp4"]
     return video
 
 
@@ -91,8 +91,9 @@ def test_killed_server_then_resume_keeps_every_frame(comfy_host, output, referen
     with start_server(comfy_host, model_folders={"diffusion_models": [SHAPES]}, output_dir=output) as server:
         entry = server.run(prompt("kill/run", resume=f"kill/{ckpt.name}"))
         resumed = video_of(server, entry)
-    assert resumed != cut and cut.exists()
+    assert resumed == cut, "a resumed run continues the stopped video under its name"
     assert (frames_of(resumed) == reference).all()
+    assert sorted(p.name for p in (output / "kill").iterdir()) == [cut.name], "checkpoint spent, no part file left"
 
 
 def test_cancel_then_resume_keeps_every_frame(comfy_host, output, reference):
@@ -109,6 +110,7 @@ def test_cancel_then_resume_keeps_every_frame(comfy_host, output, reference):
         cut_frames = frames_of(cut)
         assert cut_frames.shape[0] == k < FRAMES, "Cancel closes the file on the checkpoint's last frame"
         entry = server.run(prompt("cancel/run", resume=f"cancel/{ckpt.name}"))
-        assert (frames_of(video_of(server, entry)) == reference).all()
+        assert video_of(server, entry) == cut and (frames_of(cut) == reference).all()
+        assert sorted(p.name for p in (output / "cancel").iterdir()) == [cut.name], "checkpoint spent, no part file"
         # a second server keeps working after all this
         assert server.run(prompt("cancel/after", frames=3, every=0))["status"]["status_str"] == "success"

@@ -244,7 +244,7 @@ def test_sink_streams_file_and_returns_tail_and_video(shapes, output_dir):
     assert path.parent == output_dir / "iv" and path.suffix == ".mp4"
     frames = _frames(path)
     assert frames.shape == (12, 128, 128, 3)
-    assert out.ui.as_dict()["images"][0]["filename"] == path.name
+    assert out.ui["iv_video"][0]["filename"] == path.name
     assert not list(output_dir.rglob("*.ivckpt")), "a finished run deletes its checkpoint"
     # the streamed frames are the preview decode of the returned latents (same map, 8x nearest upscale)
     from infinite_video.nodes.preview import LatentPreviewDecode
@@ -268,9 +268,33 @@ def test_cancel_then_resume_continues_bit_for_bit(shapes, output_dir):
 
     resumed = _sample(shapes, _sink(filename_prefix="iv/cut", resume=f"iv/{ckpt.name}"), frames=16)
     video = Path(resumed.args[1].get_stream_source())
-    assert video != cut_video and cut_video.exists() and ckpt.exists(), "nothing earlier is overwritten"
+    assert video == cut_video, "the resumed run continues the stopped video under its name"
+    assert [p.name for p in (output_dir / "iv").glob("cut_*")] == [video.name], "checkpoint spent, no part file"
+    assert resumed.ui["iv_spent"] == [f"iv/{ckpt.name}"]
     assert (_frames(video) == ref_frames).all()
     assert torch.equal(resumed.args[0]["samples"], ref_tail)
+
+    # keep_parts: the joined video gets a new name; the stopped video and its checkpoint stay
+    cancelled(shapes, WARMUP_CALLS + CALLS_PER_FRAME * 7 + 1, _sink(filename_prefix="iv/keep"), frames=16)
+    (ckpt,) = list((output_dir / "iv").glob("keep_*.ivckpt"))
+    (cut_video,) = list((output_dir / "iv").glob("keep_*.mp4"))
+    resumed = _sample(shapes, _sink(filename_prefix="iv/keep", resume=f"iv/{ckpt.name}", keep_parts=True), frames=16)
+    video = Path(resumed.args[1].get_stream_source())
+    assert video != cut_video and cut_video.exists() and ckpt.exists()
+    assert (_frames(video) == ref_frames).all() and _frames(cut_video).shape[0] == 7
+
+
+def test_cancel_in_the_warm_up_then_resume_takes_the_videos_name(shapes, output_dir):
+    """Cancel before the first frame (mid warm-up): no video yet, a checkpoint; the resumed run writes the video under
+    the name the stopped run would have had, and leaves nothing else."""
+    ref = _sample(shapes, _sink(filename_prefix="iv/wfull"), frames=6)
+    cancelled(shapes, WARMUP_CALLS // 2 + 1, _sink(filename_prefix="iv/warm"), frames=6)
+    (ckpt,) = list((output_dir / "iv").glob("warm_*"))
+    assert ckpt.suffix == ".ivckpt" and torch.load(ckpt, weights_only=True)["latent_frames"] == 0
+    resumed = _sample(shapes, _sink(filename_prefix="iv/warm", resume=f"iv/{ckpt.name}"), frames=6)
+    video = Path(resumed.args[1].get_stream_source())
+    assert [p.name for p in (output_dir / "iv").glob("warm_*")] == [ckpt.stem + ".mp4"] == [video.name]
+    assert (_frames(video) == _frames(ref.args[1].get_stream_source())).all()
 
 
 def test_resume_inside_the_last_window_returns_the_uninterrupted_latents(shapes, output_dir):

@@ -243,10 +243,10 @@ def continuation_node(wf: Workflow, queue: Node, settings: tuple) -> Node:
 
 DOWNLOAD = "Files (into ComfyUI/models/; the editor offers the downloads when one is missing):\n"
 PREVIEW = "Start ComfyUI with --preview-method auto to watch each frame as it leaves the queue."
-RESUME = ("To stop: Cancel. Every frame written so far stays in the file, and the server log prints the checkpoint "
-          "to resume from (resume = infinite-video/..._00001_.ivckpt). To continue: type that name into the Video "
-          "Sink's resume field and press Run again, with every other setting unchanged; the finished video is the "
-          "same as an uninterrupted run.")
+RESUME = ("To stop: Cancel. Every frame written so far stays in the file, and the sampler node shows how far it got "
+          "and a button \"resume from ..._00001_.ivckpt\". To continue: press it (or the Video Sink's \"pick "
+          "checkpoint to resume\") and press Run again, with every other setting unchanged; the video continues "
+          "under its name and ends the same as an uninterrupted run.")
 ZOOM = "Zoom out (mouse wheel) to see the whole graph."
 
 
