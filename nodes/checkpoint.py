@@ -106,7 +106,7 @@ def queue_fingerprint(queue: Any) -> dict:
     out: dict = {}
     cont = getattr(queue, "continuation", None)
     group = int(getattr(queue, "group", 1))
-    if dataclasses.is_dataclass(queue):
+    if dataclasses.is_dataclass(queue) and not isinstance(queue, type):
         if cont is not None:
             out["continuation"] = f"chunk {cont.chunk}, anchors {cont.anchors}, anchor_every {cont.anchor_every}"
         if group != 1:
