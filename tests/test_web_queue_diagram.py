@@ -442,7 +442,7 @@ def test_continuation_chain_draws_its_window(page, tmp_path):
     state = set_widgets(page, {"chunk": 16}, node="window.__ivCont")
     assert "Chunked Continuation: continuation anchors 5 must be in [0, window - chunk - 1 = 4]" in state["error"]
     # what the node saves and queues is unchanged: its three widget values
-    saved = page.evaluate("app.graph.serialize().nodes.find((n) => n.id === window.__ivCont.id).widgets_values")
+    saved = page.evaluate("app.graph.serialize().nodes.find((n) => n.id == window.__ivCont.id).widgets_values")
     assert saved == [16, 5, 24]
 
 
