@@ -196,13 +196,12 @@ def test_start_image_size_not_matching_the_latent_is_refused(tiny_wan_i2v36, vae
 def test_control_video_through_the_video_sink_cancel_and_resume_bit_for_bit(tiny_wan_fun48, vae, output_dir):
     """A control video 3x the window through the Video Sink: Cancel mid-run, resume from the checkpoint, and the
     video and the returned latents equal the uninterrupted run's (the stream positions come back with the queue)."""
-    import comfy.model_management
     from comfy_extras.nodes_wan import WanFunControlToVideo
 
     from infinite_video.nodes.sampler import InfiniteVideoSampler
     from infinite_video.nodes.stream_video import read_frames
     from infinite_video.nodes.video_sink import VideoSink
-    from infinite_video.tools.testing.call_counter import count_model_calls
+    from infinite_video.tools.testing.call_counter import count_model_calls, run_cancelled
 
     frames = 3 * WINDOW
     gen = torch.Generator().manual_seed(3)
@@ -219,20 +218,8 @@ def test_control_video_through_the_video_sink_cancel_and_resume_bit_for_bit(tiny
 
     full = run(tiny_wan_fun48, "iv/full")
     ref = read_frames(full.args[1].get_stream_source())
-    cut = tiny_wan_fun48.clone()
-    calls = []
-
-    def cancel(ex, *a, **k):
-        calls.append(1)
-        if len(calls) == WINDOW + 7:  # after the warm-up, in the iteration that finishes frame 7
-            comfy.model_management.interrupt_current_processing(True)
-        return ex(*a, **k)
-    cut.add_wrapper_with_key("apply_model", "test_cancel", cancel)
-    try:
-        with pytest.raises(comfy.model_management.InterruptProcessingException):
-            run(cut, "iv/cut")
-    finally:
-        comfy.model_management.interrupt_current_processing(False)
+    # Cancel after the warm-up, in the iteration that finishes frame 7
+    run_cancelled(tiny_wan_fun48, WINDOW + 7, lambda model: run(model, "iv/cut"))
     (ckpt,) = list((output_dir / "iv").glob("cut_*.ivckpt"))
     counted, counter = count_model_calls(tiny_wan_fun48)
     resumed = run(counted, "iv/cut", resume=f"iv/{ckpt.name}")

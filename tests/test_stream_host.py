@@ -211,22 +211,9 @@ def _sample(model, sink, frames=12, seed=1, queue=None):
 def cancelled(model, at_call: int, sink=None, run=None, **kw) -> None:
     """Run ``run(model)`` (default: ``_sample(model, sink, **kw)``) and press Cancel (ComfyUI's interrupt flag) at
     model call ``at_call``; the run must stop."""
-    import comfy.model_management
+    from infinite_video.tools.testing.call_counter import run_cancelled
 
-    model = model.clone()
-    calls = []
-
-    def cancel(ex, *a, **k):
-        calls.append(1)
-        if len(calls) == at_call:
-            comfy.model_management.interrupt_current_processing(True)
-        return ex(*a, **k)
-    model.add_wrapper_with_key("apply_model", "test_cancel", cancel)
-    try:
-        with pytest.raises(comfy.model_management.InterruptProcessingException):
-            run(model) if run is not None else _sample(model, sink, **kw)
-    finally:
-        comfy.model_management.interrupt_current_processing(False)
+    run_cancelled(model, at_call, run if run is not None else lambda m: _sample(m, sink, **kw))
 
 
 def _frames(path):

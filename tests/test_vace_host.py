@@ -106,11 +106,9 @@ def test_each_window_gets_its_control_frames_and_the_known_slots_through_the_vac
 
 
 def test_through_the_video_sink_cancel_and_resume_bit_for_bit(tiny_wan_vace, vace_video, output_dir):
-    import comfy.model_management
-
     from infinite_video.nodes.stream_video import read_frames
     from infinite_video.nodes.video_sink import VideoSink
-    from infinite_video.tools.testing.call_counter import count_model_calls
+    from infinite_video.tools.testing.call_counter import count_model_calls, run_cancelled
 
     positive, negative, latent, _ = vace_video
 
@@ -121,21 +119,8 @@ def test_through_the_video_sink_cancel_and_resume_bit_for_bit(tiny_wan_vace, vac
 
     full = run(tiny_wan_vace, "iv/full")
     ref = read_frames(full.args[1].get_stream_source())
-    cut = tiny_wan_vace.clone()
-    calls = []
     total = (1 + (FRAMES - WINDOW) // CHUNK) * STEPS
-
-    def cancel(ex, *a, **k):
-        calls.append(1)
-        if len(calls) == 3 * STEPS + 2:  # in the fourth chunk
-            comfy.model_management.interrupt_current_processing(True)
-        return ex(*a, **k)
-    cut.add_wrapper_with_key("apply_model", "test_cancel", cancel)
-    try:
-        with pytest.raises(comfy.model_management.InterruptProcessingException):
-            run(cut, "iv/cut")
-    finally:
-        comfy.model_management.interrupt_current_processing(False)
+    run_cancelled(tiny_wan_vace, 3 * STEPS + 2, lambda model: run(model, "iv/cut"))  # in the fourth chunk
     (ckpt,) = list((output_dir / "iv").glob("cut_*.ivckpt"))
     counted, counter = count_model_calls(tiny_wan_vace)
     resumed = run(counted, "iv/cut", resume=f"iv/{ckpt.name}")

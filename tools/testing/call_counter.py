@@ -43,3 +43,24 @@ def count_model_calls(model: Any, on_call: Optional[Any] = None) -> tuple[Any, C
     clone = model.clone()
     clone.add_wrapper_with_key(comfy.patcher_extension.WrappersMP.APPLY_MODEL, COUNT_KEY, counter)
     return clone, counter
+
+
+def run_cancelled(model: Any, at_call: int, run: Any) -> None:
+    """Call ``run(clone)`` with a clone of ``model`` that presses Cancel (ComfyUI's interrupt flag) at model call
+    ``at_call``; the run must stop with ComfyUI's ``InterruptProcessingException``. The flag is cleared afterwards."""
+    import comfy.model_management
+    import pytest
+
+    clone, calls = model.clone(), []
+
+    def cancel(executor, *args, **kwargs):
+        calls.append(1)
+        if len(calls) == at_call:
+            comfy.model_management.interrupt_current_processing(True)
+        return executor(*args, **kwargs)
+    clone.add_wrapper_with_key("apply_model", "test_cancel", cancel)
+    try:
+        with pytest.raises(comfy.model_management.InterruptProcessingException):
+            run(clone)
+    finally:
+        comfy.model_management.interrupt_current_processing(False)
