@@ -270,28 +270,16 @@ def test_fifo_through_the_node_is_todays_run_bit_for_bit(sharp_wan):
 
 @pytest.mark.host
 def test_continuation_with_anchors_resumes_bit_for_bit(sharp_wan, output_dir):
-    import comfy.model_management
-
     from infinite_video.nodes.video_sink import VideoSink
+    from infinite_video.tools.testing.call_counter import run_cancelled
 
     def sink(prefix, resume=""):
         return VideoSink.execute(decode="preview", filename_prefix=prefix, fps=8.0, codec="h264 (mp4)", quality=0,
                                  checkpoint_every=2, resume=resume, vae=None).args[0]
 
     ref = _sample(sharp_wan, "wan21", _queue(2), frames=10, sink=sink("iv/full")).args[0]["samples"]
-    model, calls = sharp_wan.clone(), []
-
-    def cancel(ex, *a, **k):
-        calls.append(1)
-        if len(calls) == 4 * 5 + 2:  # in the middle of the 6th chunk (4 steps each), anchors 0 and 3 kept
-            comfy.model_management.interrupt_current_processing(True)
-        return ex(*a, **k)
-    model.add_wrapper_with_key("apply_model", "test_cancel", cancel)
-    try:
-        with pytest.raises(comfy.model_management.InterruptProcessingException):
-            _sample(model, "wan21", _queue(2), frames=10, sink=sink("iv/cut"))
-    finally:
-        comfy.model_management.interrupt_current_processing(False)
+    # Cancel in the middle of the 6th chunk (4 steps each), when anchors 0 and 3 are kept.
+    run_cancelled(sharp_wan, 4 * 5 + 2, lambda m: _sample(m, "wan21", _queue(2), frames=10, sink=sink("iv/cut")))
     (ckpt,) = list((output_dir / "iv").glob("cut_*.ivckpt"))
     data = torch.load(ckpt, weights_only=True)
     assert 4 <= data["latent_frames"] < 10 and sorted(data["engine"]["anchors"]) == [0, 3]  # anchors in the checkpoint
