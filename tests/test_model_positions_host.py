@@ -167,6 +167,28 @@ def test_a_window_with_a_gap_equals_the_stock_model_at_those_positions(request, 
                        _stock_forward(net, padded, t, ctx, [0, 4, 5, 6])[:, :, :, :3, :5])
 
 
+@pytest.mark.host
+def test_a_vace_window_with_a_gap_equals_the_stock_vace_model_at_those_positions(tiny_wan_vace):
+    """VACE's blocks read the same freqs as the main blocks: the wrapper's positions reach both."""
+    from infinite_video.nodes import adapter
+
+    net = tiny_wan_vace.model.diffusion_model
+    x, ctx, _ = _wan_inputs(16, 4, seed=5)
+    vace = dict(vace_context=torch.randn(2, 1, 96, 4, 4, 6, generator=torch.Generator().manual_seed(6)),
+                vace_strength=[1.0])
+    t = torch.tensor([500.0, 500.0])  # VACE takes one timestep per window
+    to = adapter.per_frame_options({}, "wan")["transformer_options"]
+    to[adapter.POSITIONS_KEY] = torch.tensor([3, 9, 10, 11])
+    got = net(x, t, ctx, transformer_options=to, **vace)
+
+    def stock(offsets):
+        freqs = torch.cat([net.rope_encode(1, 4, 6, t_start=p, device=x.device, dtype=x.dtype) for p in offsets], 1)
+        return net.forward_orig(x, t, ctx, freqs=freqs, **vace)[:, :, :4]
+
+    assert torch.equal(got, stock([0, 6, 7, 8]))
+    assert not torch.equal(got, stock([0, 1, 2, 3]))
+
+
 # -- continuation through the sampler node ----------------------------------------------------------------------------
 
 
