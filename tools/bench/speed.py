@@ -3,9 +3,9 @@ groups for few-step models, against native sampling, side by side in one process
 
 Run from the repo root with the pack's virtualenv::
 
-    python -m tools.bench.speed                   # native, fifo, fifo_auto_clip at 32 and 120 frames, 2 rounds
+    python -m tools.bench.speed                   # 32 and 120 frames, 2 rounds (about 5 minutes on 2 busy cores)
     python -m tools.bench.speed --json speed.json --rounds 3
-    python -m tools.bench.speed --methods native,fifo_auto_clip,fifo_lookahead_auto_clip,fifo_group_s4_auto_clip
+    python -m tools.bench.speed --methods native,fifo_auto_clip,fifo_lookahead,fifo_lookahead_auto_clip
     python -m tools.bench.speed --quick           # smoke run (16 and 24 frames, 1 round)
 
 The model is the real ComfyUI ``WanModel`` (Wan 2.1 T2V layout, 16 latent channels) at dim 256 with 2 layers and
@@ -26,7 +26,7 @@ point against the one before it: the noise floor.
 Methods: ``native``, ``fifo`` (noise warm-up), ``fifo_auto_clip`` and their lookahead variants at the issue's setting
 (window 9, 3 partitions = 27 steps), and for a model distilled for 4 steps (cfg 5 kept for timing) ``native_s4``
 (chunked, window 8), ``fifo_group_s4`` (noise warm-up) and ``fifo_group_s4_auto_clip`` (groups of 2, 1 partition =
-4 levels). ``--json FILE`` writes one object per (method, frames).
+4 levels); by default all but the lookahead rows. ``--json FILE`` writes one object per (method, frames).
 """
 
 from __future__ import annotations
@@ -125,7 +125,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--frames", default="32,120", help="comma-separated output latent frame counts")
     ap.add_argument("--rounds", type=int, default=2, help="interleaved rounds (median of the paired ratios)")
-    ap.add_argument("--methods", default="native,fifo,fifo_auto_clip", help=f"any of {', '.join(METHODS)}")
+    ap.add_argument("--methods", default="native,fifo,fifo_auto_clip,native_s4,fifo_group_s4_auto_clip",
+                    help=f"any of {', '.join(METHODS)}")
     ap.add_argument("--no-lookahead-at", default="120",
                     help="frame counts at which the lookahead rows are skipped (they are slow)")
     ap.add_argument("--quick", action="store_true", help="16 and 24 frames, 1 round (smoke run)")
