@@ -19,7 +19,16 @@ import torch
 from torch import Tensor
 
 from .denoiser import KnownSlots, call_denoiser, window_positions
-from .fifo_auto import check_auto_clip_latent, filled_queue, info_for_clip, native_clip, needed_entries, slot_sigmas
+from .fifo_auto import (
+    FILL_CONTEXT,
+    check_auto_clip_latent,
+    filled_queue,
+    info_for_clip,
+    native_clip,
+    needed_entries,
+    read_span,
+    slot_sigmas,
+)
 from .plan import AUTO_CLIP, FifoPlan
 from .prompts import FrameRange, group_frames, validate_schedule
 from .runner import LatentTail, Stream, check_state, drive
@@ -128,14 +137,15 @@ class FifoRun:
     its write region takes one step down the ladder; the head group (one frame, or ``plan.group``) is now clean and
     leaves; everything shifts one group towards the head; the tail gets a fresh group at ``sigmas[0]``. Warm-up
     frames are not returned. ``auto clip`` (:mod:`.fifo_auto`): iteration 0 makes the native clip and fills the
-    queue behind it; later iterations skip windows that write no active slot.
+    queue behind it; later iterations skip windows that write no active slot and, with ``trim`` (the default),
+    shorten the fill's and the drain's partial windows to their informative slots (``trim=False``: whole windows).
     State between iterations: the :class:`FifoQueue`, the iteration count and the generator's state.
     """
 
     def __init__(self, denoiser: Denoiser, latent: Tensor, sigmas: Tensor, plan: FifoPlan, frames: int, *,
                  generator: torch.Generator, rule: str = "euler", eta: float = 1.0,
                  noise_scaling: NoiseScaling = ve_noise_scaling,
-                 prompt_ranges: Optional[Sequence[FrameRange]] = None):
+                 prompt_ranges: Optional[Sequence[FrameRange]] = None, trim: bool = True):
         check_fifo_inputs(plan, latent, sigmas, frames)
         get_step_rule(rule)
         if prompt_ranges is not None:
@@ -148,6 +158,7 @@ class FifoRun:
         self.slot_sigma = self.sigmas[level]  # fixed per slot for the whole run
         self.next_sigma = self.sigmas[torch.clamp(level + 1, max=plan.steps)]
         self.auto = plan.init == AUTO_CLIP
+        self.trim = trim  # auto clip: trim fill / drain windows to their informative slots (fifo_auto.read_span)
         # output index of entry e is e + offset; frames below `first_out` are not emitted by the queue
         self.offset = plan.window if self.auto else -plan.warmup
         self.first_out = plan.window if self.auto else 0
@@ -187,29 +198,34 @@ class FifoRun:
         if self.auto:
             sigma, active = slot_sigmas(entries, self.slot_sigma, self.sigmas[0], self.needed)
         for win in plan.windows:
-            if active is not None and not any(active[win.write_start:win.write_stop]):
-                continue  # fill / drain: nothing needed is written here
-            sig = sigma[win.start:win.stop].expand(b, -1)
-            xw = x[:, :, win.start:win.stop]
-            out_idx = [e + self.offset for e in entries[win.start:win.stop]]
+            rs, re = win.start, win.stop
+            if active is not None:
+                if not any(active[win.write_start:win.write_stop]):
+                    continue  # fill / drain: nothing needed is written here
+                if self.trim:
+                    rs, re = read_span(active, win.start, win.stop, FILL_CONTEXT)
+            sig = sigma[rs:re].expand(b, -1)
+            xw = x[:, :, rs:re]
+            out_idx = [e + self.offset for e in entries[rs:re]]
             # slots hold consecutive frames; blank padding before the first one continues them backwards
             first = entries[plan.head] - plan.head + self.offset
             denoised = _denoise_grouped(self.den, xw, sig, out_idx, self.ranges,
-                                        window_positions(range(first + win.start, first + win.stop), xw))
-            lo, hi = win.write_start - win.start, win.write_stop - win.start
+                                        window_positions(range(first + rs, first + re), xw))
+            ws, we = max(win.write_start, rs), min(win.write_stop, re)  # a trimmed window drops only idle slots
             noise = None
-            if self.rule == "euler_ancestral" and self.eta > 0:
-                noise = _randn((b, x.shape[1], hi - lo, x.shape[3], x.shape[4]), gen, x)
-            cur = self.slot_sigma[win.write_start:win.write_stop].expand(b, -1)
+            if self.rule == "euler_ancestral" and self.eta > 0:  # drawn for the whole write region, trimmed or not
+                noise = _randn((b, x.shape[1], win.write_stop - win.write_start, x.shape[3], x.shape[4]), gen, x)
+                noise = noise[:, :, ws - win.write_start:we - win.write_start]
+            cur = self.slot_sigma[ws:we].expand(b, -1)
             stepped = per_frame_step(
-                self.rule, xw[:, :, lo:hi], denoised[:, :, lo:hi], cur,
-                self.next_sigma[win.write_start:win.write_stop].expand(b, -1),
+                self.rule, xw[:, :, ws - rs:we - rs], denoised[:, :, ws - rs:we - rs], cur,
+                self.next_sigma[ws:we].expand(b, -1),
                 eta=self.eta, noise=noise, noise_scaling=self.ns,
             )
             if active is not None:  # only new frames step; clip context and never-entering frames stay as they are
-                keep = torch.tensor(active[win.write_start:win.write_stop], device=x.device).view(1, 1, -1, 1, 1)
-                stepped = torch.where(keep, stepped, xw[:, :, lo:hi])
-            x[:, :, win.write_start:win.write_stop] = stepped
+                keep = torch.tensor(active[ws:we], device=x.device).view(1, 1, -1, 1, 1)
+                stepped = torch.where(keep, stepped, xw[:, :, ws - rs:we - rs])
+            x[:, :, ws:we] = stepped
         head = x[:, :, plan.head:plan.head + g].clone()
         out_index = [e + self.offset for e in entries[plan.head:plan.head + g]]
         # Shift one group towards the head (the padding keeps the newest finished frames) and refill the tail.

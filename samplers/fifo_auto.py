@@ -15,9 +15,13 @@ of its first frame that leave as warm-up. Here the sampler makes that clip itsel
 3. *Drain*: once every needed group has entered, the groups that would follow (never emitted) stay pure noise at the
    ladder's top and never step.
 
-Windows whose write region holds no active slot are skipped, so the fill and the drain cost only the windows that
-carry a needed frame: every emitted frame took all the ladder's steps from pure noise, each in a window of the
-model's length, and none is discarded. Entry ids count new frames from 0 (output index ``f + id``); negative ids are
+Windows whose write region holds no active slot are skipped, and a window that holds only part of the band of
+active slots is trimmed (:func:`read_span`) to the slots that carry information: the drain's never-entering slots
+are pure noise at the ladder's top (flow matching's ``sigma = 1``: no signal), so dropping them changes nothing an
+ideal denoiser could use, and of the fill's clean clip context only the ``context`` frames next to the first new
+frame are kept (for a Markov video the nearest clean frame already holds all the clip says about what follows).
+Every emitted frame takes all the ladder's steps from pure noise, none is discarded, and the fill and the drain cost
+about what the new frames need. Entry ids count new frames from 0 (output index ``f + id``); negative ids are
 the clip's frames (``f + id``), so positions stay consecutive across the queue.
 """
 
@@ -91,6 +95,17 @@ def slot_sigmas(entries: Sequence[int], slot_sigma: Tensor, top: Tensor, needed:
     sig = torch.where(e < 0, torch.zeros_like(slot_sigma), torch.where(e >= needed, top.expand_as(slot_sigma),
                                                                        slot_sigma))
     return sig, [0 <= v < needed for v in entries]
+
+
+FILL_CONTEXT = 2  # clean clip frames a fill window keeps in front of its first new frame
+
+
+def read_span(live: Sequence[bool], start: int, stop: int, context: int = FILL_CONTEXT) -> tuple[int, int]:
+    """The slots ``[lo, hi)`` of window ``[start, stop)`` worth reading: up to its last ``live`` slot (a frame that
+    is or was new: never-entering slots behind it are dropped) and from ``context`` slots before its first live one
+    (clip context further ahead is dropped). ``live`` covers the whole queue; the window must hold a live slot."""
+    idx = [s for s in range(start, stop) if live[s]]
+    return max(start, idx[0] - max(0, int(context))), idx[-1] + 1
 
 
 def info_for_clip(clip: Tensor, sigmas: Tensor, total: int, entries: list[int], x: Tensor) -> dict[str, Any]:

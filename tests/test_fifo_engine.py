@@ -315,7 +315,7 @@ AUTO_CASES = [(4, 3, False, 1), (4, 2, True, 1), (8, 1, False, 2), (8, 2, True, 
 @pytest.mark.parametrize("window,partitions,lookahead,group", AUTO_CASES)
 def test_auto_clip_emits_every_frame_once_at_its_position(window, partitions, lookahead, group):
     """PositionEcho makes each latent leave equal to its stream position: the native clip's frames are outputs
-    0..f-1, the queue's follow in order, and every window is consecutive frames."""
+    0..f-1, the queue's follow in order, and every window is consecutive frames, at most the model's window."""
     plan = plan_fifo(window, partitions, lookahead, "auto clip", group)
     check_plan(plan)
     den = PositionEcho()
@@ -325,7 +325,7 @@ def test_auto_clip_emits_every_frame_once_at_its_position(window, partitions, lo
                       generator=torch.Generator().manual_seed(0), noise_scaling=flow_noise_scaling,
                       callback=lambda info: seen.append(info["i"]))
     torch.testing.assert_close(out, torch.arange(float(frames))[None, None, :, None, None].expand_as(out))
-    assert all(p == list(range(p[0], p[0] + window)) for p in den.calls)
+    assert all(p == list(range(p[0], p[0] + len(p))) and 0 < len(p) <= window for p in den.calls)
     assert den.calls[:plan.steps] == [list(range(window))] * plan.steps  # the native clip: one call per step
     assert seen == list(range(plan.iterations(frames)))
 
@@ -426,3 +426,39 @@ def test_auto_clip_and_group_are_refused_for_miga_and_continuation():
             check_run_inputs(QueueConfig(4, 2, False, "auto clip", **extra), lat, sig, 10)
         with pytest.raises(ValueError, match="group_size 2 groups FIFO's own queue.*set group_size to 1"):
             check_run_inputs(QueueConfig(4, 2, False, "noise", group=2, **extra), lat, sig, 10)
+
+
+@pytest.mark.parametrize("window,partitions,lookahead,rule", [(9, 3, False, "euler"), (6, 2, True, "euler"),
+                                                              (5, 2, False, "euler_ancestral")])
+def test_auto_clip_trimmed_windows_give_the_exact_oracles_frames_for_fewer_frame_evaluations(window, partitions,
+                                                                                            lookahead, rule):
+    """The fill's and the drain's partial windows are trimmed (never-entering noise at sigma 1 dropped, clip context
+    cut to FILL_CONTEXT frames): on the exact oracle of a Markov video (AR(1), no identity part) neither carries
+    information, so the frames equal whole-window sampling's up to float rounding, for the same calls and fewer
+    frame evaluations (without lookahead exactly the count below)."""
+    from infinite_video.samplers.fifo_auto import FILL_CONTEXT
+    from infinite_video.tools.testing.oracle import ExactDenoiser, shifted_ladder
+
+    plan = plan_fifo(window, partitions, lookahead, "auto clip")
+    sig = shifted_ladder(plan.steps, 3.0)
+    frames = window + plan.queue + 5  # the band of new frames fills the whole queue
+    outs, seen = [], []
+    for trim in (False, True):
+        den, lengths = ExactDenoiser(0.9), []
+
+        def counted(x, sigma, prompts=None, positions=None, den=den, lengths=lengths):
+            lengths.append(x.shape[2])
+            return den(x, sigma, positions=positions)
+        outs.append(sample_fifo(counted, torch.zeros(2, 3, window, 2, 2), sig, plan, frames, rule=rule,
+                                generator=torch.Generator().manual_seed(1), noise_scaling=flow_noise_scaling,
+                                trim=trim))
+        seen.append(lengths)
+    torch.testing.assert_close(outs[1], outs[0], rtol=1e-4, atol=1e-5)
+    whole, trimmed = seen
+    assert len(whole) == len(trimmed) and set(whole) == {window}
+    assert sum(trimmed) < sum(whole)
+    if not lookahead:  # per partition, a band edge crosses it twice: (f - a) idle slots at a = 1 .. f-1 active
+        idle = range(window - 1, 0, -1)
+        saved = partitions * (sum(idle) + sum(i - min(i, FILL_CONTEXT) for i in idle))
+        assert sum(whole) - sum(trimmed) == saved
+

@@ -3,24 +3,30 @@ groups for few-step models, against native sampling, side by side in one process
 
 Run from the repo root with the pack's virtualenv::
 
-    python -m tools.bench.speed                   # 32 and 120 output latent frames, 2 interleaved rounds
+    python -m tools.bench.speed                   # 32 and 120 frames, 2 rounds (about 5 minutes on 2 busy cores)
     python -m tools.bench.speed --json speed.json --rounds 3
-    python -m tools.bench.speed --quick           # smoke run (8 and 16 frames, 1 round)
+    python -m tools.bench.speed --methods native,fifo_auto_clip,fifo_lookahead,fifo_lookahead_auto_clip
+    python -m tools.bench.speed --quick           # smoke run (16 and 24 frames, 1 round)
 
 The model is the real ComfyUI ``WanModel`` (Wan 2.1 T2V layout, 16 latent channels) at dim 256 with 2 layers and
 random weights, loaded as a diffusion model file like a downloaded checkpoint; every run goes through the pack's real
 adapter path (``PromptScheduleGuider`` + ``PerFrameSampler``, cfg 5) and native is stock ComfyUI ``comfy.sample``
-(KSampler, euler). Everything is measured interleaved in the same process and printed as ratios (absolute seconds
-on a shared CPU mean little):
+(KSampler, euler) on one window at the same steps. Every method run sits between two native reference points (just
+before and just after it, in the same process, each ``--native-repeats`` native runs; their mean is its reference)
+and the rounds repeat the whole sequence (interleaved, so drift and other jobs' load hit every variant alike); each
+run gives a ratio and the median over rounds is reported with the spread. A native row's spread is one reference
+point against the one before it: the noise floor.
 
-- ``all_in_ratio``: all-in seconds per output latent frame (start, warm-up and drain included) over native's
-  seconds per latent frame (one native window at the same steps, divided by its frames);
+- ``all_in_ratio``: all-in seconds per output latent frame (the native clip or the warm-up, the fill and the drain
+  included) over native's seconds per latent frame (its window's seconds divided by its frames). Seconds are the
+  process's CPU seconds on one torch thread (``time.process_time``: on a shared machine, time another job holds the
+  core is not counted); ``all_in_ratio_wall`` is the same from wall-clock seconds;
 - ``calls_per_frame``: model calls per output latent frame (native: steps / window).
 
-Rows: ``native``, ``fifo`` (noise warm-up), ``fifo_auto_clip`` and their lookahead variants at the issue's setting
+Methods: ``native``, ``fifo`` (noise warm-up), ``fifo_auto_clip`` and their lookahead variants at the issue's setting
 (window 9, 3 partitions = 27 steps), and for a model distilled for 4 steps (cfg 5 kept for timing) ``native_s4``
 (chunked, window 8), ``fifo_group_s4`` (noise warm-up) and ``fifo_group_s4_auto_clip`` (groups of 2, 1 partition =
-4 levels). ``--json FILE`` writes one object per (method, frames).
+4 levels); by default all but the lookahead rows. ``--json FILE`` writes one object per (method, frames).
 """
 
 from __future__ import annotations
@@ -30,6 +36,7 @@ import json
 import statistics
 import time
 from pathlib import Path
+from typing import Optional
 
 from ..testing import tiny_models
 from ..testing.host import boot_host
@@ -102,15 +109,30 @@ METHODS = {
 TARGETS = {("fifo_auto_clip", 32): "<= 1.10", ("fifo_auto_clip", 120): "<= 1.05"}
 
 
+def _clock() -> tuple[float, float]:
+    return time.process_time(), time.perf_counter()
+
+
+def timed(fn, *args) -> tuple[float, float, int]:
+    """``(CPU seconds, wall seconds, model calls)`` of ``fn(*args) -> calls``."""
+    c0, w0 = _clock()
+    n = fn(*args)
+    c1, w1 = _clock()
+    return c1 - c0, w1 - w0, n
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--frames", default="32,120", help="comma-separated output latent frame counts")
-    ap.add_argument("--rounds", type=int, default=2, help="interleaved rounds (median reported)")
-    ap.add_argument("--methods", default=",".join(METHODS))
+    ap.add_argument("--rounds", type=int, default=2, help="interleaved rounds (median of the paired ratios)")
+    ap.add_argument("--methods", default="native,fifo,fifo_auto_clip,native_s4,fifo_group_s4_auto_clip",
+                    help=f"any of {', '.join(METHODS)}")
     ap.add_argument("--no-lookahead-at", default="120",
                     help="frame counts at which the lookahead rows are skipped (they are slow)")
-    ap.add_argument("--quick", action="store_true", help="8 and 16 frames, 1 round (smoke run)")
+    ap.add_argument("--quick", action="store_true", help="16 and 24 frames, 1 round (smoke run)")
     ap.add_argument("--json", default=None, help="write one object per (method, frames) to this file")
+    ap.add_argument("--native-repeats", type=int, default=2,
+                    help="native runs back to back at each reference point (a steadier reference)")
     ap.add_argument("--threads", type=int, default=1, help="torch CPU threads (1: steadier on a shared machine)")
     ap.add_argument("--dir", default=str(Path.home() / ".cache" / "infinite-video" / "bench"))
     args = ap.parse_args()
@@ -118,7 +140,11 @@ def main() -> None:
     rounds = 1 if args.quick else args.rounds
     skip_la = {int(x) for x in args.no_lookahead_at.split(",") if x}
     methods = args.methods.split(",")
+    unknown = [m for m in methods if m not in METHODS]
+    if unknown:
+        ap.error(f"unknown method(s) {', '.join(unknown)}; choose from {', '.join(METHODS)}")
     boot_host()
+    import os
     import platform
 
     import torch
@@ -128,42 +154,79 @@ def main() -> None:
     model = load_midsize(Path(args.dir))
     native_seconds(model, WINDOW, 2)  # warm-up: allocator pools, lazy imports
     steps = WINDOW * PARTITIONS
-    times: dict[tuple[str, int], list[float]] = {}
+    nat_spec = {"native": (WINDOW, steps), "native_s4": (FEW_WINDOW, FEW_STEPS)}
+
+    def native_calls(window: int, n_steps: int) -> int:
+        for _ in range(args.native_repeats):
+            native_seconds(model, window, n_steps)
+        return n_steps * args.native_repeats
+
+    def method_calls(spec: tuple, frames: int) -> int:
+        return queue_run(model, spec[0], spec[1], spec[2], spec[3], frames, spec[4])[1]
+
+    # (method, frames) -> per round: (cpu ratio, wall ratio, cpu s/frame); a native row: the native run after each
+    # of its methods' runs against the one before it (the noise floor)
+    ratios: dict[tuple[str, int], list[tuple[float, float, float]]] = {}
     calls: dict[tuple[str, int], int] = {}
-    nat: dict[str, list[float]] = {"native": [], "native_s4": []}
-    for _ in range(rounds):  # interleaved, so drift hits every variant alike
-        nat["native"].append(native_seconds(model, WINDOW, steps) / WINDOW)
-        nat["native_s4"].append(native_seconds(model, FEW_WINDOW, FEW_STEPS) / FEW_WINDOW)
+    load = [os.getloadavg()[0]]
+    t_start = time.perf_counter()
+    last: Optional[tuple[str, float, float]] = None  # the latest run, when it was a native one: (ref, cpu, wall)
+    for _ in range(rounds):
         for frames in lengths:
             for m in methods:
                 spec = METHODS[m]
                 if spec is None or ("lookahead" in m and frames in skip_la):
                     continue
-                sec, n = queue_run(model, spec[0], spec[1], spec[2], spec[3], frames, spec[4])
-                times.setdefault((m, frames), []).append(sec / frames)
+                ref = "native_s4" if "_s4" in m else "native"
+                w = nat_spec[ref][0] * args.native_repeats  # frames a native reference point makes
+                if last is None or last[0] != ref:
+                    last = (ref, *timed(native_calls, *nat_spec[ref])[:2])
+                bc, bw = last[1:]  # native just before the method's run, and again just after it
+                mc, mw, n = timed(method_calls, spec, frames)
+                ac, aw, _ = timed(native_calls, *nat_spec[ref])
+                last = (ref, ac, aw)
+                nc, nw = (bc + ac) / 2, (bw + aw) / 2
+                ratios.setdefault((m, frames), []).append(((mc / frames) / (nc / w), (mw / frames) / (nw / w),
+                                                           mc / frames))
+                ratios.setdefault((ref, frames), []).append((ac / bc, aw / bw, nc / w))
                 calls[(m, frames)] = n
-    native = {k: statistics.median(v) for k, v in nat.items()}
+                load.append(os.getloadavg()[0])
     rows = []
     for frames in lengths:
         for m in methods:
+            key = (m, frames)
             if METHODS[m] is None:
-                ref, cpf, spf = m, (steps / WINDOW if m == "native" else FEW_STEPS / FEW_WINDOW), native[m]
-            elif (m, frames) in times:
-                ref = "native_s4" if "_s4" in m else "native"
-                cpf, spf = calls[(m, frames)] / frames, statistics.median(times[(m, frames)])
+                cpf = steps / WINDOW if m == "native" else FEW_STEPS / FEW_WINDOW
+            elif key in ratios:
+                cpf = calls[key] / frames
             else:
                 continue
+            got = ratios.get(key, [])
+            cpu = [r[0] for r in got] or [1.0]
+            wall = [r[1] for r in got] or [1.0]
             rows.append({"method": m, "frames": frames, "calls_per_frame": round(cpf, 4),
-                         "all_in_ratio": round(spf / native[ref], 4), "seconds_per_frame": round(spf, 5),
-                         "native": ref, "target": TARGETS.get((m, frames))})
+                         "all_in_ratio": 1.0 if METHODS[m] is None else round(statistics.median(cpu), 4),
+                         "all_in_ratio_wall": 1.0 if METHODS[m] is None else round(statistics.median(wall), 4),
+                         "ratio_median": round(statistics.median(cpu), 4),
+                         "ratio_spread": [round(min(cpu), 4), round(max(cpu), 4)],
+                         "cpu_seconds_per_frame": round(statistics.median([r[2] for r in got]), 5) if got else None,
+                         "native": "native_s4" if "_s4" in m else "native", "target": TARGETS.get(key),
+                         "rounds": len(got)})
     print(f"mid-size random Wan 2.1 (WanModel dim {DIM}, {LAYERS} layers) on CPU ({platform.processor() or 'cpu'}, "
-          f"{torch.get_num_threads()} threads), latent {SPATIAL}x{SPATIAL}, cfg {CFG}; FIFO window {WINDOW} x "
-          f"{PARTITIONS} partitions = {steps} steps; few-step: window {FEW_WINDOW}, groups of {FEW_GROUP}, "
-          f"{FEW_STEPS} steps; {rounds} interleaved round(s), median")
-    print(f"{'method':26s} {'frames':>6s} {'calls/frame':>11s} {'all-in ratio':>12s} {'target':>8s}")
+          f"{os.cpu_count()} cores, {torch.get_num_threads()} torch thread(s)), latent {SPATIAL}x{SPATIAL}, cfg {CFG}; "
+          f"FIFO window {WINDOW} x {PARTITIONS} partitions = {steps} steps; few-step: window {FEW_WINDOW}, groups of "
+          f"{FEW_GROUP}, {FEW_STEPS} steps; {rounds} interleaved round(s), each method run between two native "
+          f"reference points of {args.native_repeats} run(s), "
+          f"median of the ratios; load average {min(load):.1f}-{max(load):.1f}; "
+          f"{time.perf_counter() - t_start:.0f} s")
+    print("ratio: CPU seconds per output frame / native's (wall-clock in the next column); a native row's spread: "
+          "one native reference point against the one before it (the noise floor)")
+    print(f"{'method':26s} {'frames':>6s} {'calls/frame':>11s} {'all-in ratio':>12s} {'wall':>6s} "
+          f"{'spread':>13s} {'target':>8s}")
     for r in rows:
+        lo, hi = r["ratio_spread"]
         print(f"{r['method']:26s} {r['frames']:6d} {r['calls_per_frame']:11.3f} {r['all_in_ratio']:12.3f} "
-              f"{r['target'] or '':>8s}")
+              f"{r['all_in_ratio_wall']:6.3f} {f'{lo:.3f}-{hi:.3f}':>13s} {r['target'] or '':>8s}")
     for frames in lengths:
         g, n = calls.get(("fifo_group_s4_auto_clip", frames)), FEW_STEPS / FEW_WINDOW
         if g is not None:
