@@ -100,7 +100,7 @@ def model_fingerprint(model: Any, latent: Tensor, positive: Any, negative: Any, 
 
 def queue_fingerprint(queue: Any) -> dict:
     """The queue configuration's part of a fingerprint: the whole chain, with chunked continuation's settings and
-    FIFO's ``group`` under keys of their own (absent at their defaults, so the fingerprint of a run that does not use
+    FIFO's ``group`` and ``auto clip``'s window trimming under keys of their own (absent at their defaults, so the fingerprint of a run that does not use
     them is what it was before they existed and older checkpoints still resume): a resume with other ones is refused
     naming them, and the engine's anchors come back only for the same settings."""
     out: dict = {}
@@ -111,6 +111,8 @@ def queue_fingerprint(queue: Any) -> dict:
             out["continuation"] = f"chunk {cont.chunk}, anchors {cont.anchors}, anchor_every {cont.anchor_every}"
         if group != 1:
             out["group"] = f"group_size {group}"
+        if queue.init == "auto clip":  # its fill and drain windows were trimmed after it first shipped
+            out["auto_clip"] = "fill and drain windows trimmed"
         queue = dataclasses.replace(queue, continuation=None, group=1)
     # the group field is the dataclass's last: its default leaves the text as before the field existed
     return {"queue": ascii(queue).replace(", group=1)", ")"), **out}

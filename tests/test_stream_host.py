@@ -651,3 +651,7 @@ def test_queue_fingerprint_is_unchanged_for_settings_left_at_their_defaults(comf
     assert grouped["group"] == "group_size 3" and "group_size 3" in fingerprint_mismatch(before, grouped)
     cont = queue_fingerprint(dataclasses.replace(q, continuation=ContinuationConfig(5, 3, 24)))
     assert cont == dict(before, continuation="chunk 5, anchors 3, anchor_every 24")
+    # an auto-clip checkpoint from before its windows were trimmed would continue differently: refused, named
+    auto_old = {"queue": before["queue"].replace("'noise'", "'auto clip'")}
+    auto = queue_fingerprint(dataclasses.replace(q, init="auto clip"))
+    assert auto["queue"] == auto_old["queue"] and "fill and drain windows trimmed" in fingerprint_mismatch(auto_old, auto)
