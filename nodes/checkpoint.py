@@ -111,7 +111,7 @@ def queue_fingerprint(queue: Any) -> dict:
             out["continuation"] = f"chunk {cont.chunk}, anchors {cont.anchors}, anchor_every {cont.anchor_every}"
         if group != 1:
             out["group"] = f"group_size {group}"
-        if queue.init == "auto clip":  # its fill and drain windows were trimmed after it first shipped
+        if getattr(queue, "init", None) == "auto clip":  # its fill and drain windows were trimmed after it shipped
             out["auto_clip"] = "fill and drain windows trimmed"
         queue = dataclasses.replace(queue, continuation=None, group=1)
     # the group field is the dataclass's last: its default leaves the text as before the field existed

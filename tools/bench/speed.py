@@ -3,10 +3,11 @@ groups for few-step models, against native sampling, side by side in one process
 
 Run from the repo root with the pack's virtualenv::
 
-    python -m tools.bench.speed                   # 32 and 120 frames, 2 rounds (about 5 minutes on 2 busy cores)
+    python -m tools.bench.speed                   # 32 and 120 frames, 2 rounds (about 14 minutes on 2 busy cores)
     python -m tools.bench.speed --json speed.json --rounds 3
     python -m tools.bench.speed --methods native,fifo_auto_clip,fifo_lookahead,fifo_lookahead_auto_clip
     python -m tools.bench.speed --quick           # smoke run (16 and 24 frames, 1 round)
+    python -m tools.bench.speed --spatial 8       # a smaller latent: a call's fixed cost weighs more
 
 The model is the real ComfyUI ``WanModel`` (Wan 2.1 T2V layout, 16 latent channels) at dim 256 with 2 layers and
 random weights, loaded as a diffusion model file like a downloaded checkpoint; every run goes through the pack's real
@@ -42,7 +43,7 @@ from ..testing import tiny_models
 from ..testing.host import boot_host
 from .fifo import conds, sample_queue
 
-WINDOW, PARTITIONS, SPATIAL, CFG = 9, 3, 8, 5.0
+WINDOW, PARTITIONS, SPATIAL, CFG = 9, 3, 16, 5.0
 FEW_WINDOW, FEW_GROUP, FEW_STEPS = 8, 2, 4
 DIM, LAYERS = 256, 2
 FILE = "midsize_wan21_dim256.safetensors"
@@ -122,6 +123,7 @@ def timed(fn, *args) -> tuple[float, float, int]:
 
 
 def main() -> None:
+    global SPATIAL
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--frames", default="32,120", help="comma-separated output latent frame counts")
     ap.add_argument("--rounds", type=int, default=2, help="interleaved rounds (median of the paired ratios)")
@@ -133,9 +135,13 @@ def main() -> None:
     ap.add_argument("--json", default=None, help="write one object per (method, frames) to this file")
     ap.add_argument("--native-repeats", type=int, default=2,
                     help="native runs back to back at each reference point (a steadier reference)")
+    ap.add_argument("--spatial", type=int, default=SPATIAL,
+                    help="latent height and width (16: 64 tokens per frame; at 8, 16 tokens, a call's fixed cost is "
+                         "about a third of a window's; real Wan at 832x480 has 1560 tokens per frame)")
     ap.add_argument("--threads", type=int, default=1, help="torch CPU threads (1: steadier on a shared machine)")
     ap.add_argument("--dir", default=str(Path.home() / ".cache" / "infinite-video" / "bench"))
     args = ap.parse_args()
+    SPATIAL = args.spatial
     lengths = [16, 24] if args.quick else [int(x) for x in args.frames.split(",")]
     rounds = 1 if args.quick else args.rounds
     skip_la = {int(x) for x in args.no_lookahead_at.split(",") if x}
