@@ -231,6 +231,25 @@ def summarize(results: dict[str, list[dict]], native: dict) -> dict:
     return out
 
 
+def merge(folders: list[Path], out: Path) -> None:
+    """Combine the ``results.json`` of runs over disjoint methods (the native check of the first folder is kept);
+    every run must hold the same seeds."""
+    results: dict[str, list[dict]] = {}
+    for d in folders:
+        for method, rows in json.loads((d / "results.json").read_text()).items():
+            if method in results:
+                sys.exit(f"--merge: {method} is in more than one of {', '.join(map(str, folders))}")
+            results[method] = rows
+    seeds = {m: [r["seed"] for r in rows] for m, rows in results.items()}
+    if len({tuple(v) for v in seeds.values()}) != 1:
+        sys.exit(f"--merge: the runs hold different seeds: {seeds}")
+    native = json.loads((folders[0] / "summary.json").read_text())["native"]
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "results.json").write_text(json.dumps(results, indent=1))
+    (out / "summary.json").write_text(json.dumps(summarize(results, native), indent=1))
+    print(table(results))
+
+
 def resolve_model(arg: str) -> Path:
     """A checkpoint path, or the name of a folder of ``models/`` holding ``<name>.safetensors``."""
     path = Path(arg)
@@ -304,12 +323,18 @@ def main(argv=None) -> None:
     ap.add_argument("--threads", type=int, default=0, help="torch CPU threads (0 = torch's default)")
     ap.add_argument("--model", default=str(MODEL_PATH),
                     help="a checkpoint path or a folder name of models/ (default: shapes_wan21)")
+    ap.add_argument("--merge", default="",
+                    help="comma-separated output folders of runs over disjoint methods (same model, seeds, frames): "
+                         "write their combined results.json, summary.json and table into --out, running nothing")
     ap.add_argument("--native-only", action="store_true",
                     help=f"only the native check ({NATIVE_SEEDS} seeds) and native_clips.png")
     ap.add_argument("--out", type=Path, default=Path.home() / ".cache" / "infinite-video" / "consistency")
     args = ap.parse_args(argv)
     if args.quick:
         args.seeds, args.frames = 1, 4 * WINDOW
+    if args.merge:
+        merge([Path(d) for d in args.merge.split(",") if d], args.out)
+        return
     model_path = resolve_model(args.model)
     methods = [m for m in args.methods.split(",") if m]
     unknown = set(methods) - set(METHODS)

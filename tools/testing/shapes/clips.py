@@ -78,12 +78,13 @@ DEFAULT_SPEC = ClipSpec()
 
 # Named clip specs, one per trained model (``tools/authoring/train_shapes.py --spec``):
 # - "shapes": 2-3 small shapes over a panning grey texture (models/shapes_wan21);
-# - "bouncing": 1-3 bigger shapes in four well-separated hues over a plain grey, an easier world in which a tiny model
-#   keeps every shape's colour and size through its window (models/bouncing_wan21).
+# - "bouncing": 2-3 bigger, slower shapes that never touch (one or two are dropped where three do not fit) over a
+#   plain grey, an easier world in which a tiny model can keep every shape through its window
+#   (models/bouncing_wan21).
 SPECS = {
     "shapes": DEFAULT_SPEC,
-    "bouncing": ClipSpec(min_shapes=1, max_shapes=3, min_radius=2.0, max_radius=2.8, min_speed=0.3, max_speed=0.7,
-                         pan_speed=0.0, texture=0.0, colors=(0, 1, 2, 3), separate=True),
+    "bouncing": ClipSpec(min_shapes=2, max_shapes=3, min_radius=2.4, max_radius=3.2, min_speed=0.2, max_speed=0.5,
+                         pan_speed=0.0, texture=0.0, separate=True),
 }
 
 
