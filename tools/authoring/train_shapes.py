@@ -14,6 +14,9 @@ shift-8 schedule ComfyUI samples Wan with, so both the low-noise detail and the 
 Run with the pack's virtualenv (CPU, 2 threads: ~30 min for the committed 5000 steps)::
 
     python -m tools.authoring.train_shapes --out models/shapes_wan21/shapes_wan21.safetensors
+
+``--spec`` picks the clips (``clips.SPECS``: "shapes", the default, or "bouncing" for models/bouncing_wan21, whose
+card gives its command); ``--init`` starts from a committed checkpoint instead of a fresh network.
 """
 
 from __future__ import annotations
@@ -30,7 +33,7 @@ import torch
 
 from ..ci.find_host import find_host
 from ..testing.host import prepare_host
-from ..testing.shapes.clips import ClipSpec, make_latents
+from ..testing.shapes.clips import SPECS, make_latents
 
 # Architecture of the committed model (WanModel keyword arguments). Everything ComfyUI's detection does not read
 # from the weights is fixed to what it assumes (comfy/model_detection.py, Wan 2.1): num_heads = dim // 128,
@@ -116,12 +119,21 @@ def main(argv=None) -> None:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--save-every", type=int, default=500)
+    ap.add_argument("--spec", choices=sorted(SPECS), default="shapes",
+                    help="the clips to learn (tools/testing/shapes/clips.py SPECS)")
+    ap.add_argument("--init", type=Path, default=None,
+                    help="start from this checkpoint (same ARCH, e.g. the shapes model) instead of a fresh network")
     args = ap.parse_args(argv)
 
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
-    spec = ClipSpec()
-    model = build_model().to(args.device)
+    spec = SPECS[args.spec]
+    model = build_model()
+    if args.init is not None:
+        import safetensors.torch
+
+        model.load_state_dict({k: v.float() for k, v in safetensors.torch.load_file(str(args.init)).items()})
+    model = model.to(args.device)
     ema = copy.deepcopy(model).requires_grad_(False)
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.01, betas=(0.9, 0.99))
     warmup = 200
@@ -130,7 +142,8 @@ def main(argv=None) -> None:
         * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(s, args.steps) / args.steps))))
     gen = torch.Generator("cpu").manual_seed(args.seed)
     ctx = torch.zeros(args.batch, 1, ARCH["text_dim"], device=args.device)
-    meta = {"arch": ARCH, "clip_spec": spec.__dict__, "batch": args.batch, "lr": args.lr, "ema": args.ema,
+    meta = {"arch": ARCH, "clip_spec": spec.__dict__, "spec": args.spec,
+            "init": args.init.name if args.init else None, "batch": args.batch, "lr": args.lr, "ema": args.ema,
             "seed": args.seed, "shift": SHIFT}
     log, t0, running = [], time.time(), None
     for step in range(1, args.steps + 1):

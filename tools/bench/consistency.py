@@ -1,4 +1,4 @@
-"""Long-video consistency benchmark on the pack's trained tiny Wan 2.1 "shapes" model (CPU, one process).
+"""Long-video consistency benchmark on the pack's trained tiny Wan 2.1 models (CPU, one process).
 
 Every method runs in the same process, on the same model, with the same seeds and the same ladder length, and is
 scored on decoded frames (``clips.decode``: the model's latents decode exactly through the preview factors) with
@@ -6,11 +6,18 @@ the weight-free metrics of ``shapes/metrics.py``::
 
     python -m tools.bench.consistency                 # 3 seeds x 180 latent frames (20 windows)
     python -m tools.bench.consistency --quick         # 1 seed, 36 frames, for a smoke run
+    python -m tools.bench.consistency --model bouncing_wan21 --out models/bouncing_wan21/bench
+    python -m tools.bench.consistency --model bouncing_wan21 --native-only   # the 16-seed native check only
+
+``--model`` takes a checkpoint path or the name of a folder of ``models/`` (default: ``shapes_wan21``).
 
 Methods (window = the 9 latent frames the model was trained on, 27 ladder steps everywhere):
 
 - ``chunks``: independent 9-frame clips, stock ComfyUI euler, one seed each, concatenated (the baseline users get
   by looping a sampler);
+- ``chunks_continued``: 9-frame chunks, each starting from the previous chunk's last finished latent (held clean):
+  the pack's chunked continuation engine with chunk 8 and no anchors, 27 steps per chunk;
+- ``continuation``: the pack's Chunked Continuation node with its defaults (chunk 5, 3 anchors every 24 latents);
 - ``context_windows``: ComfyUI core's "Context Windows (Manual)" (9 frames, overlap 3, pyramid fuse) on the whole
   latent, stock euler;
 - ``fifo`` / ``fifo_lookahead``: FIFO-Diffusion, 3 partitions;
@@ -26,9 +33,13 @@ Methods (window = the 9 latent frames the model was trained on, 27 ladder steps 
 - ``miga_guidance_only``: TTA + Long-Range Guidance, no self-reflection (what self-reflection adds and costs);
 - ``miga_dce_no_lookahead``: ``miga_dce`` with FIFO Queue Init's lookahead off (windows write all they read).
 
-Output: one markdown table (mean over seeds; seconds per output frame; ``*`` marks a difference from ``fifo_lookahead``
+Output: one markdown table (mean over seeds; seconds per output frame; ``end``: subject consistency of the last window
+against the first, ``metrics.subject_end``; ``*`` marks a difference from ``fifo_lookahead``
 beyond seed-to-seed spread: the per-seed differences all have one sign and their mean exceeds twice their standard
-error), a contact sheet per method (``--out``), and ``results.json``.
+error), a contact sheet per method (``--out``), ``results.json`` (every metric per seed) and ``summary.json``:
+per method ``subject_end`` and ``calls_per_frame`` (mean, sd, per seed), and ``native``: ``subject_native``, the
+subject consistency of the last 3 frames of a native 9-frame clip against its first 3 (``metrics.subject_end``),
+over ``NATIVE_SEEDS`` seeds (their clips are ``native_clips.png``, one row per seed).
 """
 
 from __future__ import annotations
@@ -47,10 +58,11 @@ from ..testing.shapes.clips import decode
 
 MODEL_PATH = PACK_ROOT / "models" / "shapes_wan21" / "shapes_wan21.safetensors"
 WINDOW, PARTITIONS, SPATIAL = 9, 3, 16
+NATIVE_SEEDS, NATIVE_END = 16, 3  # native check: seeds 100.., last 3 frames of a clip against its first 3
 STEPS = WINDOW * PARTITIONS
 CFG = 1.0  # unconditional model: one model call per window
 
-METHODS = ("chunks", "context_windows", "fifo", "fifo_lookahead", "miga_tta", "miga_dce", "miga", "miga_history",
+METHODS = ("chunks", "chunks_continued", "continuation", "context_windows", "fifo", "fifo_lookahead", "miga_tta", "miga_dce", "miga", "miga_history",
            "miga_half_slide", "miga_no_redenoise", "miga_pairwise", "miga_mean_map", "miga_guidance_only",
            "miga_dce_no_lookahead")
 DEFAULT_METHODS = METHODS[:-2]  # the last two on request
@@ -61,6 +73,7 @@ def queue_config(method: str, threshold: float = 0.01, metric: str = ""):
     """The ``QueueConfig`` a method runs (what the node chain FIFO Queue Init -> MIGA nodes would build); ``metric``
     "" = the Self-Reflection node's default."""
     from infinite_video.samplers.config import (
+        ContinuationConfig,
         GuidanceConfig,
         QueueConfig,
         ReflectionConfig,
@@ -76,6 +89,10 @@ def queue_config(method: str, threshold: float = 0.01, metric: str = ""):
     base = QueueConfig(WINDOW, PARTITIONS, method != "fifo", "noise")
     if method in ("fifo", "fifo_lookahead"):
         return base
+    if method == "chunks_continued":  # one clean slot: the previous chunk's last latent
+        return replace(base, continuation=ContinuationConfig(WINDOW - 1, 0))
+    if method == "continuation":  # the Chunked Continuation node's defaults
+        return replace(base, continuation=ContinuationConfig())
     if method == "miga_tta":
         return replace(base, **tta)
     if method == "miga_dce":
@@ -149,10 +166,12 @@ def run_queue_method(model, cfg, frames: int, seed: int, callback=None):
 
 
 def generate(model, method: str, frames: int, seed: int, threshold: float = 0.01, metric: str = ""):
-    if method == "chunks":
-        return run_chunks(model, frames, seed)
-    if method == "context_windows":
-        return run_context_windows(model, frames, seed)
+    if method in ("chunks", "context_windows"):  # stock sampling: calls counted on a wrapped clone
+        from ..testing.call_counter import count_model_calls
+
+        counted, counter = count_model_calls(model)
+        out, info = (run_chunks if method == "chunks" else run_context_windows)(counted, frames, seed)
+        return out, {**info, "model_calls": counter.calls}
     return run_queue_method(model, queue_config(method, threshold, metric), frames, seed)
 
 
@@ -180,12 +199,65 @@ def contact_sheet(rgb, path: Path, columns: int = 15, rows: int = 2, scale: int 
     img.resize((img.width * scale, img.height * scale), Image.NEAREST).save(path)
 
 
-def native_sheet(model, path: Path, seeds: int = 4, scale: int = 6) -> None:
-    """The model's own short clips: one row per seed, the 9 frames of a native 27-step clip left to right."""
+def native_check(model, path: Path, seeds: int = NATIVE_SEEDS, scale: int = 4) -> dict:
+    """The model's own short clips (seeds 100, 101, ...): ``path`` gets one row per seed, the 9 frames of a native
+    27-step clip left to right; returns ``subject_native`` (mean, sd, per seed) of those clips."""
     import torch
+
+    from ..testing.shapes.metrics import subject_end
 
     rows = [to_rgb(model, run_native(model, WINDOW, 100 + s)[0]) for s in range(seeds)]
     contact_sheet(torch.cat(rows), path, columns=WINDOW, rows=seeds, scale=scale, every=False)
+    per_seed = [subject_end(rgb, NATIVE_END) for rgb in rows]
+    return {"subject_native": statistics.fmean(per_seed), "sd": statistics.stdev(per_seed), "seeds": seeds,
+            "per_seed": per_seed, "frames_compared": NATIVE_END}
+
+
+def summarize(results: dict[str, list[dict]], native: dict) -> dict:
+    """``summary.json``: per method ``subject_end`` and ``calls_per_frame`` (mean, sd over seeds, per seed)."""
+    out = {"native": native}
+    for method, rows in results.items():
+        out[method] = {}
+        for k in ("subject_end", "calls_per_frame"):
+            vals = [r[k] for r in rows if k in r]
+            if vals:
+                out[method][k] = {"mean": statistics.fmean(vals),
+                                  "sd": statistics.stdev(vals) if len(vals) > 1 else None, "per_seed": vals}
+        out[method]["seeds"] = len(rows)
+        base = results.get(BASELINE)
+        if base is not None and method != BASELINE:
+            out[method]["subject_end_beyond_spread_vs_" + BASELINE] = beyond_spread(
+                [r["subject_end"] for r in rows], [r["subject_end"] for r in base])
+    return out
+
+
+def merge(folders: list[Path], out: Path) -> None:
+    """Combine the ``results.json`` of runs over disjoint methods (the native check of the first folder is kept).
+    Runs cut short hold fewer seeds: every run's seeds must be 0, 1, ... (paired comparisons use the common ones)."""
+    results: dict[str, list[dict]] = {}
+    for d in folders:
+        for method, rows in json.loads((d / "results.json").read_text()).items():
+            if method in results:
+                sys.exit(f"--merge: {method} is in more than one of {', '.join(map(str, folders))}")
+            results[method] = rows
+    seeds = {m: [r["seed"] for r in rows] for m, rows in results.items()}
+    if any(v != list(range(len(v))) for v in seeds.values()):
+        sys.exit(f"--merge: every run's seeds must be 0, 1, ...: {seeds}")
+    native = json.loads((folders[0] / "summary.json").read_text())["native"]
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "results.json").write_text(json.dumps(results, indent=1))
+    (out / "summary.json").write_text(json.dumps(summarize(results, native), indent=1))
+    print(table(results))
+
+
+def resolve_model(arg: str) -> Path:
+    """A checkpoint path, or the name of a folder of ``models/`` holding ``<name>.safetensors``."""
+    path = Path(arg)
+    if path.suffix != ".safetensors" and not path.exists():
+        path = PACK_ROOT / "models" / arg / f"{arg}.safetensors"
+    if not path.is_file():
+        sys.exit(f"--model {arg}: no such checkpoint ({path}); give a .safetensors path or a folder name of models/")
+    return path
 
 
 def beyond_spread(a: list[float], b: list[float]) -> bool:
@@ -205,6 +277,7 @@ COLUMNS = {
     "motion_smoothness": ("smooth", "{:.4f}", True),
     "background_consistency": ("bg", "{:.4f}", True),
     "subject_consistency": ("subject", "{:.3f}", True),
+    "subject_end": ("end", "{:.3f}", True),
     "shape_count": ("shapes", "{:.2f}", None),
     "shape_presence": ("present", "{:.2f}", True),
     "shape_count_change": ("count chg", "{:.3f}", False),
@@ -248,11 +321,21 @@ def main(argv=None) -> None:
     ap.add_argument("--methods", default=",".join(DEFAULT_METHODS), help=f"comma-separated, from {', '.join(METHODS)}")
     ap.add_argument("--threshold", type=float, default=0.01, help="self-reflection threshold of the MIGA methods")
     ap.add_argument("--threads", type=int, default=0, help="torch CPU threads (0 = torch's default)")
-    ap.add_argument("--model", type=Path, default=MODEL_PATH, help="a shapes checkpoint (default: the committed one)")
+    ap.add_argument("--model", default=str(MODEL_PATH),
+                    help="a checkpoint path or a folder name of models/ (default: shapes_wan21)")
+    ap.add_argument("--merge", default="",
+                    help="comma-separated output folders of runs over disjoint methods (same model, seeds, frames): "
+                         "write their combined results.json, summary.json and table into --out, running nothing")
+    ap.add_argument("--native-only", action="store_true",
+                    help=f"only the native check ({NATIVE_SEEDS} seeds) and native_clips.png")
     ap.add_argument("--out", type=Path, default=Path.home() / ".cache" / "infinite-video" / "consistency")
     args = ap.parse_args(argv)
     if args.quick:
         args.seeds, args.frames = 1, 4 * WINDOW
+    if args.merge:
+        merge([Path(d) for d in args.merge.split(",") if d], args.out)
+        return
+    model_path = resolve_model(args.model)
     methods = [m for m in args.methods.split(",") if m]
     unknown = set(methods) - set(METHODS)
     if unknown:
@@ -264,14 +347,20 @@ def main(argv=None) -> None:
     import comfy.sd
     import torch
 
-    from ..testing.shapes.metrics import video_metrics
+    from ..testing.shapes.metrics import subject_end, video_metrics
 
     if args.threads:
         torch.set_num_threads(args.threads)
-    model = comfy.sd.load_diffusion_model(str(args.model))
+    model = comfy.sd.load_diffusion_model(str(model_path))
     args.out.mkdir(parents=True, exist_ok=True)
     run_native(model, WINDOW, 0)  # warm-up
-    native_sheet(model, args.out / "native_clips.png")
+    native = native_check(model, args.out / "native_clips.png")
+    print(json.dumps({"native": {k: (round(v, 4) if isinstance(v, float) else v) for k, v in native.items()
+                                 if k != "per_seed"}}), flush=True)
+    if args.native_only:
+        (args.out / "summary.json").write_text(json.dumps({"native": native}, indent=1))
+        print(f"native_clips.png and summary.json in {args.out}")
+        return
     results: dict[str, list[dict]] = {m: [] for m in methods}
     for seed in range(args.seeds):
         for method in methods:  # interleaved: machine drift hits every method alike
@@ -279,7 +368,8 @@ def main(argv=None) -> None:
             latent, info = generate(model, method, args.frames, seed, args.threshold)
             seconds = time.perf_counter() - t0
             rgb = to_rgb(model, latent)
-            row = {"seed": seed, "seconds_per_frame": seconds / args.frames, **video_metrics(rgb), **info}
+            row = {"seed": seed, "seconds_per_frame": seconds / args.frames, **video_metrics(rgb),
+                   "subject_end": subject_end(rgb, WINDOW), **info}
             if "model_calls" in row:
                 row["calls_per_frame"] = row["model_calls"] / args.frames
             results[method].append(row)
@@ -287,12 +377,14 @@ def main(argv=None) -> None:
                                                    for k, v in row.items()}}), flush=True)
             if seed == 0:
                 contact_sheet(rgb, args.out / f"{method}.png")
-    (args.out / "results.json").write_text(json.dumps(results, indent=1))
-    print(f"\nshapes_wan21 on CPU: {args.frames} latent frames ({args.frames / WINDOW:.0f} windows of {WINDOW}), "
+        done = {m: rows for m, rows in results.items() if rows}  # written after every seed: a cut run keeps them
+        (args.out / "results.json").write_text(json.dumps(done, indent=1))
+        (args.out / "summary.json").write_text(json.dumps(summarize(done, native), indent=1))
+    print(f"\n{model_path.stem} on CPU: {args.frames} latent frames ({args.frames / WINDOW:.0f} windows of {WINDOW}), "
           f"{STEPS} steps, {args.seeds} seeds, cfg {CFG}; mean ± sd over seeds; * = beyond seed spread vs "
           f"{BASELINE}\n")
     print(table(results))
-    print(f"\ncontact sheets and results.json in {args.out}")
+    print(f"\ncontact sheets, results.json and summary.json in {args.out}")
 
 
 if __name__ == "__main__":

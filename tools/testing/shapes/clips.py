@@ -69,9 +69,23 @@ class ClipSpec:
     min_speed: float = 0.35
     max_speed: float = 0.9
     pan_speed: float = 0.25
+    texture: float = 1.0  # scale of the background's waves and tint (0: a plain grey of random level)
+    colors: tuple[int, ...] = ()  # palette indices the shapes may take ((): all of ``PALETTE``)
+    separate: bool = False  # redraw paths until no two shapes touch within the clip (no occlusion)
 
 
 DEFAULT_SPEC = ClipSpec()
+
+# Named clip specs, one per trained model (``tools/authoring/train_shapes.py --spec``):
+# - "shapes": 2-3 small shapes over a panning grey texture (models/shapes_wan21);
+# - "bouncing": 2-3 bigger, slower shapes that never touch (one or two are dropped where three do not fit) over a
+#   plain grey, an easier world in which a tiny model can keep every shape through its window
+#   (models/bouncing_wan21).
+SPECS = {
+    "shapes": DEFAULT_SPEC,
+    "bouncing": ClipSpec(min_shapes=2, max_shapes=3, min_radius=2.4, max_radius=3.2, min_speed=0.2, max_speed=0.5,
+                         pan_speed=0.0, texture=0.0, separate=True),
+}
 
 
 def _background(gen: torch.Generator, spec: ClipSpec, batch: int, t: torch.Tensor) -> torch.Tensor:
@@ -80,10 +94,10 @@ def _background(gen: torch.Generator, spec: ClipSpec, batch: int, t: torch.Tenso
     ang = torch.rand(batch, waves, generator=gen) * 2 * math.pi
     freq = 0.25 + torch.rand(batch, waves, generator=gen) * 0.45  # radians per pixel
     phase = torch.rand(batch, waves, generator=gen) * 2 * math.pi
-    amp = 0.08 + torch.rand(batch, waves, generator=gen) * 0.1
+    amp = (0.08 + torch.rand(batch, waves, generator=gen) * 0.1) * spec.texture
     pan_ang = torch.rand(batch, generator=gen) * 2 * math.pi
     level = -0.35 + torch.rand(batch, generator=gen) * 0.3
-    tint = (torch.rand(batch, 3, generator=gen) - 0.5) * 0.12
+    tint = (torch.rand(batch, 3, generator=gen) - 0.5) * 0.12 * spec.texture
     ys = torch.arange(spec.height, dtype=torch.float32).view(1, 1, -1, 1)
     xs = torch.arange(spec.width, dtype=torch.float32).view(1, 1, 1, -1)
     ox = (spec.pan_speed * torch.cos(pan_ang)).view(batch, 1, 1, 1) * t.view(1, -1, 1, 1)
@@ -106,6 +120,30 @@ def _bounce(p0: torch.Tensor, v: torch.Tensor, t: torch.Tensor, lo: torch.Tensor
     return lo.unsqueeze(1) + torch.where(u > span.unsqueeze(1), 2 * span.unsqueeze(1) - u, u)
 
 
+def _motion(gen: torch.Generator, spec: ClipSpec, batch: int, t: torch.Tensor):
+    """Sizes, kinds and bouncing paths of ``max_shapes`` shapes: ``radius [B, n]``, ``square [B, n]`` (bool),
+    ``centers [B, F, n, 2]`` (x, y in pixels)."""
+    n = spec.max_shapes
+    radius = spec.min_radius + torch.rand(batch, n, generator=gen) * (spec.max_radius - spec.min_radius)
+    square = torch.rand(batch, n, generator=gen) < 0.5
+    speed = spec.min_speed + torch.rand(batch, n, generator=gen) * (spec.max_speed - spec.min_speed)
+    ang = torch.rand(batch, n, generator=gen) * 2 * math.pi
+    centers = []
+    for size, comp in ((spec.width, torch.cos), (spec.height, torch.sin)):
+        lo, hi = radius - 0.5, size - 0.5 - radius
+        p0 = lo + torch.rand(batch, n, generator=gen) * (hi - lo)
+        centers.append(_bounce(p0, speed * comp(ang), t, lo, hi))
+    return radius, square, torch.stack(centers, dim=-1)
+
+
+def _touching(radius: torch.Tensor, square: torch.Tensor, centers: torch.Tensor, present: torch.Tensor):
+    """bool ``[B]``: two present shapes come within one pixel of each other in some frame (each shape counted as
+    its bounding square, so the test holds for discs and squares alike)."""
+    dist = (centers.unsqueeze(3) - centers.unsqueeze(2)).abs().amax(-1).amin(1)  # [B, n, n] Chebyshev
+    both = present.unsqueeze(2) & present.unsqueeze(1) & ~torch.eye(present.shape[1], dtype=torch.bool)
+    return (both & (dist < radius.unsqueeze(2) + radius.unsqueeze(1) + 1.0)).flatten(1).any(1)
+
+
 def make_clips(batch: int, spec: ClipSpec = DEFAULT_SPEC, seed: int = 0, start: float = 0.0):
     """Draw ``batch`` clips from ``seed``. Returns ``(rgb [B, F, H, W, 3], meta)``.
 
@@ -118,19 +156,23 @@ def make_clips(batch: int, spec: ClipSpec = DEFAULT_SPEC, seed: int = 0, start: 
     t = torch.arange(spec.frames, dtype=torch.float32) + start
     rgb = _background(gen, spec, batch, t)
     count = torch.randint(spec.min_shapes, spec.max_shapes + 1, (batch,), generator=gen)
-    colors = torch.stack([torch.randperm(len(PALETTE), generator=gen)[:n] for _ in range(batch)])
+    allowed = torch.tensor(spec.colors or range(len(PALETTE)))
+    colors = torch.stack([allowed[torch.randperm(len(allowed), generator=gen)[:n]] for _ in range(batch)])
     present = torch.arange(n).view(1, n) < count.view(batch, 1)
     colors = torch.where(present, colors, torch.full_like(colors, -1))
-    radius = spec.min_radius + torch.rand(batch, n, generator=gen) * (spec.max_radius - spec.min_radius)
-    square = torch.rand(batch, n, generator=gen) < 0.5
-    speed = spec.min_speed + torch.rand(batch, n, generator=gen) * (spec.max_speed - spec.min_speed)
-    ang = torch.rand(batch, n, generator=gen) * 2 * math.pi
-    centers = []
-    for size, comp in ((spec.width, torch.cos), (spec.height, torch.sin)):
-        lo, hi = radius - 0.5, size - 0.5 - radius
-        p0 = lo + torch.rand(batch, n, generator=gen) * (hi - lo)
-        centers.append(_bounce(p0, speed * comp(ang), t, lo, hi))
-    centers = torch.stack(centers, dim=-1)  # [B, F, n, 2]
+    radius, square, centers = _motion(gen, spec, batch, t)
+    if spec.separate:  # redraw the motion of clips whose shapes would touch (16 rounds), then drop shapes
+        for _ in range(16):
+            bad = _touching(radius, square, centers, present)
+            if not bool(bad.any()):
+                break
+            r2, s2, c2 = _motion(gen, spec, batch, t)
+            radius, square = torch.where(bad[:, None], r2, radius), torch.where(bad[:, None], s2, square)
+            centers = torch.where(bad[:, None, None, None], c2, centers)
+        while bool((bad := _touching(radius, square, centers, present)).any()):
+            count = count - bad.long()
+            present = torch.arange(n).view(1, n) < count.view(batch, 1)
+        colors = torch.where(present, colors, torch.full_like(colors, -1))
     ys = torch.arange(spec.height, dtype=torch.float32).view(1, 1, -1, 1)
     xs = torch.arange(spec.width, dtype=torch.float32).view(1, 1, 1, -1)
     for j in range(n):  # later shapes are drawn on top

@@ -267,18 +267,10 @@ def subject_metrics(
     f = x.shape[0]
     p = len(PALETTE)
     r = max(1, min(reference_frames, f))
-    labels, cover = palette_coverage(x, threshold, max_angle)  # [F, H, W] each
-    per_color = labels.unsqueeze(1) == torch.arange(p, device=x.device).view(1, p, 1, 1)  # [F, P, H, W]
-    area = (per_color * cover.unsqueeze(1)).sum((2, 3))  # [F, P]
+    area, per_color = _color_areas(x, threshold, max_angle)
     comps = count_components(per_color.flatten(0, 1)).view(f, p)  # [F, P]
-
     area_ref = area[:r].median(0).values  # [P]
-    ref_l1 = area_ref.sum()
-    err = (area - area_ref).abs().sum(1)  # [F]
-    if ref_l1 > 0:
-        score = (1.0 - err / ref_l1).clamp_min(0.0)
-    else:  # no shape to keep: every clip the model learned has 2-3, so an empty opening is a failure, not a pass
-        score = torch.zeros(f, device=x.device)
+    score = _area_scores(area, area_ref)
 
     total = comps.sum(1)  # [F]
     ref_count = total[:r].median()
@@ -292,6 +284,36 @@ def subject_metrics(
         "colors_lost": float((ref_set & ~present).sum(1).float().mean()),
         "colors_new": float((~ref_set & present).sum(1).float().mean()),
     }
+
+
+def _color_areas(x: torch.Tensor, threshold: float, max_angle: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """``x [F, H, W, 3]`` -> ``(area [F, P], per_color [F, P, H, W])``: summed coverage per palette colour."""
+    p = len(PALETTE)
+    labels, cover = palette_coverage(x, threshold, max_angle)  # [F, H, W] each
+    per_color = labels.unsqueeze(1) == torch.arange(p, device=x.device).view(1, p, 1, 1)  # [F, P, H, W]
+    return (per_color * cover.unsqueeze(1)).sum((2, 3)), per_color
+
+
+def _area_scores(area: torch.Tensor, area_ref: torch.Tensor) -> torch.Tensor:
+    """Per frame ``max(0, 1 - |area_t - area_ref|_1 / |area_ref|_1)`` ``[F]``; all 0 when the reference is empty
+    (every clip the models learned has shapes, so an empty opening is a failure, not a pass)."""
+    ref_l1 = area_ref.sum()
+    if ref_l1 <= 0:
+        return torch.zeros(area.shape[0], device=area.device)
+    return (1.0 - (area - area_ref).abs().sum(1) / ref_l1).clamp_min(0.0)
+
+
+def subject_end(
+    rgb: torch.Tensor, frames: int, threshold: float = SATURATION_THRESHOLD, max_angle: float = MAX_HUE_ANGLE
+) -> float:
+    """Subject consistency of the last ``frames`` frames of ``rgb [F, H, W, 3]`` against its first ``frames``: the
+    ``subject_consistency`` score of ``subject_metrics`` (reference = per-colour median area of the first frames),
+    averaged over the last frames only. On a long video with ``frames`` = one window it asks whether the video
+    ends with the shapes it began with; on one short clip (e.g. 3 of 9 frames) whether the clip keeps them."""
+    x = _check_video(rgb, 1)
+    k = max(1, min(frames, x.shape[0]))
+    area, _ = _color_areas(x, threshold, max_angle)
+    return float(_area_scores(area[-k:], area[:k].median(0).values).mean())
 
 
 # ---------------------------------------------------------------------------------------------------------------------
