@@ -99,10 +99,10 @@ def model_fingerprint(model: Any, latent: Tensor, positive: Any, negative: Any, 
 
 
 def queue_fingerprint(queue: Any) -> dict:
-    """The queue configuration's part of a fingerprint: the whole chain, with chunked continuation's settings and
-    FIFO's ``group`` and ``auto clip``'s window trimming under keys of their own (absent at their defaults, so the fingerprint of a run that does not use
-    them is what it was before they existed and older checkpoints still resume): a resume with other ones is refused
-    naming them, and the engine's anchors come back only for the same settings."""
+    """The queue configuration's part of a fingerprint: the whole chain, with chunked continuation's settings, FIFO's
+    ``group`` and ``auto clip``'s window trimming under keys of their own (absent where unused, so the fingerprint of
+    a run that does not use them is what it was before they existed and older checkpoints still resume): a resume
+    with other ones is refused naming them, and the engine's anchors come back only for the same settings."""
     out: dict = {}
     cont = getattr(queue, "continuation", None)
     group = int(getattr(queue, "group", 1))

@@ -95,9 +95,9 @@ class ContextRun(ContinuationRun):
         m = re.fullmatch(r"newest(\d+)_above(\d+(?:\.\d+)?)", spec)
         self.few, self.few_above = (int(m[1]), float(m[2])) if m else (None, 2.0)
 
-    def _chunk(self, n: int, m: int) -> Tensor:
-        if self.repaint is not None:
-            return self._repaint(n, m)
+    def _window(self, n: int, m: int):
+        """The chunk's window as the engine builds it: ``(m, anchors, recent, positions list, positions, context
+        count, the chunk's starting noise, the clean context)``."""
         f = self.window
         m = max(m, f - n)
         anc, rec = context_positions(n, m, f, self.anchor_at)
@@ -108,7 +108,14 @@ class ContextRun(ContinuationRun):
         x = self.ns(self.sigmas[:1].expand(m), _randn((b, ch, m, h, w), self.gen, self.like),
                     torch.zeros((b, ch, m, h, w), dtype=self.like.dtype, device=self.like.device))
         ctx = [self.anchors[p] for p in anc] + ([self.recent[:, :, self.recent.shape[2] - len(rec):]] if rec else [])
-        clean = torch.cat(ctx, dim=2) if ctx else x[:, :, :0]
+        return m, anc, rec, pos, positions, c, x, (torch.cat(ctx, dim=2) if ctx else x[:, :, :0])
+
+    def _chunk(self, n: int, m: int) -> Tensor:
+        if self.repaint is not None:
+            return self._repaint(n, m)
+        f = self.window
+        m, anc, rec, pos, positions, c, x, clean = self._window(n, m)
+        b, ch, _, h, w = self.like.shape
         soft = c > 0 and self.levels(1.0, len(anc), c) is not None
         ctx_noise = _randn((b, ch, c, h, w), self.gen, self.like) if soft else None
         path = []
@@ -149,17 +156,8 @@ class ContextRun(ContinuationRun):
         2022): after every ``jump`` steps, re-noise the chunk back ``jump`` steps and run them again, ``rounds`` times
         in all."""
         rounds, jump, fixed = self.repaint
-        f = self.window
-        m = max(m, f - n)
-        anc, rec = context_positions(n, m, f, self.anchor_at)
-        pos = anc + rec + list(range(n, n + m))
-        positions = window_positions(pos, self.like)
-        c = len(pos) - m
+        m, anc, rec, pos, positions, c, x, clean = self._window(n, m)
         b, ch, _, h, w = self.like.shape
-        x = self.ns(self.sigmas[:1].expand(m), _randn((b, ch, m, h, w), self.gen, self.like),
-                    torch.zeros((b, ch, m, h, w), dtype=self.like.dtype, device=self.like.device))
-        ctx = [self.anchors[p] for p in anc] + ([self.recent[:, :, self.recent.shape[2] - len(rec):]] if rec else [])
-        clean = torch.cat(ctx, dim=2) if ctx else x[:, :, :0]
         ctx_noise = _randn((b, ch, c, h, w), self.gen, self.like) if c else None
         steps = self.sigmas.shape[0] - 1
 
