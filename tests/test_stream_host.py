@@ -654,4 +654,5 @@ def test_queue_fingerprint_is_unchanged_for_settings_left_at_their_defaults(comf
     # an auto-clip checkpoint from before its windows were trimmed would continue differently: refused, named
     auto_old = {"queue": before["queue"].replace("'noise'", "'auto clip'")}
     auto = queue_fingerprint(dataclasses.replace(q, init="auto clip"))
-    assert auto["queue"] == auto_old["queue"] and "fill and drain windows trimmed" in fingerprint_mismatch(auto_old, auto)
+    assert auto["queue"] == auto_old["queue"]
+    assert "fill and drain windows trimmed" in fingerprint_mismatch(auto_old, auto)
