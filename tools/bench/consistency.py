@@ -62,9 +62,9 @@ NATIVE_SEEDS, NATIVE_END = 16, 3  # native check: seeds 100.., last 3 frames of 
 STEPS = WINDOW * PARTITIONS
 CFG = 1.0  # unconditional model: one model call per window
 
-METHODS = ("chunks", "chunks_continued", "continuation", "context_windows", "fifo", "fifo_lookahead", "miga_tta", "miga_dce", "miga", "miga_history",
-           "miga_half_slide", "miga_no_redenoise", "miga_pairwise", "miga_mean_map", "miga_guidance_only",
-           "miga_dce_no_lookahead")
+METHODS = ("chunks", "chunks_continued", "continuation", "context_windows", "fifo", "fifo_lookahead", "miga_tta",
+           "miga_dce", "miga", "miga_history", "miga_half_slide", "miga_no_redenoise", "miga_pairwise", "miga_mean_map",
+           "miga_guidance_only", "miga_dce_no_lookahead")
 DEFAULT_METHODS = METHODS[:-2]  # the last two on request
 BASELINE = "fifo_lookahead"
 
