@@ -20,7 +20,6 @@ from torch import Tensor
 
 from .denoiser import KnownSlots, call_denoiser, window_positions
 from .fifo_auto import (
-    FILL_CONTEXT,
     check_auto_clip_latent,
     filled_queue,
     info_for_clip,
@@ -203,7 +202,7 @@ class FifoRun:
                 if not any(active[win.write_start:win.write_stop]):
                     continue  # fill / drain: nothing needed is written here
                 if self.trim:
-                    rs, re = read_span(active, win.start, win.stop, FILL_CONTEXT)
+                    rs, re = read_span(active, win.start, win.stop)
             sig = sigma[rs:re].expand(b, -1)
             xw = x[:, :, rs:re]
             out_idx = [e + self.offset for e in entries[rs:re]]

@@ -68,13 +68,13 @@ def load_midsize(folder: Path):
     return tiny_models.load_tiny(path)
 
 
-def native_seconds(model, window: int, steps: int) -> float:
+def native_seconds(model, window: int, steps: int, spatial: int = SPATIAL) -> float:
     """Stock ComfyUI euler on one window of ``window`` latent frames over ``steps`` steps; seconds."""
     import comfy.sample
     import torch
 
     pos, neg = conds()
-    latent = torch.zeros(1, 16, window, SPATIAL, SPATIAL)
+    latent = torch.zeros(1, 16, window, spatial, spatial)
     noise = torch.randn(latent.shape, generator=torch.Generator().manual_seed(0))
     t0 = time.perf_counter()
     comfy.sample.sample(model, noise, steps, CFG, "euler", "simple", pos, neg, latent, disable_pbar=True, seed=0)
@@ -82,7 +82,7 @@ def native_seconds(model, window: int, steps: int) -> float:
 
 
 def queue_run(model, window: int, partitions: int, lookahead: bool, init: str, frames: int,
-              group: int = 1) -> tuple[float, int]:
+              group: int = 1, spatial: int = SPATIAL) -> tuple[float, int]:
     """One Infinite Video Sampler run (the real adapter path) on an empty latent; ``(seconds, model calls)``."""
     import torch
 
@@ -90,7 +90,7 @@ def queue_run(model, window: int, partitions: int, lookahead: bool, init: str, f
 
     cfg = QueueConfig(window, partitions, lookahead, init, group=group)
     pos, neg = conds()
-    clip = torch.zeros(1, 16, window, SPATIAL, SPATIAL)
+    clip = torch.zeros(1, 16, window, spatial, spatial)
     t0 = time.perf_counter()
     _, sampler = sample_queue(model, cfg, frames, clip, pos, neg, CFG)
     return time.perf_counter() - t0, sampler.model_calls
@@ -123,7 +123,6 @@ def timed(fn, *args) -> tuple[float, float, int]:
 
 
 def main() -> None:
-    global SPATIAL
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--frames", default="32,120", help="comma-separated output latent frame counts")
     ap.add_argument("--rounds", type=int, default=2, help="interleaved rounds (median of the paired ratios)")
@@ -141,7 +140,6 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=1, help="torch CPU threads (1: steadier on a shared machine)")
     ap.add_argument("--dir", default=str(Path.home() / ".cache" / "infinite-video" / "bench"))
     args = ap.parse_args()
-    SPATIAL = args.spatial
     lengths = [16, 24] if args.quick else [int(x) for x in args.frames.split(",")]
     rounds = 1 if args.quick else args.rounds
     skip_la = {int(x) for x in args.no_lookahead_at.split(",") if x}
@@ -158,17 +156,17 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     Path(args.dir).mkdir(parents=True, exist_ok=True)
     model = load_midsize(Path(args.dir))
-    native_seconds(model, WINDOW, 2)  # warm-up: allocator pools, lazy imports
+    native_seconds(model, WINDOW, 2, args.spatial)  # warm-up: allocator pools, lazy imports
     steps = WINDOW * PARTITIONS
     nat_spec = {"native": (WINDOW, steps), "native_s4": (FEW_WINDOW, FEW_STEPS)}
 
     def native_calls(window: int, n_steps: int) -> int:
         for _ in range(args.native_repeats):
-            native_seconds(model, window, n_steps)
+            native_seconds(model, window, n_steps, args.spatial)
         return n_steps * args.native_repeats
 
     def method_calls(spec: tuple, frames: int) -> int:
-        return queue_run(model, spec[0], spec[1], spec[2], spec[3], frames, spec[4])[1]
+        return queue_run(model, spec[0], spec[1], spec[2], spec[3], frames, spec[4], args.spatial)[1]
 
     # (method, frames) -> per round: (cpu ratio, wall ratio, cpu s/frame); a native row: the native run after each
     # of its methods' runs against the one before it (the noise floor)
@@ -219,7 +217,8 @@ def main() -> None:
                          "native": "native_s4" if "_s4" in m else "native", "target": TARGETS.get(key),
                          "rounds": len(got)})
     print(f"mid-size random Wan 2.1 (WanModel dim {DIM}, {LAYERS} layers) on CPU ({platform.processor() or 'cpu'}, "
-          f"{os.cpu_count()} cores, {torch.get_num_threads()} torch thread(s)), latent {SPATIAL}x{SPATIAL}, cfg {CFG}; "
+          f"{os.cpu_count()} cores, {torch.get_num_threads()} torch thread(s)), latent {args.spatial}x{args.spatial}, "
+          f"cfg {CFG}; "
           f"FIFO window {WINDOW} x {PARTITIONS} partitions = {steps} steps; few-step: window {FEW_WINDOW}, groups of "
           f"{FEW_GROUP}, {FEW_STEPS} steps; {rounds} interleaved round(s), each method run between two native "
           f"reference points of {args.native_repeats} run(s), "
