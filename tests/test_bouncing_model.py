@@ -26,12 +26,12 @@ def test_bouncing_clips_keep_apart_on_a_plain_grey():
     rgb, meta = make_clips(64, SPEC, seed=7)
     present = meta["colors"] >= 0
     count = present.sum(1)
-    assert int(count.min()) >= 1 and int(count.max()) == 3
+    assert int(count.min()) == SPEC.min_shapes >= 1 and int(count.max()) == SPEC.max_shapes
     assert set(meta["colors"][present].tolist()) <= set(SPEC.colors or range(len(PALETTE)))
     # No two shapes of a clip come within a pixel of each other (bounding squares), in any frame.
-    c, r = meta["centers"], meta["radius"]
-    for i in range(3):
-        for j in range(i + 1, 3):
+    c, r, n = meta["centers"], meta["radius"], SPEC.max_shapes
+    for i in range(n):
+        for j in range(i + 1, n):
             both = present[:, i] & present[:, j]
             gap = (c[:, :, i] - c[:, :, j]).abs().amax(-1).amin(1) - r[:, i] - r[:, j]
             assert bool((gap[both] >= 1.0).all())
@@ -78,11 +78,14 @@ def test_loads_as_wan21_trained_on_the_bouncing_clips(bouncing):
 
 
 @pytest.mark.host
-@pytest.mark.parametrize("seed", [104, 110])
-def test_native_clips_that_draw_a_shape_keep_it(bouncing, seed):
-    """Where the model draws a shape, its 27-step native clip keeps the shape's colour and size: subject consistency
-    of the last 3 frames against the first 3 (the benchmark's native check; measured 0.75 and 0.67 on these seeds;
-    half of the 16 checked seeds draw no shape, see the model card)."""
-    rgb = to_rgb(bouncing, run_native(bouncing, 9, seed)[0])
-    assert subject_metrics(rgb[:3])["shape_count"] >= 1
-    assert subject_end(rgb, 3) > 0.5
+def test_native_clips_draw_a_shape_and_keep_it(bouncing):
+    """The benchmark's native check on its first 8 seeds (100-107): every 27-step native clip draws a shape, and
+    most keep its colour and size (subject consistency of the last 3 frames against the first 3; measured 0.89,
+    0.40, 0.93, 0.70, 0.81, 0.93, 0.71, 0.92; seed 101's shape grows). The first weights, on 2-3 small shapes, scored
+    0 on 4 of these seeds."""
+    kept = 0
+    for seed in range(100, 108):
+        rgb = to_rgb(bouncing, run_native(bouncing, 9, seed)[0])
+        assert subject_metrics(rgb[:3])["shape_count"] >= 1, f"seed {seed} drew no shape"
+        kept += subject_end(rgb, 3) > 0.5
+    assert kept >= 6, kept

@@ -78,12 +78,12 @@ DEFAULT_SPEC = ClipSpec()
 
 # Named clip specs, one per trained model (``tools/authoring/train_shapes.py --spec``):
 # - "shapes": 2-3 small shapes over a panning grey texture (models/shapes_wan21);
-# - "bouncing": 2-3 bigger, slower shapes that never touch (one or two are dropped where three do not fit) over a
-#   plain grey, an easier world in which a tiny model can keep every shape through its window
-#   (models/bouncing_wan21).
+# - "bouncing": one big, slow shape (a third of the frame) of one colour and size over a plain grey, an easier world
+#   in which a tiny model draws a shape in every clip and keeps it through its window (models/bouncing_wan21; with
+#   2-3 shapes of radius 2.4-3.2 it drew none in half of its clips, see the model card).
 SPECS = {
     "shapes": DEFAULT_SPEC,
-    "bouncing": ClipSpec(min_shapes=2, max_shapes=3, min_radius=2.4, max_radius=3.2, min_speed=0.2, max_speed=0.5,
+    "bouncing": ClipSpec(min_shapes=1, max_shapes=1, min_radius=4.5, max_radius=5.5, min_speed=0.15, max_speed=0.35,
                          pan_speed=0.0, texture=0.0, separate=True),
 }
 
