@@ -72,12 +72,10 @@ def build_model():
     return model
 
 
-def sample_levels(batch: int, gen: torch.Generator, shift: float = SHIFT) -> torch.Tensor:
-    """One flow level in (0, 1) per clip: half uniform, half shifted like ComfyUI's Wan schedule (``shift`` 8). A
-    smaller ``shift`` moves that half from the top of the ladder (where every clip looks alike) towards the middle,
-    where a sample commits to its layout: whether and where a shape is drawn."""
+def sample_levels(batch: int, gen: torch.Generator) -> torch.Tensor:
+    """One flow level in (0, 1) per clip: half uniform, half shifted like ComfyUI's Wan schedule."""
     u = torch.rand(batch, generator=gen).clamp(1e-3, 1 - 1e-3)
-    shifted = shift * u / (1 + (shift - 1) * u)
+    shifted = SHIFT * u / (1 + (SHIFT - 1) * u)
     return torch.where(torch.arange(batch) % 2 == 0, u, shifted)
 
 
@@ -123,8 +121,6 @@ def main(argv=None) -> None:
     ap.add_argument("--save-every", type=int, default=500)
     ap.add_argument("--spec", choices=sorted(SPECS), default="shapes",
                     help="the clips to learn (tools/testing/shapes/clips.py SPECS)")
-    ap.add_argument("--level-shift", type=float, default=SHIFT,
-                    help="shift of the shifted half of the training levels (default: the sampling shift, 8)")
     ap.add_argument("--init", type=Path, default=None,
                     help="start from this checkpoint (same ARCH, e.g. the shapes model) instead of a fresh network")
     args = ap.parse_args(argv)
@@ -148,12 +144,12 @@ def main(argv=None) -> None:
     ctx = torch.zeros(args.batch, 1, ARCH["text_dim"], device=args.device)
     meta = {"arch": ARCH, "clip_spec": spec.__dict__, "spec": args.spec,
             "init": args.init.name if args.init else None, "batch": args.batch, "lr": args.lr, "ema": args.ema,
-            "seed": args.seed, "shift": SHIFT, "level_shift": args.level_shift}
+            "seed": args.seed, "shift": SHIFT}
     log, t0, running = [], time.time(), None
     for step in range(1, args.steps + 1):
         x0 = make_latents(args.batch, spec, seed=args.seed * 1_000_003 + step).to(args.device)
         noise = torch.randn(x0.shape, generator=gen).to(args.device)
-        s = sample_levels(args.batch, gen, args.level_shift).to(args.device)
+        s = sample_levels(args.batch, gen).to(args.device)
         sv = s.view(-1, 1, 1, 1, 1)
         xs = (1 - sv) * x0 + sv * noise
         pred = model(xs, s * 1000.0, ctx)

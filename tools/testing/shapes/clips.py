@@ -79,7 +79,7 @@ DEFAULT_SPEC = ClipSpec()
 # Named clip specs, one per trained model (``tools/authoring/train_shapes.py --spec``):
 # - "shapes": 2-3 small shapes over a panning grey texture (models/shapes_wan21);
 # - "bouncing": one big, slow shape (a third of the frame) of one colour and size over a plain grey, an easier world
-#   in which a tiny model draws a shape in every clip and keeps it through its window (models/bouncing_wan21; with
+#   in which a tiny model draws a shape in most clips and keeps it through its window (models/bouncing_wan21; with
 #   2-3 shapes of radius 2.4-3.2 it drew none in half of its clips, see the model card).
 SPECS = {
     "shapes": DEFAULT_SPEC,
