@@ -11,7 +11,7 @@ window's levels less, or not at all, and are measured here against the issue's t
 
 A variant is ``k{chunk}_a{anchors}_s{anchor_every}:{context}``; ``context`` is one of
 
-- ``clean``: the shipped behaviour (context at sigma 0);
+- ``clean``: the shipped behaviour (context at sigma 0); ``clean2m``: the same with DPM-Solver++(2M) steps;
 - ``scale{a}``: context re-noised to ``a * sigma`` of the chunk (``scale1`` is the shipped shared-level mode);
 - ``cap{c}``: context at ``min(sigma, c)``: soft while the chunk is noisy, the chunk's own level below ``c``;
 - ``late{lo}``: context clean while the chunk is above ``lo``, at the chunk's level below it;
@@ -24,7 +24,9 @@ A variant is ``k{chunk}_a{anchors}_s{anchor_every}:{context}``; ``context`` is o
   (``quiet1`` is ``scale1``; ``quiet0`` keeps the context's signal and drops its noise);
 - ``repaint{r}_{j}`` (``_fixed``: one context noise draw per chunk): ``scale1`` with RePaint's resampling, every
   ``j`` steps re-noised back and run again, ``r`` times in all;
-- ``pipeline``: two chunks in flight at two levels (:func:`run_pipeline`), ``chunk`` latents each;
+- ``pipeline``: two chunks in flight at two levels (:func:`run_pipeline`), ``chunk`` latents each; ``pipeline2m``:
+  the same with DPM-Solver++(2M) steps; ``pipeline_eta{e}``: ancestral Euler steps with ``eta`` e;
+  ``pipeline_n{n}``, ``pipeline_n{n}_2m``: ``n`` chunks in flight at ``n`` levels;
 - ``traj``: every context latent replayed along the path it took when it was denoised, so at step ``i`` every
   window frame sits at ``sigmas[i]`` (a single-level window, which both denoisers read alike).
 
@@ -35,6 +37,7 @@ Re-noised context uses one seeded noise draw per chunk (after the chunk's own no
 from __future__ import annotations
 
 import argparse
+import math
 import re
 import time
 from typing import Callable, Optional
@@ -47,7 +50,7 @@ from infinite_video.samplers.continuation import ContinuationRun, context_positi
 from infinite_video.samplers.denoiser import window_positions
 from infinite_video.samplers.fifo import _denoise_grouped, _randn
 from infinite_video.samplers.runner import LatentTail, drive
-from infinite_video.samplers.steps import flow_noise_scaling, per_frame_step
+from infinite_video.samplers.steps import ancestral_step, flow_noise_scaling, per_frame_step
 
 from ..testing import oracle
 
@@ -66,7 +69,7 @@ def context_levels(spec: str) -> ContextLevels:
     num = r"(\d+(?:\.\d+)?)"
     if spec.startswith("quiet"):
         return lambda s, na, c: [s] * c
-    if spec in ("clean", "traj") or spec.startswith(("guide", "newest", "repaint")):
+    if spec in ("clean", "clean2m", "traj") or spec.startswith(("guide", "newest", "repaint")):
         return lambda s, na, c: None
     if m := re.fullmatch(f"scale{num}", spec):
         return lambda s, na, c, a=float(m[1]): [a * s] * c
@@ -94,6 +97,7 @@ class ContextRun(ContinuationRun):
         self.repaint = (int(m[1]), int(m[2]), m[3] is not None) if m else None
         m = re.fullmatch(r"newest(\d+)_above(\d+(?:\.\d+)?)", spec)
         self.few, self.few_above = (int(m[1]), float(m[2])) if m else (None, 2.0)
+        self.order = 2 if spec == "clean2m" else 1
 
     def _window(self, n: int, m: int):
         """The chunk's window as the engine builds it: ``(m, anchors, recent, positions list, positions, context
@@ -118,7 +122,7 @@ class ContextRun(ContinuationRun):
         b, ch, _, h, w = self.like.shape
         soft = c > 0 and self.levels(1.0, len(anc), c) is not None
         ctx_noise = _randn((b, ch, c, h, w), self.gen, self.like) if soft else None
-        path = []
+        path, old = [], None
         for i in range(self.sigmas.shape[0] - 1):
             s, s_next = self.sigmas[i].expand(m), self.sigmas[i + 1].expand(m)
             ctx_x, ctx_sig = clean, self.sigmas.new_zeros(c)
@@ -142,6 +146,8 @@ class ContextRun(ContinuationRun):
             if c and i < self.guide_n:  # context guidance against the chunk alone
                 alone = _denoise_grouped(self.den, x, s.expand(b, -1), pos[c:], self.ranges, positions[c:])
                 den = den + self.guide_w * (den - alone)
+            if self.order == 2:
+                den, old = flow_2m_denoised(den, old, self.sigmas, i), den
             x = per_frame_step(self.rule, x, den, s.expand(b, -1), s_next.expand(b, -1), eta=self.eta,
                                noise_scaling=self.ns)
         if self.traj is not None:
@@ -186,42 +192,64 @@ class ContextRun(ContinuationRun):
         return x
 
 
+def flow_2m_denoised(den: Tensor, old: Optional[Tensor], sig: Tensor, i: int) -> Tensor:
+    """DPM-Solver++(2M)'s corrected estimate for step ``i`` (Lu et al. 2022, alg. 2) on a flow ladder, where
+    ``lambda = log((1 - sigma) / sigma)``: the step itself is Euler's with this estimate in place of ``den``. First
+    order (``den`` itself) without a previous estimate, from sigma 1, or onto sigma 0."""
+    s_prev, s, s_next = (float(sig[i - 1]) if i else 1.0), float(sig[i]), float(sig[i + 1])
+    if old is None or s_prev >= 1.0 or s_next <= 0.0:
+        return den
+
+    def lam(t: float) -> float:
+        return math.log((1.0 - t) / t)
+
+    r = (lam(s) - lam(s_prev)) / (lam(s_next) - lam(s))
+    return (1.0 + 0.5 / r) * den - 0.5 / r * old
+
+
 def run_pipeline(k: int, anchors: int, every: int, d: oracle.ExactDenoiser, st: oracle.Setting, frames: int,
-                 seed: int, batch: int, size: int) -> Tensor:
-    """Two chunks in flight: the window is ``[context (f - 2k) | chunk A (k) | chunk B (k)]``; every iteration of
-    ``h = ceil(T / 2)`` calls takes B from sigma 1 to ``sigmas[h]`` and A from ``sigmas[h]`` to 0 (A clean when it
-    is done early); A is emitted, B becomes A, a new B starts from noise. The first ``f`` latents are one native
-    window. Deterministic Euler, flow matching."""
+                 seed: int, batch: int, size: int, order: int = 1, eta: float = 0.0, inflight: int = 2) -> Tensor:
+    """``inflight`` chunks of ``k`` latents at ``inflight`` levels: the window is ``[context (f - n k) | oldest
+    chunk | ... | newest chunk]``; every iteration of ``h = ceil(T / n)`` calls moves the chunk ``j`` places from
+    the newest from ``sigmas[j h]`` to ``sigmas[(j + 1) h]`` (clean when it is done early); the oldest is emitted and
+    a new chunk starts from noise. The first ``f`` latents are one native window. Deterministic Euler (``order`` 1),
+    DPM-Solver++(2M) (``order`` 2, each chunk with its own history), or ancestral Euler with ``eta`` > 0 (fresh
+    noise from the same generator); flow matching."""
     f, sig = st.window, oracle.ladder("cont_k5_a3_s24", st)
-    steps, h = len(sig) - 1, -(-(len(sig) - 1) // 2)
+    steps, n = len(sig) - 1, inflight
+    h = -(-steps // n)
+    if f - n * k < 1:
+        raise ValueError(f"{n} chunks of {k} leave no context slot in a window of {f}")
     g = torch.Generator().manual_seed(seed)
     shape = (batch, 4, k, size, size)
     out = oracle.native_window(d, (batch, 4, f, size, size), sig, [(0, steps)], g)
     anchor_at = [j * every for j in range(anchors)]
 
-    def euler(x: Tensor, den: Tensor, i: int) -> Tensor:
+    def step(x: Tensor, den: Tensor, i: int) -> Tensor:
+        if eta > 0:
+            s, s_next = sig[i].expand(1, k), sig[i + 1].expand(1, k)
+            return ancestral_step(x, den, s, s_next, torch.randn(x.shape, generator=g), eta, flow_noise_scaling)
         return x + (x - den) / float(sig[i]) * float(sig[i + 1] - sig[i])
 
-    a_x, a_pos = None, None
-    b_x, b_pos = torch.randn(shape, generator=g), list(range(f, f + k))
+    # in flight, oldest first: [latents, positions, previous estimate, steps done]
+    chunks = [[torch.randn(shape, generator=g), list(range(f, f + k)), None, 0]]
     while out.shape[2] < frames:
-        anc, rec = context_positions(a_pos[0] if a_pos else b_pos[0], 2 * k, f, anchor_at)
+        anc, rec = context_positions(chunks[0][1][0], n * k, f, anchor_at)
         cpos = anc + rec
-        for i in range(h):
+        for _ in range(h):
             xs, sg, pos = [out[:, :, cpos]], [0.0] * len(cpos), list(cpos)
-            if a_x is not None:
-                xs.append(a_x)
-                sg, pos = sg + [float(sig[min(h + i, steps)])] * k, pos + a_pos
-            xs.append(b_x)
-            sg, pos = sg + [float(sig[i])] * k, pos + b_pos
+            for c in chunks:
+                xs.append(c[0])
+                sg, pos = sg + [float(sig[min(c[3], steps)])] * k, pos + c[1]
             den = d(torch.cat(xs, 2), torch.tensor(sg).expand(batch, -1), positions=torch.tensor(pos))
-            if a_x is not None and h + i < steps:
-                a_x = euler(a_x, den[:, :, len(cpos):len(cpos) + k], h + i)
-            b_x = euler(b_x, den[:, :, -k:], i)
-        if a_x is not None:
-            out = torch.cat([out, a_x], 2)
-        a_x, a_pos = b_x, b_pos
-        b_x, b_pos = torch.randn(shape, generator=g), [p + k for p in a_pos]
+            for j, c in enumerate(chunks):
+                if c[3] < steps:
+                    cd = den[:, :, len(cpos) + j * k:len(cpos) + (j + 1) * k]
+                    c[0] = step(c[0], flow_2m_denoised(cd, c[2], sig, c[3]) if order == 2 else cd, c[3])
+                    c[2], c[3] = cd, c[3] + 1
+        if len(chunks) == n:
+            out = torch.cat([out, chunks.pop(0)[0]], 2)
+        chunks.append([torch.randn(shape, generator=g), [p + k for p in chunks[-1][1]], None, 0])
     return out[:, :, :frames]
 
 
@@ -232,8 +260,10 @@ def run_variant(variant: str, st: oracle.Setting, frames: int, rho: float, w: fl
     if m is None:
         raise ValueError(f"variant {variant!r} is not k{{chunk}}_a{{anchors}}_s{{anchor_every}}:{{context}}")
     d = oracle.DENOISERS[den](rho, w)
-    if m[4] == "pipeline":
-        return run_pipeline(int(m[1]), int(m[2]), int(m[3]), d, st, frames, seed, batch, size), d.calls
+    if p := re.fullmatch(r"pipeline(?:_n(\d+))?(_?2m|_eta(\d+(?:\.\d+)?))?", m[4]):
+        order, eta = (2 if p[2] and p[2].endswith("2m") else 1), (float(p[3]) if p[3] else 0.0)
+        return run_pipeline(int(m[1]), int(m[2]), int(m[3]), d, st, frames, seed, batch, size, order, eta,
+                            int(p[1] or 2)), d.calls
     cfg = ContinuationConfig(int(m[1]), int(m[2]), int(m[3]))
     sig = oracle.ladder("cont_k5_a3_s24", st)
     latent = torch.zeros(batch, 4, st.window, size, size)
