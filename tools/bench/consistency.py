@@ -326,10 +326,15 @@ def main(argv=None) -> None:
     ap.add_argument("--merge", default="",
                     help="comma-separated output folders of runs over disjoint methods (same model, seeds, frames): "
                          "write their combined results.json, summary.json and table into --out, running nothing")
+    ap.add_argument("--native-seeds", type=int, default=NATIVE_SEEDS,
+                    help=f"seeds of the native check (100, 101, ...; the benchmark's target reads {NATIVE_SEEDS}; more "
+                    f"show how far its mean moves with the seeds)")
     ap.add_argument("--native-only", action="store_true",
                     help=f"only the native check ({NATIVE_SEEDS} seeds) and native_clips.png")
     ap.add_argument("--out", type=Path, default=Path.home() / ".cache" / "infinite-video" / "consistency")
     args = ap.parse_args(argv)
+    if args.native_seeds < 2:
+        ap.error(f"--native-seeds {args.native_seeds}: the check reports a spread, so it needs at least 2 seeds")
     if args.quick:
         args.seeds, args.frames = 1, 4 * WINDOW
     if args.merge:
@@ -354,7 +359,7 @@ def main(argv=None) -> None:
     model = comfy.sd.load_diffusion_model(str(model_path))
     args.out.mkdir(parents=True, exist_ok=True)
     run_native(model, WINDOW, 0)  # warm-up
-    native = native_check(model, args.out / "native_clips.png")
+    native = native_check(model, args.out / "native_clips.png", seeds=args.native_seeds)
     print(json.dumps({"native": {k: (round(v, 4) if isinstance(v, float) else v) for k, v in native.items()
                                  if k != "per_seed"}}), flush=True)
     if args.native_only:
