@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from infinite_video.tools.bench.oracle_context import flow_2m_denoised, run_pipeline, run_variant
+from infinite_video.tools.bench.oracle_context import flow_2m_denoised, native_reference, run_pipeline, run_variant
 from infinite_video.tools.testing import oracle
 
 
@@ -27,21 +27,9 @@ def test_2m_is_first_order_without_history_from_one_and_onto_zero():
     assert float(out[0]) > 3.0  # extrapolates along the estimates' trend
 
 
-def _native(order: int) -> float:
-    st = oracle.SMALL
-    sig = oracle.ladder("cont_k5_a3_s24", st)
-    d = oracle.DENOISERS["exact"](0.9, 0.5)
-    x = torch.randn((16, 4, st.window, 4, 4), generator=torch.Generator().manual_seed(0))
-    old = None
-    for i in range(len(sig) - 1):
-        den = d(x, sig[i].expand(16, st.window), positions=torch.arange(st.window))
-        step_den = flow_2m_denoised(den, old, sig, i) if order == 2 else den
-        x, old = x + (x - step_den) / float(sig[i]) * float(sig[i + 1] - sig[i]), den
-    return oracle.measure(x).var
-
-
 def test_2m_native_window_keeps_the_variance_euler_loses():
-    euler, second = _native(1), _native(2)
+    euler, _ = native_reference(oracle.SMALL, 0.9, 0.5, 1, 1, batch=16, size=4)
+    second, _ = native_reference(oracle.SMALL, 0.9, 0.5, 2, 1, batch=16, size=4)
     assert euler < 0.92  # Euler's discretisation shrinks a unit-variance window (0.88 in the docs' table)
     assert abs(second - 1.0) < 0.05, second  # 2M lands on the truth at the same calls
 

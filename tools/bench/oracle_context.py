@@ -2,6 +2,7 @@
 
     python -m tools.bench.oracle_context                                   # every variant, W = 0.5, 400 frames, 2 seeds
     python -m tools.bench.oracle_context --identity 0 --variants k5_a3_s24:cap0.2,k5_a3_s24:clean
+    python -m tools.bench.oracle_context --partitions 5 --seeds 4 --variants k2_a4_s24:pipeline2m   # 45 steps
 
 The shipped continuation (:mod:`infinite_video.samplers.continuation`) holds its context (anchors, newest finished
 latents) clean at sigma 0 next to a chunk at the ladder's level: exact for a model that reads every frame's level,
@@ -37,6 +38,7 @@ Re-noised context uses one seeded noise draw per chunk (after the chunk's own no
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import math
 import re
 import time
@@ -272,6 +274,25 @@ def run_variant(variant: str, st: oracle.Setting, frames: int, rho: float, w: fl
     return drive(run, LatentTail((batch, 4, size, size), frames, None, latent.device), None, None), d.calls
 
 
+def native_reference(st: oracle.Setting, rho: float, w: float, order: int, seeds: int, batch: int = 64,
+                     size: int = 8) -> tuple[float, float]:
+    """``(var, lag-1)`` of one window sampled natively (every frame at one level) on the variants' ladder with Euler
+    (``order`` 1) or DPM-Solver++(2M) (``order`` 2): the discretisation reference of a chain on that ladder and solver
+    (both denoisers read a single-level window alike, so one reference serves both)."""
+    sig, f = oracle.ladder("cont_k5_a3_s24", st), st.window
+    ms = []
+    for seed in range(seeds):
+        d = oracle.DENOISERS["exact"](rho, w)
+        x = torch.randn((batch, 4, f, size, size), generator=torch.Generator().manual_seed(seed))
+        old = None
+        for i in range(len(sig) - 1):
+            den = d(x, sig[i].expand(batch, f), positions=torch.arange(f))
+            step_den = flow_2m_denoised(den, old, sig, i) if order == 2 else den
+            x, old = x + (x - step_den) / float(sig[i]) * float(sig[i + 1] - sig[i]), den
+        ms.append(oracle.measure(x))
+    return sum(m.var for m in ms) / seeds, sum(m.lag1 for m in ms) / seeds
+
+
 def border_lag1(videos: list[Tensor], chunk: int, window: int) -> tuple[float, float]:
     """Mean lag-1 correlation over the pairs that cross a chunk border (the last latent of one chunk, the first of
     the next: chunks start at ``window + j * chunk``) and over the pairs inside a chunk, after the first window."""
@@ -288,13 +309,20 @@ def main() -> None:
     ap.add_argument("--frames", type=int, default=400)
     ap.add_argument("--seeds", type=int, default=2)
     ap.add_argument("--variants", default=",".join(VARIANTS))
+    ap.add_argument("--partitions", type=int, default=oracle.SMALL.partitions,
+                    help="ladder of window x partitions steps (default 3: 27 steps, the issue's setting; 4: 36, 5: 45)")
     ap.add_argument("--borders", action="store_true", help="also print lag-1 across chunk borders and inside chunks "
                     "(exact / mismatched)")
     args = ap.parse_args()
     torch.set_num_threads(1)
-    st = oracle.SMALL
+    if args.partitions < 1:
+        ap.error(f"--partitions {args.partitions}: the ladder needs at least 1 partition (window x partitions steps)")
+    st = dataclasses.replace(oracle.SMALL, partitions=args.partitions)
     print(f"W {args.identity}, rho {args.rho}, window {st.window}, {st.window * st.partitions} steps, {args.frames} "
           f"frames, {args.seeds} seeds; columns: calls/frame, then exact / mismatched var, lag-1, lags 100-200")
+    for order, name in ((1, "Euler"), (2, "2M")):
+        var, lag1 = native_reference(st, args.rho, args.identity, order, args.seeds)
+        print(f"native window, {name}: var {var:.3f}, lag-1 {lag1:.3f}", flush=True)
     for v in args.variants.split(","):
         t0, row = time.perf_counter(), {}
         for den in ("exact", "mismatched"):
