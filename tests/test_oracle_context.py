@@ -43,3 +43,5 @@ def test_pipeline_two_in_flight_calls_and_refusal():
     assert calls == st.steps + iterations * h  # one native window, then h calls an iteration, no extra for 2M
     with pytest.raises(ValueError, match="no context slot"):
         run_pipeline(3, 0, 24, oracle.DENOISERS["exact"](0.9, 0.5), st, frames, 0, 1, 4, inflight=3)
+    with pytest.raises(ValueError, match="3 anchors do not fit .* at most 2"):  # 9 - 2 x 3 slots, one kept newest
+        run_pipeline(3, 3, 24, oracle.DENOISERS["exact"](0.9, 0.5), st, frames, 0, 1, 4)

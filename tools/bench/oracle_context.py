@@ -222,6 +222,9 @@ def run_pipeline(k: int, anchors: int, every: int, d: oracle.ExactDenoiser, st: 
     h = -(-steps // n)
     if f - n * k < 1:
         raise ValueError(f"{n} chunks of {k} leave no context slot in a window of {f}")
+    if anchors > f - n * k - 1:  # context_positions keeps one slot for the newest latent and drops extra anchors
+        raise ValueError(f"{anchors} anchors do not fit beside {n} chunks of {k} in a window of {f}: at most "
+                         f"{max(0, f - n * k - 1)}")
     g = torch.Generator().manual_seed(seed)
     shape = (batch, 4, k, size, size)
     out = oracle.native_window(d, (batch, 4, f, size, size), sig, [(0, steps)], g)
