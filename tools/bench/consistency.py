@@ -330,7 +330,7 @@ def main(argv=None) -> None:
                     help=f"seeds of the native check (100, 101, ...; the benchmark's target reads {NATIVE_SEEDS}; more "
                     f"show how far its mean moves with the seeds)")
     ap.add_argument("--native-only", action="store_true",
-                    help=f"only the native check ({NATIVE_SEEDS} seeds) and native_clips.png")
+                    help="only the native check (--native-seeds seeds) and native_clips.png")
     ap.add_argument("--out", type=Path, default=Path.home() / ".cache" / "infinite-video" / "consistency")
     args = ap.parse_args(argv)
     if args.native_seeds < 2:

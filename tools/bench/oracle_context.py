@@ -39,7 +39,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import math
 import re
 import time
 from typing import Callable, Optional
@@ -149,7 +148,7 @@ class ContextRun(ContinuationRun):
                 alone = _denoise_grouped(self.den, x, s.expand(b, -1), pos[c:], self.ranges, positions[c:])
                 den = den + self.guide_w * (den - alone)
             if self.order == 2:
-                den, old = flow_2m_denoised(den, old, self.sigmas, i), den
+                den, old = oracle.flow_2m_denoised(den, old, self.sigmas, i), den
             x = per_frame_step(self.rule, x, den, s.expand(b, -1), s_next.expand(b, -1), eta=self.eta,
                                noise_scaling=self.ns)
         if self.traj is not None:
@@ -194,21 +193,6 @@ class ContextRun(ContinuationRun):
         return x
 
 
-def flow_2m_denoised(den: Tensor, old: Optional[Tensor], sig: Tensor, i: int) -> Tensor:
-    """DPM-Solver++(2M)'s corrected estimate for step ``i`` (Lu et al. 2022, alg. 2) on a flow ladder, where
-    ``lambda = log((1 - sigma) / sigma)``: the step itself is Euler's with this estimate in place of ``den``. First
-    order (``den`` itself) without a previous estimate, from sigma 1, or onto sigma 0."""
-    s_prev, s, s_next = (float(sig[i - 1]) if i else 1.0), float(sig[i]), float(sig[i + 1])
-    if old is None or s_prev >= 1.0 or s_next <= 0.0:
-        return den
-
-    def lam(t: float) -> float:
-        return math.log((1.0 - t) / t)
-
-    r = (lam(s) - lam(s_prev)) / (lam(s_next) - lam(s))
-    return (1.0 + 0.5 / r) * den - 0.5 / r * old
-
-
 def run_pipeline(k: int, anchors: int, every: int, d: oracle.ExactDenoiser, st: oracle.Setting, frames: int,
                  seed: int, batch: int, size: int, order: int = 1, eta: float = 0.0, inflight: int = 2) -> Tensor:
     """``inflight`` chunks of ``k`` latents at ``inflight`` levels: the window is ``[context (f - n k) | oldest
@@ -250,7 +234,7 @@ def run_pipeline(k: int, anchors: int, every: int, d: oracle.ExactDenoiser, st: 
             for j, c in enumerate(chunks):
                 if c[3] < steps:
                     cd = den[:, :, len(cpos) + j * k:len(cpos) + (j + 1) * k]
-                    c[0] = step(c[0], flow_2m_denoised(cd, c[2], sig, c[3]) if order == 2 else cd, c[3])
+                    c[0] = step(c[0], oracle.flow_2m_denoised(cd, c[2], sig, c[3]) if order == 2 else cd, c[3])
                     c[2], c[3] = cd, c[3] + 1
         if len(chunks) == n:
             out = torch.cat([out, chunks.pop(0)[0]], 2)
@@ -283,16 +267,10 @@ def native_reference(st: oracle.Setting, rho: float, w: float, order: int, seeds
     (``order`` 1) or DPM-Solver++(2M) (``order`` 2): the discretisation reference of a chain on that ladder and solver
     (both denoisers read a single-level window alike, so one reference serves both)."""
     sig, f = oracle.ladder("cont_k5_a3_s24", st), st.window
-    ms = []
-    for seed in range(seeds):
-        d = oracle.DENOISERS["exact"](rho, w)
-        x = torch.randn((batch, 4, f, size, size), generator=torch.Generator().manual_seed(seed))
-        old = None
-        for i in range(len(sig) - 1):
-            den = d(x, sig[i].expand(batch, f), positions=torch.arange(f))
-            step_den = flow_2m_denoised(den, old, sig, i) if order == 2 else den
-            x, old = x + (x - step_den) / float(sig[i]) * float(sig[i + 1] - sig[i]), den
-        ms.append(oracle.measure(x))
+    ms = [oracle.measure(oracle.native_window(oracle.DENOISERS["exact"](rho, w), (batch, 4, f, size, size), sig,
+                                              [(0, len(sig) - 1)], torch.Generator().manual_seed(seed),
+                                              torch.arange(f), order))
+          for seed in range(seeds)]
     return sum(m.var for m in ms) / seeds, sum(m.lag1 for m in ms) / seeds
 
 

@@ -180,20 +180,38 @@ def path_variance(sigmas: Tensor, legs: Sequence[tuple[int, int]]) -> float:
     return float(var)
 
 
+def flow_2m_denoised(den: Tensor, old: Optional[Tensor], sig: Tensor, i: int) -> Tensor:
+    """DPM-Solver++(2M)'s corrected estimate for step ``i`` (Lu et al. 2022, alg. 2) on a flow ladder, where
+    ``lambda = log((1 - sigma) / sigma)``: the step itself is Euler's with this estimate in place of ``den``. First
+    order (``den`` itself) without a previous estimate, from sigma 1, or onto sigma 0."""
+    s_prev, s, s_next = (float(sig[i - 1]) if i else 1.0), float(sig[i]), float(sig[i + 1])
+    if old is None or s_prev >= 1.0 or s_next <= 0.0:
+        return den
+
+    def lam(t: float) -> float:
+        return math.log((1.0 - t) / t)
+
+    r = (lam(s) - lam(s_prev)) / (lam(s_next) - lam(s))
+    return (1.0 + 0.5 / r) * den - 0.5 / r * old
+
+
 def native_window(den: Callable, shape: tuple[int, int, int, int, int], sigmas: Tensor, legs: Sequence[tuple[int, int]],
-                  generator: torch.Generator, positions: Optional[Tensor] = None) -> Tensor:
+                  generator: torch.Generator, positions: Optional[Tensor] = None, order: int = 1) -> Tensor:
     """One window of ``F = shape[2]`` frames sampled natively (every frame at one level) along the same legs as
-    :func:`path_variance`, with deterministic Euler: the discretisation reference for a queue sampler on that ladder.
+    :func:`path_variance`, with deterministic Euler (``order`` 2: DPM-Solver++(2M), :func:`flow_2m_denoised`, its
+    history restarted on every leg): the discretisation reference for a queue sampler on that ladder.
     ``positions`` (``[F]`` stream positions) go to the denoiser when given."""
     extra = {} if positions is None else {"positions": positions}
     x: Optional[Tensor] = None
     for a, b in legs:
         n = torch.randn(shape, generator=generator)
         x = n if x is None else flow_noise_scaling(sigmas[a].expand(shape[2]), n, x)
+        old: Optional[Tensor] = None
         for k in range(a, b):
             s = sigmas[k].expand(shape[0], shape[2])
             d = den(x, s, **extra)
-            x = x + (x - d) / float(sigmas[k]) * float(sigmas[k + 1] - sigmas[k])
+            step_d = flow_2m_denoised(d, old, sigmas, k) if order == 2 else d
+            x, old = x + (x - step_d) / float(sigmas[k]) * float(sigmas[k + 1] - sigmas[k]), d
     assert x is not None
     return x
 
