@@ -108,7 +108,8 @@ def queue_fingerprint(queue: Any) -> dict:
     group = int(getattr(queue, "group", 1))
     if dataclasses.is_dataclass(queue) and not isinstance(queue, type):
         if cont is not None:
-            out["continuation"] = f"chunk {cont.chunk}, anchors {cont.anchors}, anchor_every {cont.anchor_every}"
+            out["continuation"] = (f"chunk {cont.chunk}, anchors {cont.anchors}, anchor_every {cont.anchor_every}"
+                                   + (f", in_flight {cont.in_flight}" if cont.in_flight > 1 else ""))
         if group != 1:
             out["group"] = f"group_size {group}"
         if getattr(queue, "init", None) == "auto clip":  # its fill and drain windows were trimmed after it shipped

@@ -3,8 +3,8 @@
 ``FIFO Queue Init -> Chunked Continuation -> Infinite Video Sampler``: FIFO Queue Init gives the window and the ladder
 (``window_length x partitions`` steps); this node replaces FIFO's diagonal queue by chunked continuation
 (:mod:`..samplers.continuation`): each chunk of new latents is denoised over the whole ladder in one window whose
-other slots hold clean latents, anchors from early in the video and the newest finished ones. Widget defaults are
-:class:`..samplers.config.ContinuationConfig`'s.
+other slots hold clean latents, anchors from early in the video and the newest finished ones; ``in_flight`` chunks at
+once, each further down the ladder (a pipeline). Widget defaults are :class:`..samplers.config.ContinuationConfig`'s.
 """
 
 from __future__ import annotations
@@ -57,6 +57,15 @@ class ChunkedContinuation(io.ComfyNode):
                              tooltip="Output latent frames between anchors: the anchors are latent frames 0, "
                                      "anchor_every, 2 x anchor_every, ... (each joins once it is finished). Larger "
                                      "spreads them over more of the video. Ignored with 0 anchors."),
+                io.Int.Input("in_flight", default=CC.in_flight, min=1, max=16,
+                             tooltip="Chunks denoised at once, each further down the ladder than the next (a "
+                                     "pipeline): a chunk leaves every steps / in_flight calls instead of every "
+                                     "steps, so the calls per output frame drop by in_flight while every chunk "
+                                     "still runs the whole ladder; younger chunks see the older ones, still noisy, "
+                                     "as their neighbours. chunk x in_flight + anchors must leave at least one "
+                                     "window slot. 2 with chunk 2, anchors 4 and sampler dpmpp_2m is the Wan "
+                                     "templates' identity-keeping chain. Not with Wan VACE / Camera (one level "
+                                     "per window): 1 there."),
             ],
             outputs=[QueueType.Output(display_name="queue", tooltip="The queue configuration with chunked "
                                                                     "continuation, for Infinite Video Sampler.")],
@@ -64,15 +73,17 @@ class ChunkedContinuation(io.ComfyNode):
 
     @classmethod
     def validate_inputs(cls, chunk: Optional[int] = None, anchors: Optional[int] = None,
-                        anchor_every: Optional[int] = None) -> bool | str:
-        return check_widgets(cls, chunk=chunk, anchors=anchors, anchor_every=anchor_every)
+                        anchor_every: Optional[int] = None, in_flight: Optional[int] = None) -> bool | str:
+        return check_widgets(cls, chunk=chunk, anchors=anchors, anchor_every=anchor_every, in_flight=in_flight)
 
     @classmethod
-    def execute(cls, queue, chunk: int, anchors: int, anchor_every: int) -> io.NodeOutput:
+    def execute(cls, queue, chunk: int, anchors: int, anchor_every: int, in_flight: int = CC.in_flight
+                ) -> io.NodeOutput:
         if not isinstance(queue, QueueConfig):
             raise ValueError("Chunked Continuation: queue must come from FIFO Queue Init")
-        require_inputs(cls, chunk=chunk, anchors=anchors, anchor_every=anchor_every)  # linked values skip validation
-        cont = ContinuationConfig(chunk, anchors, anchor_every)
+        require_inputs(cls, chunk=chunk, anchors=anchors, anchor_every=anchor_every,
+                       in_flight=in_flight)  # linked values skip validation
+        cont = ContinuationConfig(chunk, anchors, anchor_every, in_flight=in_flight)
         q = dataclasses.replace(queue, continuation=cont)
         try:
             check_alone(q)

@@ -17,9 +17,10 @@ functions the samplers use (:func:`.plan.plan_fifo` for FIFO-Diffusion, Kim et a
 - a title naming what runs (``FIFO``, ``FIFO + Self-Reflection``, ``MIGA``, ``Chunked Continuation``, ...), by the
   chain's nodes.
 
-A chain ``FIFO Queue Init -> Chunked Continuation`` (:mod:`.continuation`) has one window per chunk: its slots in the
-steady state (``roles``: ``anchor``, ``recent`` = newest finished, ``new`` = the chunk), the anchors' output latents,
-and one model call per ladder step that reads the whole window and writes the chunk.
+A chain ``FIFO Queue Init -> Chunked Continuation`` (:mod:`.continuation`) has one window per tick: its slots in the
+steady state (``roles``: ``anchor``, ``recent`` = newest finished, ``new`` = the chunks in flight, oldest first, at
+their ``levels``), the anchors' output latents, and ``per_tick`` model calls that read the whole window and write the
+chunks (``steps / in_flight``, rounded up: with one chunk in flight, its whole ladder).
 
 Everything is integers; nothing calls a model. Levels index the descending sigma ladder, i.e. count the steps done
 from fresh noise (0 = pure noise, ``steps`` = clean), for FIFO and MIGA alike; index 0 of ``levels`` is the clean end.
@@ -148,21 +149,24 @@ def _continuation_chain(config: QueueConfig, latent_frames: int) -> dict[str, An
                          f"longer")
     steps = config.fifo_plan(latent_frames).steps
     check_continuation(cont, window, steps)
-    k = cont.chunk
+    k, n = cont.chunk, cont.in_flight
+    per_tick = -(-steps // n)  # calls between two chunks leaving (the whole ladder with one in flight)
     anchor_at = [j * cont.anchor_every for j in range(cont.anchors)]
     done = max(anchor_at, default=0) + window  # far enough in that every anchor is finished
-    anchors, recent = context_positions(done, k, window, anchor_at)
+    anchors, recent = context_positions(done, n * k, window, anchor_at)
     c = len(anchors) + len(recent)
     return {
         "kind": "continuation", "window": window, "steps": steps, "warmup": 0,
         "queue": window, "pad": c, "head": -1, "group": k, "chunk": k, "first_chunk": window,
+        "in_flight": n, "per_tick": per_tick,
         "anchors": anchors, "recent": len(recent),
-        "roles": ["anchor"] * len(anchors) + ["recent"] * len(recent) + ["new"] * k,
-        "levels": [steps] * c + [0] * k,
+        "roles": ["anchor"] * len(anchors) + ["recent"] * len(recent) + ["new"] * (n * k),
+        # steps done per slot as a tick starts: the oldest chunk in flight is furthest down the ladder
+        "levels": [steps] * c + [min(steps, j * per_tick) for j in range(n - 1, -1, -1) for _ in range(k)],
         "windows": [{"read": [0, window], "write": [c, window], "memory": list(range(len(anchors)))}],
         "unified": None,
-        "calls": {"queue": steps / k, "unified": 0, "reflection_worst": 0, "expected": steps / k,
-                  "worst": steps / k},
+        "calls": {"queue": per_tick / k, "unified": 0, "reflection_worst": 0, "expected": per_tick / k,
+                  "worst": per_tick / k},
     }
 
 

@@ -71,12 +71,17 @@ class ContinuationConfig:
 
     ``shared_level``: the context is re-noised to the chunk's level at every step instead of held at sigma 0, so the
     whole window shares one level (for models that take one timestep per window, e.g. Wan VACE; such a model turns
-    it on by itself, see :func:`.denoiser.needs_one_level`)."""
+    it on by itself, see :func:`.denoiser.needs_one_level`).
+
+    ``in_flight``: chunks denoised at once, each ``ceil(steps / in_flight)`` steps further down the ladder than the
+    next, so a chunk is emitted every ``ceil(steps / in_flight)`` calls instead of every ``steps`` (a pipeline: the
+    window holds ``in_flight`` chunks beside the context)."""
 
     chunk: int = 5
     anchors: int = 3
     anchor_every: int = 24
     shared_level: bool = False
+    in_flight: int = 1
 
 
 @dataclass(frozen=True)

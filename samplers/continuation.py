@@ -31,6 +31,7 @@ memory is those ``anchors + f - 1`` latents plus the output tail, whatever the l
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, Callable, Optional, Sequence
 
 import torch
@@ -41,7 +42,7 @@ from .denoiser import Denoiser, KnownSlots, needs_one_level, positions_reach_mod
 from .fifo import _denoise_grouped, _randn, check_video_latent
 from .prompts import FrameRange, validate_schedule
 from .runner import LatentTail, Stream, check_state, drive
-from .steps import NoiseScaling, get_step_rule, per_frame_step, ve_noise_scaling
+from .steps import NoiseScaling, dpmpp_2m_denoised, get_step_rule, per_frame_step, ve_noise_scaling
 
 
 def check_alone(config: QueueConfig) -> None:
@@ -53,17 +54,22 @@ def check_alone(config: QueueConfig) -> None:
 
 def check_continuation(cfg: ContinuationConfig, window: int, steps: int) -> None:
     """``ValueError`` naming the input and the fix unless the chunk and the anchors fit the window."""
-    k, a, s = int(cfg.chunk), int(cfg.anchors), int(cfg.anchor_every)
+    k, a, s, n = int(cfg.chunk), int(cfg.anchors), int(cfg.anchor_every), int(cfg.in_flight)
     if window < 2:
         raise ValueError(f"continuation needs a window of at least 2 latent frames (one clean, one new), got "
                          f"window_length {window}")
-    if not 1 <= k <= window - 1:
-        raise ValueError(f"continuation chunk {k} must be in [1, window - 1 = {window - 1}] (the rest of the window "
-                         f"holds clean context); lower the chunk or widen the window")
-    if not 0 <= a <= window - 1 - k:
-        raise ValueError(f"continuation anchors {a} must be in [0, window - chunk - 1 = {window - 1 - k}]: the window "
-                         f"of {window} holds {k} new latents, the anchors and at least one newest finished latent; "
-                         f"lower the anchors or the chunk")
+    if n < 1:
+        raise ValueError(f"continuation in_flight must be at least 1 chunk, got {n}")
+    if not 1 <= n * k <= window - 1:
+        what, fix = (f"chunk {k}", "the chunk") if n == 1 else (f"chunk {k} x in_flight {n} = {n * k} new latents",
+                                                                 "the chunk or in_flight")
+        raise ValueError(f"continuation {what} must be in [1, window - 1 = {window - 1}] (the rest of the window "
+                         f"holds clean context); lower {fix} or widen the window")
+    if not 0 <= a <= window - 1 - n * k:
+        new = "chunk" if n == 1 else "chunk x in_flight"
+        raise ValueError(f"continuation anchors {a} must be in [0, window - {new} - 1 = {window - 1 - n * k}]: the "
+                         f"window of {window} holds {n * k} new latents, the anchors and at least one newest finished "
+                         f"latent; lower the anchors, the chunk{'' if n == 1 else ' or in_flight'}")
     if a > 0 and s < 1:
         raise ValueError(f"continuation anchor_every must be at least 1 latent, got {s}")
     if steps < 1:
@@ -84,15 +90,32 @@ def context_positions(done: int, new: int, window: int, anchors: Sequence[int]) 
         use = keep
 
 
+@dataclass
+class _Chunk:
+    """One chunk in flight: its latents ``x`` ``[B, C, m, H, W]``, the stream position of its first latent, the ladder
+    steps it has taken and its previous denoised estimate (``dpmpp_2m``'s history; None before its first step)."""
+
+    x: Tensor
+    first: int
+    step: int = 0
+    old: Optional[Tensor] = None
+
+    @property
+    def positions(self) -> list[int]:
+        return list(range(self.first, self.first + self.x.shape[2]))
+
+
 class ContinuationRun:
-    """One chunked-continuation run, a chunk per :meth:`iterate` (a :class:`.runner.QueueRunner`)."""
+    """One chunked-continuation run, one *tick* per :meth:`iterate` (a :class:`.runner.QueueRunner`): a chunk starts,
+    every chunk in flight takes ``ceil(steps / in_flight)`` ladder steps together, and the oldest leaves when it is
+    clean. With ``in_flight`` 1 (the default) a tick is a whole chunk."""
 
     def __init__(self, cfg: ContinuationConfig, denoiser: Denoiser, latent: Tensor, sigmas: Tensor, window: int,
                  frames: int, *, generator: torch.Generator, rule: str = "euler", eta: float = 1.0,
                  noise_scaling: NoiseScaling = ve_noise_scaling, init: str = "noise",
                  prompt_ranges: Optional[Sequence[FrameRange]] = None):
         check_continuation_inputs(cfg, latent, sigmas, window, frames, init)
-        get_step_rule(rule)
+        get_step_rule(rule, multistep=True)
         if prompt_ranges is not None:
             validate_schedule(prompt_ranges)
         if cfg.anchors > 0 and not positions_reach_model(denoiser):
@@ -100,18 +123,23 @@ class ContinuationRun:
                              f"(its temporal positions set per frame), and this one sees every window as consecutive "
                              f"frames, so it would read far-away anchors as neighbours; set anchors to 0, or use a "
                              f"Wan 2.1 / 2.2 model (LTX-Video and Cosmos Predict2 windows stay consecutive)")
+        self.shared = bool(cfg.shared_level) or needs_one_level(denoiser)
+        if self.shared and int(cfg.in_flight) > 1:
+            raise ValueError(f"continuation in_flight {cfg.in_flight}: this model (or shared_level) takes one noise "
+                             f"level per window, and chunks in flight sit at different levels; set in_flight to 1")
         self.cfg, self.den, self.gen, self.rule, self.eta = cfg, denoiser, generator, rule, eta
         self.ns, self.ranges, self.window, self.frames = noise_scaling, prompt_ranges, int(window), int(frames)
         self.sigmas = sigmas.to(device=latent.device, dtype=torch.float32)
-        b, c, _, h, w = latent.shape
+        self.steps = self.sigmas.shape[0] - 1
+        self.per_tick = -(-self.steps // int(cfg.in_flight))  # calls per tick once the first window is done
         self.like = latent.to(torch.float32)
         self.anchor_at = [j * int(cfg.anchor_every) for j in range(int(cfg.anchors))]
         self.anchors: dict[int, Tensor] = {}  # output index -> clean latent [B, C, 1, H, W]
         self.recent = self.like[:, :, :0].clone()  # newest finished latents, at most window - 1
+        self.flight: list[_Chunk] = []  # chunks being denoised, oldest first
         self.done_count = 0
         self.it = 0
         self.clip = init == "clip"
-        self.shared = bool(cfg.shared_level) or needs_one_level(denoiser)
         self._info: dict[str, Any] = {}
 
     @property
@@ -122,6 +150,11 @@ class ContinuationRun:
     def frames_done(self) -> int:
         return min(self.done_count, self.frames)
 
+    @property
+    def started(self) -> int:
+        """Stream position of the next chunk's first latent."""
+        return self.flight[-1].first + self.flight[-1].x.shape[2] if self.flight else self.done_count
+
     def _keep(self, first: int, latents: Tensor) -> None:
         """Finished latents ``first, first + 1, ...`` become context: anchors and the newest ``window - 1``."""
         for p in range(latents.shape[2]):
@@ -131,56 +164,85 @@ class ContinuationRun:
         self.done_count = first + latents.shape[2]
 
     def iterate(self) -> list[tuple[int, Tensor]]:
-        n, f = self.done_count, self.window
-        if self.clip and n == 0:  # the clip is the video's first f latents
-            new = self.like[:, :, :f].clone()
+        f, first_window = self.window, self.done_count == 0
+        if self.clip and first_window:  # the clip is the video's first f latents
+            self.flight.append(_Chunk(self.like[:, :, :f].clone(), 0, self.steps))
         else:
-            new = self._chunk(n, f if n == 0 else min(int(self.cfg.chunk), self.frames - n))
-        first = n
-        self._keep(first, new)
+            p = self.started
+            if p < self.frames:  # too few finished latents to fill the window: more new ones (the first chunk: all f)
+                self._start(p, max(min(int(self.cfg.chunk), self.frames - p), f - p))
+            self._advance(self.steps if first_window else self.per_tick)
+        out: list[tuple[int, Tensor]] = []
+        while self.flight and self.flight[0].step >= self.steps:  # the oldest is clean: it leaves
+            ch = self.flight.pop(0)
+            self._keep(ch.first, ch.x)
+            out += [(ch.first + q, ch.x[:, :, q:q + 1]) for q in range(ch.x.shape[2]) if ch.first + q < self.frames]
         self.it += 1
-        self._info = {"x": new, "i": self.it - 1, "sigma": self.sigmas[-1:], "sigma_hat": self.sigmas[-1:],
-                      "denoised": new[:, :, -1:], "frame": self.frames_done - 1,
-                      "entries": list(range(first, first + new.shape[2])), "total": self.total_iterations()}
-        return [(first + p, new[:, :, p:p + 1]) for p in range(new.shape[2]) if first + p < self.frames]
+        shown = torch.cat([x for _, x in out], dim=2) if out else self.flight[0].x
+        self._info = {"x": shown, "i": self.it - 1, "sigma": self.sigmas[-1:], "sigma_hat": self.sigmas[-1:],
+                      "denoised": shown[:, :, -1:], "frame": self.frames_done - 1,
+                      "entries": [q for q, _ in out], "total": self.total_iterations()}
+        return out
 
-    def _chunk(self, n: int, m: int) -> Tensor:
-        """``m`` new latents after ``n`` finished ones, denoised over the whole ladder behind clean context."""
-        f = self.window
-        m = max(m, f - n)  # too few finished latents to fill the window: more new ones (the first chunk: all f)
-        anc, rec = context_positions(n, m, f, self.anchor_at)
+    def _start(self, first: int, m: int) -> None:
+        """A chunk of ``m`` latents from noise at the top of the ladder joins the flight (one seeded draw)."""
+        b, c, _, h, w = self.like.shape
+        zeros = torch.zeros((b, c, m, h, w), dtype=self.like.dtype, device=self.like.device)
+        self.flight.append(_Chunk(self.ns(self.sigmas[:1].expand(m), _randn((b, c, m, h, w), self.gen, self.like),
+                                          zeros), first))
+
+    def _advance(self, calls: int) -> None:
+        """``calls`` model calls on one window ``[context | chunks in flight, oldest first]``: each chunk not yet
+        clean takes one step of the ladder per call (a clean one stays, at sigma 0, as context)."""
+        f, chunks = self.window, self.flight
+        new = sum(ch.x.shape[2] for ch in chunks)
+        anc, rec = context_positions(chunks[0].first, new, f, self.anchor_at)
         ctx = [self.anchors[p] for p in anc] + ([self.recent[:, :, self.recent.shape[2] - len(rec):]] if rec else [])
-        pos = anc + rec + list(range(n, n + m))
+        pos = anc + rec + [q for ch in chunks for q in ch.positions]
         positions = window_positions(pos, self.like)
-        c = len(pos) - m
-        b, ch, _, h, w = self.like.shape
-        x = self.ns(self.sigmas[:1].expand(m), _randn((b, ch, m, h, w), self.gen, self.like),
-                    torch.zeros((b, ch, m, h, w), dtype=self.like.dtype, device=self.like.device))
-        clean = torch.cat(ctx, dim=2) if ctx else x[:, :, :0]
+        c = len(anc) + len(rec)
+        b, ch_, _, h, w = self.like.shape
+        clean = torch.cat(ctx, dim=2) if ctx else self.like[:, :, :0]
         zeros = self.sigmas.new_zeros(c)
         known, ctx_noise = None, None
-        if self.shared and c > 0:
-            ctx_noise = _randn((b, ch, c, h, w), self.gen, self.like)
-            slots = torch.arange(c + m, device=self.like.device) < c
-            known = KnownSlots(slots, torch.cat([clean, torch.zeros_like(x)], dim=2))
-        for i in range(self.sigmas.shape[0] - 1):
-            s, s_next = self.sigmas[i].expand(m), self.sigmas[i + 1].expand(m)
+        if self.shared and c > 0:  # one chunk in flight (checked): its context noise, drawn after its own noise
+            ctx_noise = _randn((b, ch_, c, h, w), self.gen, self.like)
+            slots = torch.arange(c + new, device=self.like.device) < c
+            known = KnownSlots(slots, torch.cat([clean, torch.zeros_like(chunks[0].x)], dim=2))
+        for _ in range(calls):
             ctx_x, ctx_sig = clean, zeros
             if ctx_noise is not None:  # the context at the chunk's level, replaced from its clean latents each step
-                ctx_sig = self.sigmas[i].expand(c)
+                ctx_sig = self.sigmas[chunks[0].step].expand(c)
                 ctx_x = self.ns(ctx_sig, ctx_noise, clean)
-            sig = torch.cat([ctx_sig, s]).expand(b, -1)
-            den = _denoise_grouped(self.den, torch.cat([ctx_x, x], dim=2), sig, pos, self.ranges, positions, known)
-            noise = None
-            if self.rule == "euler_ancestral" and self.eta > 0:
-                noise = _randn((b, ch, m, h, w), self.gen, x)
-            x = per_frame_step(self.rule, x, den[:, :, c:], s.expand(b, -1), s_next.expand(b, -1), eta=self.eta,
-                               noise=noise, noise_scaling=self.ns)
-        return x
+            sig = torch.cat([ctx_sig] + [self.sigmas[min(ch.step, self.steps)].expand(ch.x.shape[2])
+                                         for ch in chunks]).expand(b, -1)
+            den = _denoise_grouped(self.den, torch.cat([ctx_x] + [ch.x for ch in chunks], dim=2), sig, pos,
+                                   self.ranges, positions, known)
+            at = c
+            for ch in chunks:
+                m, i = ch.x.shape[2], ch.step
+                if i < self.steps:
+                    d = den[:, :, at:at + m]
+                    s, s_next = self.sigmas[i].expand(m), self.sigmas[i + 1].expand(m)
+                    est = d
+                    if self.rule == "dpmpp_2m":
+                        est = dpmpp_2m_denoised(d, ch.old, float(self.sigmas[i - 1]) if i else None,
+                                                float(self.sigmas[i]), float(self.sigmas[i + 1]), self.ns)
+                        ch.old = d
+                    noise = None
+                    if self.rule == "euler_ancestral" and self.eta > 0:
+                        noise = _randn((b, ch_, m, h, w), self.gen, ch.x)
+                    ch.x = per_frame_step(self.rule, ch.x, est, s.expand(b, -1), s_next.expand(b, -1), eta=self.eta,
+                                          noise=noise, noise_scaling=self.ns)
+                    ch.step = i + 1
+                at += m
 
     def total_iterations(self) -> int:
+        """Ticks in the run: the first window, then one per chunk, plus the ticks the last chunk needs after it
+        starts (``ceil(steps / per_tick) - 1``)."""
         k, f = int(self.cfg.chunk), self.window
-        return 1 + max(0, -(-(self.frames - f) // k))
+        chunks = max(0, -(-(self.frames - f) // k))
+        return 1 + chunks + (-(-self.steps // self.per_tick) - 1 if chunks else 0)
 
     def info(self) -> dict[str, Any]:
         return self._info
@@ -188,9 +250,13 @@ class ContinuationRun:
     _STATE_KEYS = ("anchors", "recent", "done_count", "it", "rng")
 
     def state_dict(self) -> dict[str, Any]:
+        """Everything the next tick reads, the chunks in flight included (their latents, first positions, steps and
+        previous estimates), so a resumed run continues bit for bit."""
         return {"kind": "continuation", "anchors": {p: t.detach().clone() for p, t in self.anchors.items()},
                 "recent": self.recent.detach().clone(), "done_count": self.done_count, "it": self.it,
-                "rng": self.gen.get_state(), "frames_done": self.frames_done}
+                "rng": self.gen.get_state(), "frames_done": self.frames_done,
+                "flight": [{"x": ch.x.detach().clone(), "first": ch.first, "step": ch.step,
+                            "old": None if ch.old is None else ch.old.detach().clone()} for ch in self.flight]}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         check_state(state, "continuation", self._STATE_KEYS)
@@ -201,8 +267,17 @@ class ContinuationRun:
         if sorted(int(p) for p in state["anchors"]) != [p for p in self.anchor_at if p < int(state["done_count"])]:
             raise ValueError("the resume state's anchors do not match this run's anchors / anchor_every: resume with "
                              "the continuation settings it was saved with")
+        flight = state.get("flight", [])  # absent in states saved before chunks could be in flight: none were
+        # between ticks at most in_flight - 1 chunks are in flight, each a whole number of ticks down its ladder
+        if len(flight) > int(self.cfg.in_flight) - 1 or any(
+                int(c["x"].shape[2]) > int(self.cfg.chunk) or not 0 < int(c["step"]) < self.steps
+                or int(c["step"]) % self.per_tick for c in flight):
+            raise ValueError("the resume state's chunks in flight do not match this run's chunk / in_flight: resume "
+                             "with the continuation settings it was saved with")
         self.anchors = {int(p): t.to(self.like).clone() for p, t in state["anchors"].items()}
         self.recent = r.to(self.like).clone()
+        self.flight = [_Chunk(c["x"].to(self.like).clone(), int(c["first"]), int(c["step"]),
+                              None if c["old"] is None else c["old"].to(self.like).clone()) for c in flight]
         self.done_count, self.it = int(state["done_count"]), int(state["it"])
         self.gen.set_state(state["rng"])
 

@@ -22,15 +22,18 @@ from .miga_setup import MigaSetup, miga_steps, prepare_miga
 from .plan import AUTO_CLIP, FifoPlan
 from .prompts import FrameRange
 from .runner import Stream
-from .steps import NoiseScaling
+from .steps import NoiseScaling, get_step_rule
 
 QueueSetup = Union[FifoPlan, MigaSetup]
 
 
-def check_run_inputs(config: QueueConfig, latent: Tensor, sigmas: Tensor, frames: int) -> QueueSetup:
-    """Validate before any model call (errors name the input and the fix); return the run's set-up."""
+def check_run_inputs(config: QueueConfig, latent: Tensor, sigmas: Tensor, frames: int,
+                     rule: str = "euler") -> QueueSetup:
+    """Validate before any model call (errors name the input and the fix); return the run's set-up. ``rule``: the
+    step rule (``dpmpp_2m`` only with continuation, whose chunks keep their previous estimate)."""
     check_video_latent(latent)
     check_fifo_only(config)
+    get_step_rule(rule, multistep=config.continuation is not None)
     if config.continuation is not None:
         from .continuation import check_alone, check_continuation_inputs
 
@@ -96,6 +99,7 @@ def run_queue(
     :mod:`.runner`); noise comes from a CPU generator seeded ``seed``. ``setup``: what :func:`check_run_inputs`
     returned for these inputs, when the caller has checked them already."""
     check_fifo_only(config)
+    get_step_rule(rule, multistep=config.continuation is not None)
     generator = torch.Generator("cpu").manual_seed(int(seed) & 0xFFFF_FFFF_FFFF_FFFF)
     kwargs: dict[str, Any] = dict(generator=generator, rule=rule, eta=eta, prompt_ranges=prompt_ranges,
                                   callback=callback, output_device=output_device, stream=stream)

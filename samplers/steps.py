@@ -12,6 +12,7 @@ The ComfyUI adapter injects the model's own ``model_sampling.noise_scaling``; th
 
 from __future__ import annotations
 
+import math
 from typing import Callable, Optional
 
 import torch
@@ -98,14 +99,53 @@ def ancestral_step(
     return torch.where(frame_sigma(s, x.ndim).to(x) > 0, out, x)
 
 
-STEP_RULES = ("euler", "euler_ancestral")
+QUEUE_RULES = ("euler", "euler_ancestral")  # per-frame rules: every engine
+STEP_RULES = QUEUE_RULES + ("dpmpp_2m",)  # dpmpp_2m: chunked continuation only (it keeps one history per chunk)
 
 
-def get_step_rule(name: str) -> str:
-    """Validate a step-rule name (the Combo options of the sampler node)."""
+def get_step_rule(name: str, *, multistep: bool = False) -> str:
+    """Validate a step-rule name (the Combo options of the sampler node). ``multistep``: the engine keeps a previous
+    estimate per chunk (chunked continuation), so ``dpmpp_2m`` is allowed; the diagonal queues (FIFO, MIGA) move each
+    frame through the ladder beside frames at other steps and keep no history, so they refuse it."""
     if name not in STEP_RULES:
         raise ValueError(f"Unknown step rule {name!r}: choose one of {', '.join(STEP_RULES)}")
+    if name == "dpmpp_2m" and not multistep:
+        raise ValueError("sampler_name dpmpp_2m needs Chunked Continuation (it keeps each chunk's previous estimate); "
+                         "FIFO-Diffusion and MIGA queues take euler or euler_ancestral: pick one of those, or add "
+                         "Chunked Continuation")
     return name
+
+
+def _signal_noise(sigma: float, noise_scaling: NoiseScaling) -> tuple[float, float]:
+    """``(alpha, s)`` of a level, read off ``noise_scaling``: ``alpha = ns(sigma, 0, 1)``, ``s = ns(sigma, 1, 0)``."""
+    one = torch.ones((1, 1, 1, 1, 1), dtype=torch.float64)
+    sig = torch.tensor([float(sigma)], dtype=torch.float64)
+    return float(noise_scaling(sig, one * 0.0, one)), float(noise_scaling(sig, one, one * 0.0))
+
+
+def log_snr(sigma: float, noise_scaling: NoiseScaling) -> float:
+    """``lambda = log(alpha / s)`` (:func:`_signal_noise`): ``log((1 - sigma) / sigma)`` for flow matching,
+    ``-log(sigma)`` for variance exploding."""
+    alpha, s = _signal_noise(sigma, noise_scaling)
+    return math.log(alpha / s)
+
+
+def dpmpp_2m_denoised(denoised: Tensor, old: Optional[Tensor], sigma_prev: Optional[float], sigma: float,
+                      sigma_next: float, noise_scaling: NoiseScaling = ve_noise_scaling) -> Tensor:
+    """DPM-Solver++(2M)'s corrected estimate for the step ``sigma -> sigma_next`` (Lu et al. 2022, "DPM-Solver++",
+    alg. 2): ``(1 + 1 / 2r) D - 1 / 2r D_old`` with ``r = h_prev / h`` in ``lambda = log(alpha / s)``
+    (:func:`log_snr`, the model family's own, so it is exact for flow matching as for variance exploding). A
+    deterministic :func:`euler_step` with this estimate in place of ``D`` *is* the 2M step (its exponential
+    integrator equals Euler's coefficients in both families). First order (``denoised`` itself) without a previous
+    estimate, from a level of zero signal (flow's sigma 1) or onto sigma 0, as k-diffusion's ``sample_dpmpp_2m``.
+    ``denoised``, ``old``: ``[B, C, F, H, W]`` of one level."""
+    if old is None or sigma_prev is None or float(sigma_next) <= 0.0:
+        return denoised
+    if _signal_noise(sigma_prev, noise_scaling)[0] <= 0.0:
+        return denoised
+    lam_prev, lam, lam_next = (log_snr(s, noise_scaling) for s in (sigma_prev, sigma, sigma_next))
+    r = (lam - lam_prev) / (lam_next - lam)
+    return (1.0 + 0.5 / r) * denoised - (0.5 / r) * old
 
 
 def per_frame_step(
@@ -119,8 +159,9 @@ def per_frame_step(
     noise: Optional[Tensor] = None,
     noise_scaling: NoiseScaling = ve_noise_scaling,
 ) -> Tensor:
-    """Dispatch one per-frame step by rule name (``euler`` or ``euler_ancestral``)."""
-    if rule == "euler" or eta == 0.0:
+    """Dispatch one per-frame step by rule name (``euler`` or ``euler_ancestral``; ``dpmpp_2m`` is an Euler step
+    whose ``denoised`` the caller has corrected with :func:`dpmpp_2m_denoised`)."""
+    if rule in ("euler", "dpmpp_2m") or eta == 0.0:
         return euler_step(x, denoised, sigma, sigma_next)
     if noise is None:
         raise ValueError("euler_ancestral needs a noise tensor")

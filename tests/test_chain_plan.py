@@ -172,6 +172,27 @@ def test_continuation_chain_is_the_window_a_run_uses():
     assert [s == 0.0 for s in sigmas] == [lv == d["steps"] for lv in d["levels"]]
 
 
+def test_continuation_chain_in_flight_is_the_window_a_run_uses():
+    """With 2 chunks in flight the plan's window holds both chunks (the older half way down the ladder), its calls per
+    output latent are ceil(steps / 2) / chunk, and a real run's steady-state tick starts with exactly those levels."""
+    cont = ContinuationConfig(chunk=2, anchors=2, anchor_every=5, in_flight=2)
+    cfg = QueueConfig(W, 2, True, "noise", continuation=cont)
+    d = plan_chain(cfg, W)
+    steps, h = 2 * W, W  # 16 steps, 8 calls a tick
+    assert d["in_flight"] == 2 and d["per_tick"] == h and d["calls"]["expected"] == pytest.approx(h / 2)
+    assert d["roles"] == ["anchor"] * 2 + ["recent"] * 2 + ["new"] * 4
+    assert d["levels"] == [steps] * 4 + [h, h, 0, 0]
+    den, frames = PositionsSeen(), W + 2 * 6
+    sample_continuation(cont, den, torch.zeros(1, 2, W, 3, 3), torch.linspace(1.0, 0.0, steps + 1), W, frames,
+                        generator=torch.Generator().manual_seed(0))
+    ticks = 6 + 1  # a chunk starts every tick, the last one needs one more to drain
+    assert len(den.calls) == steps + ticks * h
+    ladder = torch.linspace(1.0, 0.0, steps + 1)
+    positions, sigmas = den.calls[steps + (ticks - 2) * h]  # the last tick with two chunks in flight
+    assert positions[:2] == d["anchors"]
+    torch.testing.assert_close(torch.tensor(sigmas), ladder[d["levels"]])
+
+
 def test_continuation_chain_refuses_what_the_run_refuses():
     with pytest.raises(ValueError, match="continuation replaces the queue"):
         plan_chain(QueueConfig(W, 2, True, "noise", zigzag=ZZ, continuation=ContinuationConfig(3, 2, 5)), W)

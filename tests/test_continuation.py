@@ -3,6 +3,8 @@ positions and levels, model calls, the anchors in the resume state, and bad inpu
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 import torch
 
@@ -193,4 +195,81 @@ def test_one_level_denoiser_is_refused_by_the_diagonal_queue_before_any_model_ca
     den = SharedEcho()
     with pytest.raises(ValueError, match="one noise level per window.*chunked continuation"):
         run_queue(QueueConfig(W, 2, True, "noise"), den, torch.zeros(1, 2, W, 2, 2), ladder(16), 12, seed=1)
+    assert den.calls == []
+
+
+def test_chunks_in_flight_share_the_window_at_staggered_levels():
+    """in_flight 2, 6 steps: every tick is 3 calls; the window holds the context, then the older chunk (steps 3-5 of
+    its ladder) beside the newer one (steps 0-2); the older leaves clean after the tick, and the last chunk drains
+    with more context slots."""
+    cfg, den = ContinuationConfig(chunk=2, anchors=1, anchor_every=10, in_flight=2), Echo()
+    out = run(cfg, 20, den)
+    torch.testing.assert_close(out, torch.arange(20.0)[None, None, :, None, None].expand_as(out))
+    sig = ladder(6).tolist()
+    assert den.calls[0][0] == list(range(8)) and len(den.calls) - 6 == 3 * (6 + 1)  # 6 chunks of 2, one drain tick
+    first_tick = den.calls[6:9]
+    for j, (pos, s) in enumerate(first_tick):  # one chunk in flight: 6 context slots, chunk 8-9
+        assert pos == [0, 3, 4, 5, 6, 7, 8, 9] and s == [0.0] * 6 + [sig[j]] * 2
+    for j, (pos, s) in enumerate(den.calls[9:12]):  # chunk 8-9 at steps 3-5, chunk 10-11 at steps 0-2
+        assert pos == [0, 5, 6, 7, 8, 9, 10, 11]  # anchor 0, 3 newest, then the two chunks
+        assert s == [0.0] * 4 + [sig[3 + j]] * 2 + [sig[j]] * 2
+    drain = den.calls[-3:]  # the last chunk (18-19) alone, at steps 3-5, beside 6 clean latents
+    assert all(p == [0, 13, 14, 15, 16, 17, 18, 19] for p, _ in drain)
+    assert [s[-1] for _, s in drain] == sig[3:6]
+
+
+def test_in_flight_resumes_bit_for_bit_with_a_chunk_in_flight():
+    cfg = ContinuationConfig(chunk=2, anchors=2, anchor_every=6, in_flight=2)
+
+    def den(x, sigma, prompts=None, positions=None):
+        return torch.tanh(0.7 * x + 0.2 * torch.roll(x, 1, dims=2)) + 0.05 * torch.sin(positions.to(x))[
+            None, None, :, None, None]
+
+    for rule in ("dpmpp_2m", "euler_ancestral"):
+        full = run(cfg, 25, den, rule=rule)
+        states = []
+        run(cfg, 25, den, rule=rule, stream=Stream(every=1, on_state=states.append))
+        mid = [s for s in states if s["flight"] and s["frames_done"] > 12]
+        assert mid and mid[0]["flight"][0]["step"] == 3  # half its ladder done
+        assert (mid[0]["flight"][0]["old"] is not None) == (rule == "dpmpp_2m")  # 2M's history travels with it
+        out = run(cfg, 25, den, rule=rule, stream=Stream(resume=mid[0]))
+        k = mid[0]["frames_done"]
+        assert torch.equal(out[:, :, k:], full[:, :, k:]), rule
+    with pytest.raises(ValueError, match="chunks in flight do not match"):
+        run(ContinuationConfig(chunk=2, anchors=2, anchor_every=6), 25, den, stream=Stream(resume=mid[0]))
+
+
+def test_2m_first_window_is_the_oracles_native_2m_window():
+    """The first chunk has no context: with dpmpp_2m it is native DPM-Solver++(2M) sampling of one window, which the
+    oracle computes independently (tools/testing/oracle.py native_window, order 2)."""
+    from infinite_video.tools.testing import oracle
+
+    d = oracle.ExactDenoiser(0.9, 0.5)
+    sig = oracle.shifted_ladder(12, 5.0)
+    want = oracle.native_window(d, (2, 2, W, 3, 3), sig, [(0, 12)], torch.Generator().manual_seed(3), order=2)
+    got = sample_continuation(ContinuationConfig(chunk=3, anchors=0), d, torch.zeros(2, 2, W, 3, 3), sig, W, W,
+                              generator=torch.Generator().manual_seed(3), rule="dpmpp_2m",
+                              noise_scaling=flow_noise_scaling)
+    torch.testing.assert_close(got, want)
+    euler = sample_continuation(ContinuationConfig(chunk=3, anchors=0), d, torch.zeros(2, 2, W, 3, 3), sig, W, W,
+                                generator=torch.Generator().manual_seed(3), noise_scaling=flow_noise_scaling)
+    assert (euler - got).abs().max() > 1e-3  # a different solver, not Euler renamed
+
+
+def test_2m_and_in_flight_refusals_before_any_model_call():
+    den = Echo()
+    fifo = QueueConfig(W, 2, True, "noise")
+    with pytest.raises(ValueError, match="dpmpp_2m needs Chunked Continuation"):
+        run_queue(fifo, den, torch.zeros(1, 2, W, 2, 2), ladder(16), 12, seed=1, rule="dpmpp_2m")
+    with pytest.raises(ValueError, match="dpmpp_2m needs Chunked Continuation"):
+        run_queue(dataclasses.replace(fifo, guidance=GuidanceConfig(2)), den, torch.zeros(1, 2, W, 2, 2),
+                  ladder(16), 12, seed=1, rule="dpmpp_2m")
+    with pytest.raises(ValueError, match=r"chunk 3 x in_flight 3 = 9 new latents must be in \[1, window - 1 = 7\]"):
+        run(ContinuationConfig(chunk=3, anchors=0, in_flight=3), 20, den)
+    with pytest.raises(ValueError, match=r"anchors 2 must be in \[0, window - chunk x in_flight - 1 = 1\]"):
+        run(ContinuationConfig(chunk=3, anchors=2, in_flight=2), 20, den)
+    with pytest.raises(ValueError, match="in_flight must be at least 1"):
+        run(ContinuationConfig(chunk=3, anchors=0, in_flight=0), 20, den)
+    with pytest.raises(ValueError, match="one noise level per window.*set in_flight to 1"):
+        run(ContinuationConfig(chunk=2, anchors=0, shared_level=True, in_flight=2), 20, den)
     assert den.calls == []

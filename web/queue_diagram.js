@@ -18,8 +18,8 @@
 // readability threshold at 60% zoom); nothing is added to widgets_values, so saved workflows and API prompts are
 // unchanged.
 // A Chunked Continuation chain (FIFO Queue Init -> Chunked Continuation -> sampler) is drawn as its one window: the
-// anchors (cyan), the newest finished latents (grey), the new chunk (at fresh noise), and the one call per ladder
-// step that reads the whole window and writes the chunk.
+// anchors (cyan), the newest finished latents (grey), the chunks in flight (the oldest furthest down the ladder, the
+// newest at fresh noise), and the calls that read the whole window and step every chunk.
 
 import { app } from "../../scripts/app.js";
 import { api } from "../../scripts/api.js";
@@ -171,9 +171,11 @@ function lines(view) {
   const title = p.title ?? p.kind.toUpperCase();
   if (p.kind === "continuation") {
     const from = view.latentFrom ? ` (window from "${view.latentFrom}")` : "";
+    const flight = p.in_flight > 1 ? `${p.in_flight} chunks of ${p.chunk} in flight` : `${p.chunk} new latents`;
     out.push([`${title}: window ${p.window} = ${p.anchors.length} anchors + ${p.recent} newest finished + ` +
-              `${p.chunk} new latents, ${p.steps} steps per chunk${from}`, COLORS.text]);
-    out.push([`${f1(c.expected)} model calls per output frame (${p.steps} steps / chunk ${p.chunk}); the first chunk ` +
+              `${flight}, ${p.steps} steps per chunk${from}`, COLORS.text]);
+    const per = p.in_flight > 1 ? `${p.per_tick} calls per ${p.steps} / ${p.in_flight} in flight` : `${p.steps} steps`;
+    out.push([`${f1(c.expected)} model calls per output frame (${per} / chunk ${p.chunk}); the first chunk ` +
               `is the whole window (${p.first_chunk} new latents)`, COLORS.text]);
     if (p.anchors.length) {
       out.push([`anchors: output latents ${p.anchors.join(", ")}, kept in every window at their true distance`,
@@ -335,7 +337,9 @@ function draw(ctx, node, view) {
     const first = box.rows.shown.length;
     ctx.fillStyle = COLORS.text;
     const caption = plan.kind === "continuation"
-      ? `1 call per step, ${plan.steps} steps per chunk: each reads the window, writes the chunk`
+      ? (plan.in_flight > 1
+        ? `${plan.per_tick} calls per chunk leaving: each reads the window, steps every chunk in flight`
+        : `1 call per step, ${plan.steps} steps per chunk: each reads the window, writes the chunk`)
       : `${n} call${n > 1 ? "s" : ""} per sweep: all writes, ${n > first ? `first ${first}` : "each"} in full`;
     ctx.fillText(caption, x0, box.rows.caption);
     (plan.kind === "continuation" ? CONTINUATION_LEGEND : LEGEND).forEach((row, r) => {

@@ -100,6 +100,15 @@ class ContextRun(ContinuationRun):
         self.few, self.few_above = (int(m[1]), float(m[2])) if m else (None, 2.0)
         self.order = 2 if spec == "clean2m" else 1
 
+    def iterate(self) -> list[tuple[int, Tensor]]:
+        """One chunk per iteration over the whole ladder (the engine's ``in_flight`` 1), by this class's
+        :meth:`_chunk`."""
+        n, f = self.done_count, self.window
+        new = self._chunk(n, f if n == 0 else min(int(self.cfg.chunk), self.frames - n))
+        self._keep(n, new)
+        self.it += 1
+        return [(n + p, new[:, :, p:p + 1]) for p in range(new.shape[2]) if n + p < self.frames]
+
     def _window(self, n: int, m: int):
         """The chunk's window as the engine builds it: ``(m, anchors, recent, positions list, positions, context
         count, the chunk's starting noise, the clean context)``."""

@@ -50,7 +50,7 @@ from infinite_video.samplers.config import (
 from infinite_video.samplers.continuation import sample_continuation
 from infinite_video.samplers.miga import MigaStats, sample_miga
 from infinite_video.samplers.miga_setup import resolve_miga
-from infinite_video.samplers.steps import flow_noise_scaling
+from infinite_video.samplers.steps import dpmpp_2m_denoised, flow_noise_scaling
 
 
 def check_process(rho: float, identity: float = 0.0) -> None:
@@ -181,18 +181,10 @@ def path_variance(sigmas: Tensor, legs: Sequence[tuple[int, int]]) -> float:
 
 
 def flow_2m_denoised(den: Tensor, old: Optional[Tensor], sig: Tensor, i: int) -> Tensor:
-    """DPM-Solver++(2M)'s corrected estimate for step ``i`` (Lu et al. 2022, alg. 2) on a flow ladder, where
-    ``lambda = log((1 - sigma) / sigma)``: the step itself is Euler's with this estimate in place of ``den``. First
-    order (``den`` itself) without a previous estimate, from sigma 1, or onto sigma 0."""
-    s_prev, s, s_next = (float(sig[i - 1]) if i else 1.0), float(sig[i]), float(sig[i + 1])
-    if old is None or s_prev >= 1.0 or s_next <= 0.0:
-        return den
-
-    def lam(t: float) -> float:
-        return math.log((1.0 - t) / t)
-
-    r = (lam(s) - lam(s_prev)) / (lam(s_next) - lam(s))
-    return (1.0 + 0.5 / r) * den - 0.5 / r * old
+    """DPM-Solver++(2M)'s corrected estimate for step ``i`` of the flow ladder ``sig``: the engine's
+    :func:`steps.dpmpp_2m_denoised` (the step itself is Euler's with this estimate in place of ``den``)."""
+    return dpmpp_2m_denoised(den, old, float(sig[i - 1]) if i else None, float(sig[i]), float(sig[i + 1]),
+                             flow_noise_scaling)
 
 
 def native_window(den: Callable, shape: tuple[int, int, int, int, int], sigmas: Tensor, legs: Sequence[tuple[int, int]],
@@ -329,9 +321,11 @@ FEW = Setting(window=20, steps=4, partitions=1, group=5, end_step=3, guidance=2,
 
 
 
-def continuation_name(cfg: ContinuationConfig) -> str:
-    """The method name of a continuation config: ``cont_k{chunk}_a{anchors}_s{anchor_every}``."""
-    return f"cont_k{cfg.chunk}_a{cfg.anchors}_s{cfg.anchor_every}"
+def continuation_name(cfg: ContinuationConfig, rule: str = "euler", partitions: int = 0) -> str:
+    """The method name of a continuation config: ``cont_k{chunk}_a{anchors}_s{anchor_every}``, then ``_n{in_flight}``
+    with chunks in flight, ``_2m`` with the ``dpmpp_2m`` rule and ``_p{partitions}`` off the setting's partitions."""
+    return (f"cont_k{cfg.chunk}_a{cfg.anchors}_s{cfg.anchor_every}" + (f"_n{cfg.in_flight}" if cfg.in_flight > 1
+            else "") + ("_2m" if rule == "dpmpp_2m" else "") + (f"_p{partitions}" if partitions else ""))
 
 
 # chains a shipped workflow or a node default runs: FIFO Queue Init's defaults (lookahead on) at the setting's 3
@@ -366,23 +360,35 @@ def queue_config(method: str, st: Setting) -> QueueConfig:
 def method_setting(method: str, st: Setting) -> Setting:
     """The setting a method runs: ``fifo_p{n}`` / ``fifo_lookahead_p{n}`` are FIFO with ``n`` partitions (FIFO Queue
     Init's default is 2), ``fifo_w{f}_p{n}`` also with a window of ``f`` frames (a model whose clip is ``f`` long);
-    any other method runs ``st`` as it is."""
-    m = re.fullmatch(r"(fifo|fifo_lookahead)(?:_w(\d+))?_p(\d+)", method)
+    ``cont_..._p{n}`` is continuation on a ladder of ``window x n`` steps; any other method runs ``st`` as it is."""
+    m = re.fullmatch(r"(fifo|fifo_lookahead|cont_\w+?)(?:_w(\d+))?_p(\d+)", method)
     if m is None:
         return st
     return dataclasses.replace(st, partitions=int(m[3]), window=int(m[2]) if m[2] else st.window)
 
 
 def _base(method: str) -> str:
-    """``fifo_w27_p1`` -> ``fifo``: the method without its window and partitions suffixes."""
-    return re.sub(r"(_w\d+)?_p\d+$", "", method) if method.startswith("fifo") else method
+    """``fifo_w27_p1`` -> ``fifo``, ``cont_k2_a4_s24_n2_2m_p5`` -> ``cont_k2_a4_s24_n2_2m``: the method without its
+    window and partitions suffixes."""
+    return re.sub(r"(_w\d+)?_p\d+$", "", method) if method.startswith(("fifo", "cont_")) else method
+
+
+CONT_NAME = re.compile(r"cont_k(\d+)_a(\d+)_s(\d+)(?:_n(\d+))?(_2m)?(_shared)?")
 
 
 def continuation_config(method: str) -> Optional[ContinuationConfig]:
-    """``cont_k{chunk}_a{anchors}_s{anchor_every}`` (e.g. ``cont_k4_a3_s32``; ``_shared`` at the end: shared-level
-    mode) -> its :class:`ContinuationConfig`; None for any other method."""
-    m = re.fullmatch(r"cont_k(\d+)_a(\d+)_s(\d+)(_shared)?", method)
-    return None if m is None else ContinuationConfig(int(m[1]), int(m[2]), int(m[3]), m[4] is not None)
+    """``cont_k{chunk}_a{anchors}_s{anchor_every}[_n{in_flight}][_2m][_shared]`` (e.g. ``cont_k4_a3_s32``;
+    ``_shared``: shared-level mode; ``_2m``: the ``dpmpp_2m`` rule, :func:`step_rule`), partitions suffix aside ->
+    its :class:`ContinuationConfig`; None for any other method."""
+    m = CONT_NAME.fullmatch(_base(method))
+    return None if m is None else ContinuationConfig(int(m[1]), int(m[2]), int(m[3]), m[6] is not None,
+                                                     int(m[4] or 1))
+
+
+def step_rule(method: str) -> str:
+    """The sampler's step rule a method runs: ``dpmpp_2m`` for a continuation method with ``_2m``, else ``euler``."""
+    m = CONT_NAME.fullmatch(_base(method))
+    return "dpmpp_2m" if m is not None and m[5] else "euler"
 
 
 def few_steps(method: str) -> Optional[int]:
@@ -453,7 +459,7 @@ def _run_method(method: str, st: Setting, frames: int, den: ExactDenoiser, batch
         return torch.cat(clips, dim=2)[:, :, :frames], den.calls
     cont = continuation_config(method)
     if cont is not None:
-        return sample_continuation(cont, den, latent, sig, st.window, frames, generator=gen,
+        return sample_continuation(cont, den, latent, sig, st.window, frames, generator=gen, rule=step_rule(method),
                                    noise_scaling=flow_noise_scaling), den.calls
     if few_steps(method) is not None or method in ("fifo_auto", "fifo_lookahead_auto"):
         plan = (few_step_plan(method, st) if few_steps(method) is not None else
