@@ -198,14 +198,14 @@ def _queue(anchors: int):
     return QueueConfig(4, 1, False, "noise", continuation=ContinuationConfig(chunk=1, anchors=anchors, anchor_every=3))
 
 
-def _sample(model, family, queue, frames=8, seed=4, sink=None):
+def _sample(model, family, queue, frames=8, seed=4, sink=None, rule="euler"):
     from infinite_video.nodes.sampler import InfiniteVideoSampler
     from infinite_video.tools.testing.tiny_models import CONTEXT_DIMS, tiny_conditioning
 
     channels = {"wan21": 16, "ltxv": 128}[family]
     pos, neg = (tiny_conditioning(s, dim=CONTEXT_DIMS[family], attention_mask=family == "ltxv") for s in (1, 2))
     latent = {"samples": torch.zeros(1, channels, 4, 4, 4)}
-    return InfiniteVideoSampler.execute(model, pos, neg, latent, queue, seed, frames, 1.0, "euler", 1.0, "simple",
+    return InfiniteVideoSampler.execute(model, pos, neg, latent, queue, seed, frames, 1.0, rule, 1.0, "simple",
                                         sink=sink)
 
 
@@ -307,3 +307,48 @@ def test_continuation_with_anchors_resumes_bit_for_bit(sharp_wan, output_dir):
     assert 4 <= data["latent_frames"] < 10 and sorted(data["engine"]["anchors"]) == [0, 3]  # anchors in the checkpoint
     resumed = _sample(sharp_wan, "wan21", _queue(2), frames=10, sink=sink("iv/cut", f"iv/{ckpt.name}"))
     assert torch.equal(resumed.args[0]["samples"], ref)
+
+
+@pytest.mark.host
+def test_chunks_in_flight_with_dpmpp_2m_resume_bit_for_bit(sharp_wan, output_dir):
+    """The identity chain of the Wan templates in small (Chunked Continuation node: chunk 1, 1 anchor, 2 in flight;
+    sampler dpmpp_2m) on the real tiny Wan: the node builds the queue, the run costs steps / 2 calls per chunk, and a
+    Cancel while a chunk is half way down its ladder resumes bit for bit (the chunk and its 2M history are in the
+    checkpoint)."""
+    from infinite_video.nodes.continuation import ChunkedContinuation
+    from infinite_video.nodes.video_sink import VideoSink
+    from infinite_video.samplers.config import QueueConfig
+    from infinite_video.tools.testing.call_counter import count_model_calls, run_cancelled
+
+    queue = ChunkedContinuation.execute(QueueConfig(4, 1, False, "noise"), chunk=1, anchors=1, anchor_every=3,
+                                        in_flight=2).args[0]
+    assert queue.continuation.in_flight == 2
+
+    def sink(prefix, resume=""):
+        return VideoSink.execute(decode="preview", filename_prefix=prefix, fps=8.0, codec="h264 (mp4)", quality=0,
+                                 checkpoint_every=1, resume=resume, vae=None).args[0]
+
+    model, counter = count_model_calls(sharp_wan)
+    ref = _sample(model, "wan21", queue, frames=10, sink=sink("iv/full"), rule="dpmpp_2m").args[0]["samples"]
+    assert counter.calls == 4 + 2 * (6 + 1)  # the first window's 4 steps, then 2 calls a tick: 6 chunks + 1 drain
+    euler = _sample(sharp_wan, "wan21", queue, frames=10, rule="euler").args[0]["samples"]
+    assert ref.shape[2] == 4 and (euler[:, :, -4:] - ref).abs().max() > 1e-4  # the rule reaches the run
+    run_cancelled(sharp_wan, 4 + 2 * 3 + 1, lambda m: _sample(m, "wan21", queue, frames=10, sink=sink("iv/cut"),
+                                                           rule="dpmpp_2m"))
+    (ckpt,) = list((output_dir / "iv").glob("cut_*.ivckpt"))
+    data = torch.load(ckpt, weights_only=True)
+    flight = data["engine"]["flight"]
+    assert len(flight) == 1 and flight[0]["step"] == 2 and flight[0]["old"] is not None
+    resumed = _sample(sharp_wan, "wan21", queue, frames=10, sink=sink("iv/cut", f"iv/{ckpt.name}"), rule="dpmpp_2m")
+    assert torch.equal(resumed.args[0]["samples"], ref)
+
+
+@pytest.mark.host
+def test_dpmpp_2m_on_the_diagonal_queue_is_refused_before_any_model_call(sharp_wan):
+    from infinite_video.samplers.config import QueueConfig
+    from infinite_video.tools.testing.call_counter import count_model_calls
+
+    model, counter = count_model_calls(sharp_wan)
+    with pytest.raises(ValueError, match="sampler_name dpmpp_2m needs Chunked Continuation.*pick one of those"):
+        _sample(model, "wan21", QueueConfig(4, 1, True, "noise"), frames=5, rule="dpmpp_2m")
+    assert counter.calls == 0

@@ -240,6 +240,21 @@ def test_fifo_partitions_by_name() -> None:
         oracle.SHIPPED
 
 
+def test_continuation_names_carry_in_flight_rule_and_partitions() -> None:
+    """``cont_k2_a4_s24_n2_2m_p5``: 2 chunks of 2 in flight, 4 anchors every 24, dpmpp_2m, a 45-step ladder; the
+    Wan templates' chains are the shipped ones, by the names their settings make."""
+    from infinite_video.tools.authoring import ui_workflows as ui
+
+    st, name = oracle.SMALL, "cont_k2_a4_s24_n2_2m_p5"
+    assert oracle.continuation_config(name) == oracle.ContinuationConfig(2, 4, 24, in_flight=2)
+    assert oracle.step_rule(name) == "dpmpp_2m" and oracle.step_rule("cont_k2_a4_s24_n2") == "euler"
+    assert oracle.method_setting(name, st).partitions == 5 and oracle.ladder(name, st).numel() == 46
+    for k, a, s, n in (ui.CONT_WAN21, ui.CONT_WAN22):
+        assert oracle.continuation_name(oracle.ContinuationConfig(k, a, s, in_flight=n), ui.CONT_RULE) in oracle.SHIPPED
+    video, calls = oracle.run_method("cont_k2_a2_s8_n2_2m", st, 21, 0.9, batch=2, size=4)
+    assert video.shape[2] == 21 and calls == 27 + 14 * (6 + 1)  # native window, then ceil(27 / 2) calls a tick
+
+
 def test_the_tables_name_the_targets_a_row_misses() -> None:
     """docs/benchmarks.md's verdict columns: far >= 0.40, variance within 0.08 and lag-1 within 0.03 of native, at
     most 2x FIFO with lookahead's calls; on the mismatched denoiser, no further from native than FIFO with lookahead."""
@@ -253,6 +268,8 @@ def test_the_tables_name_the_targets_a_row_misses() -> None:
     assert t.mismatched_misses(good, fifo) == [] and t.mismatched_misses(dict(good, lag1=0.79), fifo) == ["lag-1"]
     assert t.label("cont_k5_a3_s24") == "**continuation, chunk 5, 3 anchors every 24 (Chunked Continuation defaults)**"
     assert t.label("fifo_p4") == "FIFO, 4 partitions"
+    assert t.label("cont_k2_a4_s24_n2_2m_p5") == ("continuation, chunk 2, 4 anchors every 24, 2 in flight, dpmpp_2m, "
+                                                  "5 partitions")
 
 
 def test_few_step_groups_match_native_chunks_at_four_steps() -> None:

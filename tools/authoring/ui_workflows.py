@@ -175,8 +175,9 @@ def _plan(chain: dict, latent_frames: int) -> dict:
         parts["reflection"] = ReflectionConfig(*chain["reflection"])
     if "guidance" in chain:
         parts["guidance"] = GuidanceConfig(*chain["guidance"])
-    if "continuation" in chain:
-        parts["continuation"] = ContinuationConfig(*chain["continuation"])
+    if "continuation" in chain:  # the node's widgets: chunk, anchors, anchor_every[, in_flight]
+        chunk, anchors, every, *flight = chain["continuation"]
+        parts["continuation"] = ContinuationConfig(chunk, anchors, every, in_flight=flight[0] if flight else 1)
     return plan_chain(QueueConfig(*chain["fifo"], **parts), latent_frames)
 
 
@@ -209,12 +210,17 @@ def _expect(plan: dict, frames: int, stride: int, fps: float) -> str:
 
 
 def _expect_continuation(plan: dict, frames: int, stride: int, fps: float) -> str:
-    """The Note's output and cost lines for a Chunked Continuation chain (its plan: steps / chunk per latent)."""
+    """The Note's output and cost lines for a Chunked Continuation chain (its plan: ``per_tick`` calls per chunk
+    leaving, the first window's whole ladder first)."""
     video = stride * (frames - 1) + 1
-    chunks = 1 + max(0, -(-(frames - plan["window"]) // plan["chunk"]))
+    chunks = max(0, -(-(frames - plan["window"]) // plan["chunk"]))
+    ticks = chunks + (-(-plan["steps"] // plan["per_tick"]) - 1 if chunks else 0)
+    flight = (f"{plan['steps']} steps per chunk of {plan['chunk']}" if plan["in_flight"] == 1 else
+              f"{plan['steps']} steps per chunk of {plan['chunk']}, {plan['in_flight']} chunks in flight: one leaves "
+              f"every {plan['per_tick']} calls")
     return (f"Output: {frames} latent frames = {video} video frames = {video / fps:.0f} s at {_num(fps)} fps, nothing "
             f"discarded. Cost: {_num(round(plan['calls']['expected'], 1))} model calls per output latent frame "
-            f"({plan['steps']} steps per chunk of {plan['chunk']}), {chunks * plan['steps']} window calls for the "
+            f"({flight}), {plan['steps'] + ticks * plan['per_tick']} window calls for the "
             f"whole video. One call denoises one window of the model's native length, so it costs about what one "
             f"step of a native run of that length costs (double with cfg > 1), and memory stays that of one native "
             f"run whatever the length. The diagram under FIFO Queue Init shows the window.")
@@ -222,18 +228,22 @@ def _expect_continuation(plan: dict, frames: int, stride: int, fps: float) -> st
 
 def _continuation_note(plan: dict, fifo_calls: float, stride: int, fps: float) -> str:
     """What Chunked Continuation does and costs, in plain words (figures from the chain's plan)."""
-    k, first, recent = plan["chunk"], plan["first_chunk"], plan["recent"]
+    k, first, recent, n = plan["chunk"], plan["first_chunk"], plan["recent"], plan["in_flight"]
     anchors = ", ".join(str(a) for a in plan["anchors"])
     last = plan["anchors"][-1] * stride / fps
+    flight = ("" if n == 1 else
+              f" {n} chunks are in flight at once, each {plan['per_tick']} steps further down the ladder than the "
+              f"next, so a chunk is done every {plan['per_tick']} calls while each still gets every step.")
     return (f"Chunked Continuation makes the video {k} latent frames ({k * stride} video frames) at a time. The first "
             f"chunk is a normal {stride * (first - 1) + 1}-frame clip. Each next chunk starts from noise in a window "
             f"that also holds, finished and fixed, the {recent} newest latent frames (so the motion goes on) and "
             f"{len(plan['anchors'])} anchors, latent frames {anchors} (the first {last:.0f} s; so the subject keeps "
-            f"its look for the whole video). Every chunk gets all {plan['steps']} steps: "
+            f"its look for the whole video). Every chunk gets all {plan['steps']} steps.{flight} "
             f"{_num(round(plan['calls']['expected'], 1))} model calls per output latent frame, against "
-            f"{_num(fifo_calls)} for FIFO with lookahead at this window. Anchors need a model that takes frame "
-            f"positions (Wan does). For FIFO-Diffusion instead: delete Chunked Continuation and connect FIFO Queue "
-            f"Init to the sampler.")
+            f"{_num(fifo_calls)} for FIFO with lookahead at this window. The sampler's dpmpp_2m (second order, no "
+            f"extra calls) keeps the contrast euler loses at these steps. Anchors need a model that takes frame "
+            f"positions (Wan does). For FIFO-Diffusion instead: delete Chunked Continuation, connect FIFO Queue "
+            f"Init to the sampler and set its sampler_name to euler.")
 
 
 def continuation_node(wf: Workflow, queue: Node, settings: tuple) -> Node:
@@ -350,17 +360,19 @@ def kstep_and_sink(wf: Workflow, settings: tuple, model: int, pos: int, neg: int
 
 
 def fifo_sampler(wf: Workflow, model: int, pos: tuple, neg: tuple, latent: int, queue: int, frames: int,
-                 cfg: float) -> Node:
-    return wf.add("InfiniteVideo_Sampler", "Infinite Video Sampler", [0, "fixed", frames, cfg, "euler", 1.0, "simple"],
+                 cfg: float, rule: str = "euler") -> Node:
+    return wf.add("InfiniteVideo_Sampler", "Infinite Video Sampler", [0, "fixed", frames, cfg, rule, 1.0, "simple"],
                   {"model": (model, 0, "MODEL"), "positive": pos, "negative": neg,
                    "latent_image": (latent, 0, "LATENT"), "queue": (queue, 0, "IV_QUEUE")}, [("LATENT", "LATENT")])
 
 
-# Chunked Continuation settings of the Wan text templates (chunk, anchors, anchor_every): the chunk about 4/7 of the
-# window (as the node default's 5 of 9), 3 anchors, the rest of the window the newest finished latents; measured on
-# the analytic oracle at each template's window (docs/benchmarks.md, "Chunked continuation at the templates' windows").
-CONT_WAN21 = (12, 3, 24)  # window 21, 42 steps
-CONT_WAN22 = (18, 3, 24)  # window 31, 62 steps
+# Chunked Continuation settings of the Wan text templates (chunk, anchors, anchor_every, in_flight), run with the
+# sampler's dpmpp_2m: two chunks in flight, together under half the window, 4 anchors, the rest of the window the
+# newest finished latents; measured on the analytic oracle, exact and mismatched denoiser, at each template's window
+# (docs/benchmarks.md, "Chunked continuation at the templates' windows").
+CONT_WAN21 = (5, 4, 24, 2)  # window 21, 42 steps
+CONT_WAN22 = (7, 4, 24, 2)  # window 31, 62 steps
+CONT_RULE = "dpmpp_2m"
 
 
 def continuation_wan21() -> Workflow:
@@ -388,7 +400,7 @@ def continuation_wan21() -> Workflow:
     wf.column()
     cont = continuation_node(wf, queue, CONT_WAN21)
     s = fifo_sampler(wf, unet.id, (pos.id, 0, "CONDITIONING"), (neg.id, 0, "CONDITIONING"), latent.id, cont.id,
-                     frames, 6.0)
+                     frames, 6.0, CONT_RULE)
     decode_and_save(wf, s, vae.id, 16.0, "continuation_wan21")
     return wf
 
@@ -520,7 +532,7 @@ def continuation_wan22() -> Workflow:
     wf.column()
     cont = continuation_node(wf, queue, CONT_WAN22)
     s = fifo_sampler(wf, shift.id, (pos.id, 0, "CONDITIONING"), (neg.id, 0, "CONDITIONING"), latent.id, cont.id,
-                     frames, 5.0)
+                     frames, 5.0, CONT_RULE)
     decode_and_save(wf, s, vae.id, 24.0, "continuation_wan22")
     return wf
 

@@ -27,7 +27,8 @@ there. At ``rho = 0`` the ``path`` column is the exact variance of the ladder pa
 
 More methods by name: ``fifo_p{n}`` / ``fifo_lookahead_p{n}`` (FIFO with ``n`` partitions; ``fifo_lookahead_p2`` is
 FIFO Queue Init's defaults; ``fifo_w{f}_p{n}``: with a window of ``f``), ``cont_k{chunk}_a{anchors}_s{anchor_every}``
-(chunked continuation), ``native`` (one window sampled natively on the setting's FIFO ladder: the reference row, no
+(chunked continuation; then ``_n{in_flight}`` chunks in flight, ``_2m`` the sampler's dpmpp_2m, judged against native
+DPM-Solver++(2M) sampling, ``_p{n}`` a ladder of ``window x n`` steps), ``native`` (one window sampled natively on the setting's FIFO ladder: the reference row, no
 long video, so no far-lag columns).
 
 ``--identity W`` adds the component constant over the whole video (share ``W``; truth at lags 100-200: ``W``), so
@@ -54,7 +55,10 @@ SETTINGS = {"small": oracle.SMALL, "wan21": oracle.WAN21, "few": oracle.FEW}
 
 # --identity's default rows: the references, FIFO without lookahead, every shipped chain, continuation without anchors
 IDENTITY_METHODS = ("native", "chunks", "fifo", "fifo_lookahead", "fifo_lookahead_p2", "dce_miga", "miga",
-                    "cont_k5_a0_s24", "cont_k5_a3_s24", "cont_k4_a3_s24", "cont_k3_a3_s24")
+                    "cont_k5_a0_s24", "cont_k5_a3_s24", "cont_k4_a3_s24", "cont_k3_a3_s24",
+                    # the Wan templates' chain (2 chunks in flight, 4 anchors, dpmpp_2m) at this window: on the
+                    # setting's ladder and on a ladder of 5 partitions (45 steps)
+                    "cont_k2_a4_s24_n2_2m", "cont_k2_a4_s24_n2_2m_p5")
 # --full: every method and the continuation candidates (chunk 3-7, anchors 0 to the most that fit, anchor_every 12-48)
 CANDIDATES = tuple(f"cont_k{k}_a{a}_s{e}" for k in (3, 4, 5) for a in (0, 2, 3) for e in (24,)) + (
     "cont_k5_a3_s12", "cont_k5_a3_s48", "cont_k4_a4_s24", "cont_k3_a5_s24", "cont_k6_a0_s24", "cont_k6_a2_s24",

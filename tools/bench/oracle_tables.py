@@ -40,10 +40,12 @@ LABELS = {
 
 def label(method: str) -> str:
     """A reader's name for a method (``cont_k5_a3_s24`` -> continuation, chunk 5, 3 anchors every 24)."""
-    m = re.fullmatch(r"cont_k(\d+)_a(\d+)_s(\d+)", method)
+    m = re.fullmatch(r"cont_k(\d+)_a(\d+)_s(\d+)(?:_n(\d+))?(_2m)?(?:_p(\d+))?", method)
     if m:
         text = f"continuation, chunk {m[1]}, " + (f"{m[2]} anchor{'s' if m[2] != '1' else ''} every {m[3]}" if int(m[2])
                                                       else "no anchors")
+        text += (f", {m[4]} in flight" if m[4] else "") + (", dpmpp_2m" if m[5] else "")
+        text += f", {m[6]} partitions" if m[6] else ""
         if method == oracle.continuation_name(oracle.ContinuationConfig()):
             text += " (Chunked Continuation defaults)"
     else:
