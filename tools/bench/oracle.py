@@ -28,8 +28,8 @@ there. At ``rho = 0`` the ``path`` column is the exact variance of the ladder pa
 More methods by name: ``fifo_p{n}`` / ``fifo_lookahead_p{n}`` (FIFO with ``n`` partitions; ``fifo_lookahead_p2`` is
 FIFO Queue Init's defaults; ``fifo_w{f}_p{n}``: with a window of ``f``), ``cont_k{chunk}_a{anchors}_s{anchor_every}``
 (chunked continuation; then ``_n{in_flight}`` chunks in flight, ``_2m`` the sampler's dpmpp_2m, judged against native
-DPM-Solver++(2M) sampling, ``_p{n}`` a ladder of ``window x n`` steps), ``native`` (one window sampled natively on the setting's FIFO ladder: the reference row, no
-long video, so no far-lag columns).
+DPM-Solver++(2M) sampling, ``_p{n}`` a ladder of ``window x n`` steps), ``native`` (one window sampled natively on the
+setting's FIFO ladder: the reference row, no long video, so no far-lag columns).
 
 ``--identity W`` adds the component constant over the whole video (share ``W``; truth at lags 100-200: ``W``), so
 the ``100-200`` column says how much of a subject's identity a method keeps; its defaults are the issue's setting
