@@ -441,9 +441,19 @@ def test_continuation_chain_draws_its_window(page, tmp_path):
     assert state["plan"]["anchors"] == [0, 24, 48, 72, 96] and state["plan"]["recent"] == 4
     state = set_widgets(page, {"chunk": 16}, node="window.__ivCont")
     assert "Chunked Continuation: continuation anchors 5 must be in [0, window - chunk - 1 = 4]" in state["error"]
-    # what the node saves and queues is unchanged: its three widget values
+    # what the node saves and queues: its widget values, nothing of the diagram's
     saved = page.evaluate("app.graph.serialize().nodes.find((n) => n.id == window.__ivCont.id).widgets_values")
-    assert saved == [16, 5, 24]
+    assert saved == [16, 5, 24, 1]
+    # the Wan 2.1 template's chain: two chunks in flight, the older one half way down the ladder (a shorter bar)
+    state = set_widgets(page, {"chunk": 5, "anchors": 4, "in_flight": 2}, node="window.__ivCont")
+    assert state["plan"] == jsonable(plan_chain(QueueConfig(21, 2, True, "noise", continuation=ContinuationConfig(
+        5, 4, 24, in_flight=2)), 21)) and state["plan"]["levels"][-10:] == [21] * 5 + [0] * 5
+    drawn = page.evaluate(PIXELS_JS)
+    text = " ".join(drawn["lines"])
+    assert "window 21 = 4 anchors + 7 newest finished + 2 chunks of 5 in flight" in text, text
+    assert "4.2 model calls per output frame (a chunk of 5 leaves every 21 calls: 42 steps, 2 in flight)" in text
+    heights = [b["height"] for b in drawn["bars"][11:]]
+    assert len(set(heights[:5])) == len(set(heights[5:])) == 1 and heights[0] < heights[5]  # older: less noise
 
 
 def test_window_zero_says_which_latent_it_waits_for(page):

@@ -174,8 +174,10 @@ function lines(view) {
     const flight = p.in_flight > 1 ? `${p.in_flight} chunks of ${p.chunk} in flight` : `${p.chunk} new latents`;
     out.push([`${title}: window ${p.window} = ${p.anchors.length} anchors + ${p.recent} newest finished + ` +
               `${flight}, ${p.steps} steps per chunk${from}`, COLORS.text]);
-    const per = p.in_flight > 1 ? `${p.per_tick} calls per ${p.steps} / ${p.in_flight} in flight` : `${p.steps} steps`;
-    out.push([`${f1(c.expected)} model calls per output frame (${per} / chunk ${p.chunk}); the first chunk ` +
+    const per = p.in_flight > 1
+      ? `a chunk of ${p.chunk} leaves every ${p.per_tick} calls: ${p.steps} steps, ${p.in_flight} in flight`
+      : `${p.steps} steps / chunk ${p.chunk}`;
+    out.push([`${f1(c.expected)} model calls per output frame (${per}); the first chunk ` +
               `is the whole window (${p.first_chunk} new latents)`, COLORS.text]);
     if (p.anchors.length) {
       out.push([`anchors: output latents ${p.anchors.join(", ")}, kept in every window at their true distance`,

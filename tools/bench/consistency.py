@@ -11,13 +11,16 @@ the weight-free metrics of ``shapes/metrics.py``::
 
 ``--model`` takes a checkpoint path or the name of a folder of ``models/`` (default: ``shapes_wan21``).
 
-Methods (window = the 9 latent frames the model was trained on, 27 ladder steps everywhere):
+Methods (window = the 9 latent frames the model was trained on, 27 ladder steps everywhere, one ``--sampler`` for
+all: euler by default, ``euler_ancestral`` as the bouncing model's bench):
 
 - ``chunks``: independent 9-frame clips, stock ComfyUI euler, one seed each, concatenated (the baseline users get
   by looping a sampler);
 - ``chunks_continued``: 9-frame chunks, each starting from the previous chunk's last finished latent (held clean):
   the pack's chunked continuation engine with chunk 8 and no anchors, 27 steps per chunk;
 - ``continuation``: the pack's Chunked Continuation node with its defaults (chunk 5, 3 anchors every 24 latents);
+- ``continuation_flight``: the Wan templates' identity chain at this window (chunk 2, 4 anchors every 24, 2 chunks in
+  flight; with the run's ``--sampler``, as every method);
 - ``context_windows``: ComfyUI core's "Context Windows (Manual)" (9 frames, overlap 3, pyramid fuse) on the whole
   latent, stock euler;
 - ``fifo`` / ``fifo_lookahead``: FIFO-Diffusion, 3 partitions;
@@ -62,9 +65,9 @@ NATIVE_SEEDS, NATIVE_END = 16, 3  # native check: seeds 100.., last 3 frames of 
 STEPS = WINDOW * PARTITIONS
 CFG = 1.0  # unconditional model: one model call per window
 
-METHODS = ("chunks", "chunks_continued", "continuation", "context_windows", "fifo", "fifo_lookahead", "miga_tta",
-           "miga_dce", "miga", "miga_history", "miga_half_slide", "miga_no_redenoise", "miga_pairwise", "miga_mean_map",
-           "miga_guidance_only", "miga_dce_no_lookahead")
+METHODS = ("chunks", "chunks_continued", "continuation", "continuation_flight", "context_windows", "fifo",
+           "fifo_lookahead", "miga_tta", "miga_dce", "miga", "miga_history", "miga_half_slide", "miga_no_redenoise",
+           "miga_pairwise", "miga_mean_map", "miga_guidance_only", "miga_dce_no_lookahead")
 DEFAULT_METHODS = METHODS[:-2]  # the last two on request
 BASELINE = "fifo_lookahead"
 
@@ -93,6 +96,8 @@ def queue_config(method: str, threshold: float = 0.01, metric: str = ""):
         return replace(base, continuation=ContinuationConfig(WINDOW - 1, 0))
     if method == "continuation":  # the Chunked Continuation node's defaults
         return replace(base, continuation=ContinuationConfig())
+    if method == "continuation_flight":  # the Wan templates' identity chain at this window: 2 chunks of 2 in flight
+        return replace(base, continuation=ContinuationConfig(2, 4, 24, in_flight=2))
     if method == "miga_tta":
         return replace(base, **tta)
     if method == "miga_dce":
@@ -121,58 +126,59 @@ def empty_cond():
     return [[torch.zeros(1, 1, 4096), {}]]
 
 
-def run_native(model, frames: int, seed: int, steps: int = STEPS):
-    """``(latent [1, 16, frames, H, W], stats)`` from stock ComfyUI euler (model may carry context windows)."""
+def run_native(model, frames: int, seed: int, steps: int = STEPS, sampler: str = "euler"):
+    """``(latent [1, 16, frames, H, W], stats)`` from a stock ComfyUI sampler (model may carry context windows)."""
     import comfy.sample
     import torch
 
     latent = torch.zeros(1, 16, frames, SPATIAL, SPATIAL)
     noise = torch.randn(latent.shape, generator=torch.Generator().manual_seed(seed))
-    out = comfy.sample.sample(model, noise, steps, CFG, "euler", "simple", empty_cond(), empty_cond(), latent,
+    out = comfy.sample.sample(model, noise, steps, CFG, sampler, "simple", empty_cond(), empty_cond(), latent,
                               disable_pbar=True, seed=seed)
     return out, {}
 
 
-def run_chunks(model, frames: int, seed: int):
+def run_chunks(model, frames: int, seed: int, sampler: str = "euler"):
     import torch
 
-    parts = [run_native(model, WINDOW, seed * 1000 + k)[0] for k in range(math.ceil(frames / WINDOW))]
+    parts = [run_native(model, WINDOW, seed * 1000 + k, sampler=sampler)[0] for k in range(math.ceil(frames / WINDOW))]
     return torch.cat(parts, dim=2)[:, :, :frames], {}
 
 
-def run_context_windows(model, frames: int, seed: int):
+def run_context_windows(model, frames: int, seed: int, sampler: str = "euler"):
     import comfy.context_windows as cw
     from comfy_extras.nodes_context_windows import ContextWindowsManualNode
 
     patched = ContextWindowsManualNode.execute(model, WINDOW, 3, cw.ContextSchedules.STATIC_STANDARD, 1, False,
                                                cw.ContextFuseMethods.PYRAMID, 2).result[0]
-    return run_native(patched, frames, seed)
+    return run_native(patched, frames, seed, sampler=sampler)
 
 
-def run_queue_method(model, cfg, frames: int, seed: int, callback=None):
+def run_queue_method(model, cfg, frames: int, seed: int, callback=None, sampler: str = "euler"):
     """Our sampler through the real adapter path (``benchmark.sample_queue``), from a blank window."""
     import torch
 
     from .fifo import sample_queue
 
     clip = torch.zeros(1, 16, WINDOW, SPATIAL, SPATIAL)
-    out, sampler = sample_queue(model, cfg, frames, clip, empty_cond(), empty_cond(), CFG, seed, callback)
-    st = sampler.stats
-    info = {"model_calls": sampler.model_calls}
+    out, run = sample_queue(model, cfg, frames, clip, empty_cond(), empty_cond(), CFG, seed, callback, rule=sampler)
+    st = run.stats
+    info = {"model_calls": run.model_calls}
     if st is not None:
         info.update(judgments=st.judgments, triggers=st.triggers, accepted=st.accepted,
                     max_resident_latents=st.max_resident_latents)
     return out, info
 
 
-def generate(model, method: str, frames: int, seed: int, threshold: float = 0.01, metric: str = ""):
+def generate(model, method: str, frames: int, seed: int, threshold: float = 0.01, metric: str = "",
+             sampler: str = "euler"):
     if method in ("chunks", "context_windows"):  # stock sampling: calls counted on a wrapped clone
         from ..testing.call_counter import count_model_calls
 
         counted, counter = count_model_calls(model)
-        out, info = (run_chunks if method == "chunks" else run_context_windows)(counted, frames, seed)
+        out, info = (run_chunks if method == "chunks" else run_context_windows)(counted, frames, seed, sampler)
         return out, {**info, "model_calls": counter.calls}
-    return run_queue_method(model, queue_config(method, threshold, metric), frames, seed)
+    return run_queue_method(model, queue_config(method, threshold, metric), frames, seed, sampler=sampler)
 
 
 def to_rgb(model, latent):
@@ -199,18 +205,18 @@ def contact_sheet(rgb, path: Path, columns: int = 15, rows: int = 2, scale: int 
     img.resize((img.width * scale, img.height * scale), Image.NEAREST).save(path)
 
 
-def native_check(model, path: Path, seeds: int = NATIVE_SEEDS, scale: int = 4) -> dict:
+def native_check(model, path: Path, seeds: int = NATIVE_SEEDS, scale: int = 4, sampler: str = "euler") -> dict:
     """The model's own short clips (seeds 100, 101, ...): ``path`` gets one row per seed, the 9 frames of a native
     27-step clip left to right; returns ``subject_native`` (mean, sd, per seed) of those clips."""
     import torch
 
     from ..testing.shapes.metrics import subject_end
 
-    rows = [to_rgb(model, run_native(model, WINDOW, 100 + s)[0]) for s in range(seeds)]
+    rows = [to_rgb(model, run_native(model, WINDOW, 100 + s, sampler=sampler)[0]) for s in range(seeds)]
     contact_sheet(torch.cat(rows), path, columns=WINDOW, rows=seeds, scale=scale, every=False)
     per_seed = [subject_end(rgb, NATIVE_END) for rgb in rows]
     return {"subject_native": statistics.fmean(per_seed), "sd": statistics.stdev(per_seed), "seeds": seeds,
-            "per_seed": per_seed, "frames_compared": NATIVE_END}
+            "per_seed": per_seed, "frames_compared": NATIVE_END, "sampler": sampler}
 
 
 def summarize(results: dict[str, list[dict]], native: dict) -> dict:
@@ -244,6 +250,9 @@ def merge(folders: list[Path], out: Path) -> None:
     if any(v != list(range(len(v))) for v in seeds.values()):
         sys.exit(f"--merge: every run's seeds must be 0, 1, ...: {seeds}")
     native = json.loads((folders[0] / "summary.json").read_text())["native"]
+    samplers = {r.get("sampler", "euler") for rows in results.values() for r in rows} | {native.get("sampler", "euler")}
+    if len(samplers) > 1:
+        sys.exit(f"--merge: the runs used different samplers ({', '.join(sorted(samplers))}); merge runs of one")
     out.mkdir(parents=True, exist_ok=True)
     (out / "results.json").write_text(json.dumps(results, indent=1))
     (out / "summary.json").write_text(json.dumps(summarize(results, native), indent=1))
@@ -321,6 +330,9 @@ def main(argv=None) -> None:
     ap.add_argument("--methods", default=",".join(DEFAULT_METHODS), help=f"comma-separated, from {', '.join(METHODS)}")
     ap.add_argument("--threshold", type=float, default=0.01, help="self-reflection threshold of the MIGA methods")
     ap.add_argument("--threads", type=int, default=0, help="torch CPU threads (0 = torch's default)")
+    ap.add_argument("--sampler", choices=("euler", "euler_ancestral"), default="euler",
+                    help="the step rule of every method: ComfyUI's sampler of that name for native clips, chunks and "
+                         "context windows, the Infinite Video Sampler's sampler_name (eta 1) for the pack's methods")
     ap.add_argument("--model", default=str(MODEL_PATH),
                     help="a checkpoint path or a folder name of models/ (default: shapes_wan21)")
     ap.add_argument("--merge", default="",
@@ -358,8 +370,8 @@ def main(argv=None) -> None:
         torch.set_num_threads(args.threads)
     model = comfy.sd.load_diffusion_model(str(model_path))
     args.out.mkdir(parents=True, exist_ok=True)
-    run_native(model, WINDOW, 0)  # warm-up
-    native = native_check(model, args.out / "native_clips.png", seeds=args.native_seeds)
+    run_native(model, WINDOW, 0, sampler=args.sampler)  # warm-up
+    native = native_check(model, args.out / "native_clips.png", seeds=args.native_seeds, sampler=args.sampler)
     print(json.dumps({"native": {k: (round(v, 4) if isinstance(v, float) else v) for k, v in native.items()
                                  if k != "per_seed"}}), flush=True)
     if args.native_only:
@@ -370,11 +382,11 @@ def main(argv=None) -> None:
     for seed in range(args.seeds):
         for method in methods:  # interleaved: machine drift hits every method alike
             t0 = time.perf_counter()
-            latent, info = generate(model, method, args.frames, seed, args.threshold)
+            latent, info = generate(model, method, args.frames, seed, args.threshold, sampler=args.sampler)
             seconds = time.perf_counter() - t0
             rgb = to_rgb(model, latent)
-            row = {"seed": seed, "seconds_per_frame": seconds / args.frames, **video_metrics(rgb),
-                   "subject_end": subject_end(rgb, WINDOW), **info}
+            row = {"seed": seed, "sampler": args.sampler, "seconds_per_frame": seconds / args.frames,
+                   **video_metrics(rgb), "subject_end": subject_end(rgb, WINDOW), **info}
             if "model_calls" in row:
                 row["calls_per_frame"] = row["model_calls"] / args.frames
             results[method].append(row)
@@ -386,8 +398,8 @@ def main(argv=None) -> None:
         (args.out / "results.json").write_text(json.dumps(done, indent=1))
         (args.out / "summary.json").write_text(json.dumps(summarize(done, native), indent=1))
     print(f"\n{model_path.stem} on CPU: {args.frames} latent frames ({args.frames / WINDOW:.0f} windows of {WINDOW}), "
-          f"{STEPS} steps, {args.seeds} seeds, cfg {CFG}; mean ± sd over seeds; * = beyond seed spread vs "
-          f"{BASELINE}\n")
+          f"{STEPS} steps, {args.sampler}, {args.seeds} seeds, cfg {CFG}; mean ± sd over seeds; * = beyond seed "
+          f"spread vs {BASELINE}\n")
     print(table(results))
     print(f"\ncontact sheets, results.json and summary.json in {args.out}")
 

@@ -41,7 +41,8 @@ def conds():
     return tiny_models.tiny_conditioning(1), tiny_models.tiny_conditioning(2)
 
 
-def sample_queue(model, cfg, frames: int, clip, positive, negative, cfg_scale: float, seed: int = 0, callback=None):
+def sample_queue(model, cfg, frames: int, clip, positive, negative, cfg_scale: float, seed: int = 0, callback=None,
+                 rule: str = "euler"):
     """One queue run (FIFO or MIGA) through the real adapter path, as Infinite Video Sampler runs it: a
     ``PerFrameSampler`` run by ``PromptScheduleGuider.sample`` on ``clip [1, C, window, H, W]``, sigmas from the
     model's "simple" schedule. Returns ``(samples, sampler)`` (``sampler.model_calls``, ``sampler.stats``)."""
@@ -59,7 +60,7 @@ def sample_queue(model, cfg, frames: int, clip, positive, negative, cfg_scale: f
                                              required_steps(cfg, clip.shape[2])).cpu()
 
     def run(denoiser, latent, sig, ns, cb):
-        return run_queue(cfg, denoiser, latent, sig, frames, seed=seed, noise_scaling=ns, callback=cb)
+        return run_queue(cfg, denoiser, latent, sig, frames, seed=seed, rule=rule, noise_scaling=ns, callback=cb)
 
     sampler = PerFrameSampler(run)
     out = guider.sample(torch.zeros_like(clip), clip, sampler, sigmas, callback=callback, disable_pbar=True, seed=seed)
