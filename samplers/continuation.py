@@ -16,6 +16,19 @@ subject within a few windows (the analytic oracle, ``tools/testing/oracle.py``, 
 same clean context at every step of its ladder, like an image-to-video continuation, and the anchors carry the
 subject across the whole video. Cost: ``steps / k`` model calls per output latent.
 
+Chunks in flight (``ContinuationConfig.in_flight`` = n > 1): a pipeline. The window holds the context, then n chunks,
+oldest first, each ``h = ceil(steps / n)`` steps further down the ladder than the next; one *tick* is ``h`` calls in
+which every chunk takes ``h`` steps (a chunk that reaches sigma 0 early stays as clean context), then the oldest leaves
+and a new chunk starts from noise. Every chunk still runs the whole ladder, but a chunk leaves every ``h`` calls:
+``h / k`` calls per output latent. The younger chunks see the older ones as their newest neighbours, a level or two
+cleaner, which a model trained on single-level windows reads far better than clean context next to pure noise (the
+oracle's mismatched denoiser: ``docs/benchmarks.md``). Not with the shared-level mode (one level per window).
+
+Step rules: ``euler``, ``euler_ancestral`` and ``dpmpp_2m`` (DPM-Solver++(2M), :func:`.steps.dpmpp_2m_denoised`:
+each chunk keeps its previous estimate; no extra calls). On the oracle 2M's native sampling keeps the variance Euler's
+loses at these step counts (1.00 against 0.88 at 27 steps), and the chain with two chunks in flight needs it to keep
+the variance (docs/benchmarks.md, "Identity over hundreds of frames").
+
 Shared-level mode (``ContinuationConfig.shared_level``, or automatic for a denoiser that takes one level per window,
 :func:`.denoiser.needs_one_level`, such as Wan VACE, which embeds one timestep per window): the context slots are not
 given at sigma 0 but replaced at every step by their clean latents noised to the chunk's current level (the
@@ -25,8 +38,9 @@ clean latents (``known``, :class:`.denoiser.KnownSlots`), so a model with its ow
 gets them that way. The context noise comes from the run's generator, after the chunk's own noise.
 
 Shapes: latents ``[B, C, F, H, W]``; the denoiser contract of :mod:`.denoiser`. State between iterations (for
-resume, :mod:`.runner`): the anchors, the newest ``f - 1`` finished latents, the count done and the generator's state;
-memory is those ``anchors + f - 1`` latents plus the output tail, whatever the length.
+resume, :mod:`.runner`): the anchors, the newest ``f - 1`` finished latents, the chunks in flight (latents, first
+position, steps done, previous estimate), the count done and the generator's state; memory is those latents plus the
+output tail, whatever the length.
 """
 
 from __future__ import annotations

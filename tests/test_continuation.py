@@ -273,3 +273,20 @@ def test_2m_and_in_flight_refusals_before_any_model_call():
     with pytest.raises(ValueError, match="one noise level per window.*set in_flight to 1"):
         run(ContinuationConfig(chunk=2, anchors=0, shared_level=True, in_flight=2), 20, den)
     assert den.calls == []
+
+
+def test_2m_reads_lambda_off_the_model_family():
+    """DPM-Solver++(2M)'s ratio r uses lambda = log(alpha / s): -log(sigma) for a variance-exploding family (Cosmos in
+    ComfyUI, EPS models), log((1 - sigma) / sigma) for flow matching; first order from zero signal or onto sigma 0."""
+    import math
+
+    from infinite_video.samplers.steps import dpmpp_2m_denoised, ve_noise_scaling
+
+    den, old = torch.full((1, 1, 1, 1, 1), 3.0), torch.full((1, 1, 1, 1, 1), 1.0)
+    for ns, lam in ((ve_noise_scaling, lambda s: -math.log(s)), (flow_noise_scaling, lambda s: math.log((1 - s) / s))):
+        r = (lam(0.6) - lam(0.8)) / (lam(0.3) - lam(0.6))
+        got = dpmpp_2m_denoised(den, old, 0.8, 0.6, 0.3, ns)
+        torch.testing.assert_close(got, (1 + 0.5 / r) * den - 0.5 / r * old)
+        assert torch.equal(dpmpp_2m_denoised(den, old, 0.8, 0.6, 0.0, ns), den)  # onto sigma 0
+        assert torch.equal(dpmpp_2m_denoised(den, None, 0.8, 0.6, 0.3, ns), den)  # no history yet
+    assert torch.equal(dpmpp_2m_denoised(den, old, 1.0, 0.6, 0.3, flow_noise_scaling), den)  # from flow's sigma 1
