@@ -330,9 +330,10 @@ def main(argv=None) -> None:
     ap.add_argument("--methods", default=",".join(DEFAULT_METHODS), help=f"comma-separated, from {', '.join(METHODS)}")
     ap.add_argument("--threshold", type=float, default=0.01, help="self-reflection threshold of the MIGA methods")
     ap.add_argument("--threads", type=int, default=0, help="torch CPU threads (0 = torch's default)")
-    ap.add_argument("--sampler", choices=("euler", "euler_ancestral"), default="euler",
+    ap.add_argument("--sampler", choices=("euler", "euler_ancestral", "dpmpp_2m"), default="euler",
                     help="the step rule of every method: ComfyUI's sampler of that name for native clips, chunks and "
-                         "context windows, the Infinite Video Sampler's sampler_name (eta 1) for the pack's methods")
+                         "context windows, the Infinite Video Sampler's sampler_name (eta 1) for the pack's methods "
+                         "(dpmpp_2m: only chunks, context windows and the continuation methods)")
     ap.add_argument("--model", default=str(MODEL_PATH),
                     help="a checkpoint path or a folder name of models/ (default: shapes_wan21)")
     ap.add_argument("--merge", default="",
@@ -357,6 +358,9 @@ def main(argv=None) -> None:
     unknown = set(methods) - set(METHODS)
     if unknown:
         sys.exit(f"unknown methods {sorted(unknown)}; choose from {', '.join(METHODS)}")
+    queue = [m for m in methods if m not in ("chunks", "context_windows") and not m.startswith(("chunks_", "cont"))]
+    if args.sampler == "dpmpp_2m" and queue:
+        sys.exit(f"--sampler dpmpp_2m runs chunked continuation only; {', '.join(queue)} take euler or euler_ancestral")
 
     from ..testing.host import boot_host
 
