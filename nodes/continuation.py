@@ -63,9 +63,11 @@ class ChunkedContinuation(io.ComfyNode):
                                      "steps, so the calls per output frame drop by in_flight while every chunk "
                                      "still runs the whole ladder; younger chunks see the older ones, still noisy, "
                                      "as their neighbours. chunk x in_flight + anchors must leave at least one "
-                                     "window slot. 2 with chunk 2, anchors 4 and sampler dpmpp_2m is the Wan "
-                                     "templates' identity-keeping chain. Not with Wan VACE / Camera (one level "
-                                     "per window): 1 there."),
+                                     "window slot. Experimental: with chunk 2, 4 anchors and sampler dpmpp_2m it "
+                                     "keeps the subject best on the analytic oracle, but on the pack's trained test "
+                                     "model it drifts into one colour (docs/benchmarks.md); 1 = one chunk at a "
+                                     "time, as the templates run. Not with Wan VACE / Camera (one level per "
+                                     "window)."),
             ],
             outputs=[QueueType.Output(display_name="queue", tooltip="The queue configuration with chunked "
                                                                     "continuation, for Infinite Video Sampler.")],

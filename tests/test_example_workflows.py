@@ -241,9 +241,9 @@ TINY_MIGA = {"InfiniteVideo_ZigzagStage": {"steps": 12, "group_size": 2, "end_st
              "InfiniteVideo_SelfReflection": {"judged_level": 2},
              "InfiniteVideo_LongRangeGuidance": {"guidance_latents": 2}}
 MIGA_WINDOW = 8  # latent frames: 29 video frames
-# Chunked Continuation in the tiny window of 5: 2 anchors (latent frames 0 and 2), the newest finished one, the
-# templates' 2 chunks in flight of 1 new latent each (their in_flight and dpmpp_2m are kept)
-TINY_CONTINUATION = {"chunk": 1, "anchors": 2, "anchor_every": 2}
+# Chunked Continuation in the tiny window of 5: 2 anchors (latent frames 0 and 2), the newest finished one, 2 new ones
+# (one chunk in flight, as in the templates)
+TINY_CONTINUATION = {"chunk": 2, "anchors": 2, "anchor_every": 2, "in_flight": 1}
 TINY_IMAGE = 32  # px: K-Step's start image side (a multiple of 32, as Wan 2.2 5B needs); WHOLE_VIDEO's video side
 # K-Step: chunks of 5 frames, 2 candidates with 1-step previews, 2 full steps (``frames`` chunks)
 TINY_KSTEP = {"chunk_length": 5, "candidates": 2, "preview_steps": 1, "full_steps": 2}

@@ -311,8 +311,8 @@ def test_continuation_with_anchors_resumes_bit_for_bit(sharp_wan, output_dir):
 
 @pytest.mark.host
 def test_chunks_in_flight_with_dpmpp_2m_resume_bit_for_bit(sharp_wan, output_dir):
-    """The identity chain of the Wan templates in small (Chunked Continuation node: chunk 1, 1 anchor, 2 in flight;
-    sampler dpmpp_2m) on the real tiny Wan: the node builds the queue, the run costs steps / 2 calls per chunk, and a
+    """The oracle's identity chain in small (Chunked Continuation node: chunk 1, 1 anchor, 2 in flight; sampler
+    dpmpp_2m) on the real tiny Wan: the node builds the queue, the run costs steps / 2 calls per chunk, and a
     Cancel while a chunk is half way down its ladder resumes bit for bit (the chunk and its 2M history are in the
     checkpoint)."""
     from infinite_video.nodes.continuation import ChunkedContinuation

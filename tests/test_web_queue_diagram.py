@@ -444,7 +444,7 @@ def test_continuation_chain_draws_its_window(page, tmp_path):
     # what the node saves and queues: its widget values, nothing of the diagram's
     saved = page.evaluate("app.graph.serialize().nodes.find((n) => n.id == window.__ivCont.id).widgets_values")
     assert saved == [16, 5, 24, 1]
-    # the Wan 2.1 template's chain: two chunks in flight, the older one half way down the ladder (a shorter bar)
+    # two chunks in flight (the node option): the older one half way down the ladder (a shorter bar)
     state = set_widgets(page, {"chunk": 5, "anchors": 4, "in_flight": 2}, node="window.__ivCont")
     assert state["plan"] == jsonable(plan_chain(QueueConfig(21, 2, True, "noise", continuation=ContinuationConfig(
         5, 4, 24, in_flight=2)), 21)) and state["plan"]["levels"][-10:] == [21] * 5 + [0] * 5

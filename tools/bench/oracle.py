@@ -56,7 +56,7 @@ SETTINGS = {"small": oracle.SMALL, "wan21": oracle.WAN21, "few": oracle.FEW}
 # --identity's default rows: the references, FIFO without lookahead, every shipped chain, continuation without anchors
 IDENTITY_METHODS = ("native", "chunks", "fifo", "fifo_lookahead", "fifo_lookahead_p2", "dce_miga", "miga",
                     "cont_k5_a0_s24", "cont_k5_a3_s24", "cont_k4_a3_s24", "cont_k3_a3_s24",
-                    # the Wan templates' chain (2 chunks in flight, 4 anchors, dpmpp_2m) at this window: on the
+                    # 2 chunks in flight, 4 anchors, dpmpp_2m (node options, no template runs them): on the
                     # setting's ladder and on a ladder of 5 partitions (45 steps)
                     "cont_k2_a4_s24_n2_2m", "cont_k2_a4_s24_n2_2m_p5")
 # --full: every method and the continuation candidates (chunk 3-7, anchors 0 to the most that fit, anchor_every 12-48)

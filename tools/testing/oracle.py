@@ -331,10 +331,10 @@ def continuation_name(cfg: ContinuationConfig, rule: str = "euler", partitions: 
 # chains a shipped workflow or a node default runs: FIFO Queue Init's defaults (lookahead on) at the setting's 3
 # partitions (the starter's and the LTX-Video template's queue) and at its default 2 (the Wan FIFO templates), the
 # shapes starter (FIFO's queue + Self-Reflection + Long-Range Guidance), the official MIGA config, the Chunked
-# Continuation node's defaults and its settings in the Wan 2.1 / Wan 2.2 text templates, with their dpmpp_2m
+# Continuation node's defaults and its settings in the Wan 2.1 / Wan 2.2 text templates, with their step rule
 # (tools/authoring/ui_workflows.py: CONT_WAN21, CONT_WAN22, CONT_RULE; measured at those templates' windows)
 SHIPPED = ("fifo_lookahead", "fifo_lookahead_p2", "dce_miga", "miga", continuation_name(ContinuationConfig()),
-           "cont_k5_a4_s24_n2_2m", "cont_k7_a4_s24_n2_2m")
+           "cont_k12_a3_s24", "cont_k18_a3_s24")
 
 
 def queue_config(method: str, st: Setting) -> QueueConfig:
