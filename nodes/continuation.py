@@ -57,7 +57,8 @@ class ChunkedContinuation(io.ComfyNode):
                              tooltip="Output latent frames between anchors: the anchors are latent frames 0, "
                                      "anchor_every, 2 x anchor_every, ... (each joins once it is finished). Larger "
                                      "spreads them over more of the video. Ignored with 0 anchors."),
-                io.Int.Input("in_flight", default=CC.in_flight, min=1, max=16,
+                # optional: an API prompt from before it existed has no value for it and must still run
+                io.Int.Input("in_flight", default=CC.in_flight, min=1, max=16, optional=True,
                              tooltip="Chunks denoised at once, each further down the ladder than the next (a "
                                      "pipeline): a chunk leaves every steps / in_flight calls instead of every "
                                      "steps, so the calls per output frame drop by in_flight while every chunk "

@@ -350,6 +350,10 @@ CASES: list[Case] = [
        _miga_after_continuation),
     _x("continuation queue a number", "50", "Chunked Continuation: queue must come from FIFO Queue Init",
        _continuation_set(queue=5)),
+    _x("continuation chunks in flight leave no slot for the anchors", "50", "Chunked Continuation: continuation "
+       "anchors 2 must be in [0, window - chunk x in_flight - 1 = 0]",
+       _all(_continuation_set(in_flight=2), _set("5", window_length=5))),
+    _v("continuation in_flight 0", "50", "in_flight", _continuation_set(in_flight=0)),
     _x("lookahead on a window of 1", "5", "lookahead needs a window of at least 2", _set("5", window_length=1)),
     _x("window longer than the latent", "6", "window_length 9 is longer than the latent's 5 frames",
        _set("5", window_length=9)),
