@@ -99,7 +99,6 @@ def run_queue(
     :mod:`.runner`); noise comes from a CPU generator seeded ``seed``. ``setup``: what :func:`check_run_inputs`
     returned for these inputs, when the caller has checked them already."""
     check_fifo_only(config)
-    get_step_rule(rule, multistep=config.continuation is not None)
     generator = torch.Generator("cpu").manual_seed(int(seed) & 0xFFFF_FFFF_FFFF_FFFF)
     kwargs: dict[str, Any] = dict(generator=generator, rule=rule, eta=eta, prompt_ranges=prompt_ranges,
                                   callback=callback, output_device=output_device, stream=stream)

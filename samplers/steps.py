@@ -141,9 +141,11 @@ def dpmpp_2m_denoised(denoised: Tensor, old: Optional[Tensor], sigma_prev: Optio
     ``denoised``, ``old``: ``[B, C, F, H, W]`` of one level."""
     if old is None or sigma_prev is None or float(sigma_next) <= 0.0:
         return denoised
-    if _signal_noise(sigma_prev, noise_scaling)[0] <= 0.0:
+    alpha_prev, s_prev = _signal_noise(sigma_prev, noise_scaling)
+    if alpha_prev <= 0.0:
         return denoised
-    lam_prev, lam, lam_next = (log_snr(s, noise_scaling) for s in (sigma_prev, sigma, sigma_next))
+    lam_prev = math.log(alpha_prev / s_prev)
+    lam, lam_next = log_snr(sigma, noise_scaling), log_snr(sigma_next, noise_scaling)
     r = (lam - lam_prev) / (lam_next - lam)
     return (1.0 + 0.5 / r) * denoised - (0.5 / r) * old
 

@@ -92,8 +92,8 @@ def test_native_clips_draw_a_shape_and_keep_it(bouncing):
     assert kept >= 6, kept
 
 
-# every method the benchmark issue names, besides native clips (the identity issue's chain: continuation_flight, the
-# Wan templates' 2 chunks in flight at this window; continuation: the node's defaults)
+# every method the benchmark issue names, besides native clips (the identity issue's chain: continuation_flight, 2
+# chunks in flight as the oracle chose them; continuation: the node's defaults)
 ISSUE_METHODS = ("chunks", "chunks_continued", "context_windows", "fifo", "fifo_lookahead", "miga_tta", "miga",
                  "miga_dce", "continuation", "continuation_flight")
 

@@ -19,8 +19,8 @@ all: euler by default, ``euler_ancestral`` as the bouncing model's bench):
 - ``chunks_continued``: 9-frame chunks, each starting from the previous chunk's last finished latent (held clean):
   the pack's chunked continuation engine with chunk 8 and no anchors, 27 steps per chunk;
 - ``continuation``: the pack's Chunked Continuation node with its defaults (chunk 5, 3 anchors every 24 latents);
-- ``continuation_flight``: the Wan templates' identity chain at this window (chunk 2, 4 anchors every 24, 2 chunks in
-  flight; with the run's ``--sampler``, as every method);
+- ``continuation_flight``: the identity chain of the analytic oracle at this window (chunk 2, 4 anchors every 24, 2
+  chunks in flight; no template runs it; with the run's ``--sampler``, as every method);
 - ``context_windows``: ComfyUI core's "Context Windows (Manual)" (9 frames, overlap 3, pyramid fuse) on the whole
   latent, stock euler;
 - ``fifo`` / ``fifo_lookahead``: FIFO-Diffusion, 3 partitions;
@@ -96,7 +96,7 @@ def queue_config(method: str, threshold: float = 0.01, metric: str = ""):
         return replace(base, continuation=ContinuationConfig(WINDOW - 1, 0))
     if method == "continuation":  # the Chunked Continuation node's defaults
         return replace(base, continuation=ContinuationConfig())
-    if method == "continuation_flight":  # the Wan templates' identity chain at this window: 2 chunks of 2 in flight
+    if method == "continuation_flight":  # the oracle's identity chain at this window: 2 chunks of 2 in flight
         return replace(base, continuation=ContinuationConfig(2, 4, 24, in_flight=2))
     if method == "miga_tta":
         return replace(base, **tta)
@@ -358,7 +358,7 @@ def main(argv=None) -> None:
     unknown = set(methods) - set(METHODS)
     if unknown:
         sys.exit(f"unknown methods {sorted(unknown)}; choose from {', '.join(METHODS)}")
-    queue = [m for m in methods if m not in ("chunks", "context_windows") and not m.startswith(("chunks_", "cont"))]
+    queue = [m for m in methods if m not in ("chunks", "context_windows") and queue_config(m).continuation is None]
     if args.sampler == "dpmpp_2m" and queue:
         sys.exit(f"--sampler dpmpp_2m runs chunked continuation only; {', '.join(queue)} take euler or euler_ancestral")
 
