@@ -115,3 +115,51 @@ def test_native_seeds_below_two_is_refused_before_loading_anything(capsys):
     with pytest.raises(SystemExit):
         consistency_main(["--native-only", "--native-seeds", "1"])
     assert "--native-seeds 1" in capsys.readouterr().err
+
+
+def test_native_check_reads_from_its_first_seed(bouncing, tmp_path):
+    """``--native-first-seed`` moves the check to other seeds (weights are chosen on 300.., so the target's seeds
+    100..115 stay unseen): the per-seed scores are those of native clips from exactly those seeds."""
+    from infinite_video.tools.bench.consistency import native_check
+
+    got = native_check(bouncing, tmp_path / "sheet.png", seeds=2, first_seed=300)
+    assert got["first_seed"] == 300 and (tmp_path / "sheet.png").is_file()
+    want = [subject_end(to_rgb(bouncing, run_native(bouncing, 9, s)[0]), 3) for s in (300, 301)]
+    assert got["per_seed"] == pytest.approx(want)
+    assert native_check(bouncing, tmp_path / "s.png", seeds=2)["per_seed"] != pytest.approx(want)  # default: 100..
+
+
+def test_trainer_draws_the_same_clips_with_or_without_workers():
+    """The trainer's clips are fixed by (seed, step) alone: its DataLoader (workers draw ahead for a GPU) yields the
+    batches the plain loop drew, step 1 first."""
+    from infinite_video.tools.authoring.train_shapes import Clips
+    from infinite_video.tools.testing.shapes.clips import make_latents
+
+    clips = Clips(steps=3, batch=2, spec=SPEC, seed=5)
+    loaded = list(torch.utils.data.DataLoader(clips, batch_size=None, num_workers=1, prefetch_factor=2))
+    assert len(loaded) == 3
+    for step, x0 in enumerate(loaded, start=1):
+        assert torch.equal(x0, make_latents(2, SPEC, seed=5 * 1_000_003 + step))
+
+
+def test_trainer_widths_follow_comfyui_detection():
+    from infinite_video.tools.authoring.train_shapes import ARCH, arch
+
+    assert arch() == ARCH
+    wide = arch(256, 2)
+    assert (wide["num_heads"], wide["ffn_dim"], wide["num_layers"]) == (2, 768, 2)
+    with pytest.raises(ValueError, match="--dim 200.*multiple of 128"):
+        arch(200)
+
+
+@pytest.mark.host
+def test_trainer_verify_checks_a_committed_file(comfy_host, capsys):
+    """``--verify FILE`` (for weights trained on a GPU machine with ``--no-load-check``) rebuilds the network from
+    the file's own width and depth and compares it with what ComfyUI's loader makes of the file."""
+    from infinite_video.tools.authoring.train_shapes import main as train_main
+
+    train_main(["--verify", str(MODEL)])
+    assert "loaded by ComfyUI: max output difference" in capsys.readouterr().out
+    with pytest.raises(SystemExit):
+        train_main(["--steps", "1"])  # training needs --out
+    assert "--out is required" in capsys.readouterr().err

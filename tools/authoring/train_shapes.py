@@ -16,7 +16,12 @@ Run with the pack's virtualenv (CPU, 2 threads: ~30 min for the committed 5000 s
     python -m tools.authoring.train_shapes --out models/shapes_wan21/shapes_wan21.safetensors
 
 ``--spec`` picks the clips (``clips.SPECS``: "shapes", the default, or "bouncing" for models/bouncing_wan21, whose
-card gives its command); ``--init`` starts from a committed checkpoint instead of a fresh network.
+card gives its command); ``--init`` starts from a committed checkpoint instead of a fresh network. ``--device cuda``
+trains on a GPU (the network is small, so a step costs about the same up to a batch of a few hundred clips: raise
+``--batch`` there). A GPU machine without ComfyUI's full requirements can train with ``--no-load-check``; then check
+the file where the host runs::
+
+    python -m tools.authoring.train_shapes --verify models/bouncing_wan21/bouncing_wan21.safetensors
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ import argparse
 import copy
 import json
 import math
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -45,8 +51,17 @@ ARCH = dict(model_type="t2v", in_dim=16, out_dim=16, dim=128, ffn_dim=384, freq_
 SHIFT = 8.0  # ComfyUI's WAN21 sampling shift
 
 
-def build_model():
-    """A fresh ``WanModel`` with ``ARCH``, initialised as the official Wan code does (zero output head)."""
+def arch(dim: int = ARCH["dim"], layers: int = ARCH["num_layers"]) -> dict:
+    """``ARCH`` at another width / depth, as ComfyUI's detection will read it back: one head per 128 channels,
+    feed-forward 3x the width."""
+    if dim % 128:
+        raise ValueError(f"--dim {dim}: ComfyUI reads Wan's heads as dim // 128, so the width must be a multiple of 128")
+    return {**ARCH, "dim": dim, "ffn_dim": 3 * dim, "num_heads": dim // 128, "num_layers": layers}
+
+
+def build_model(spec: dict = ARCH):
+    """A fresh ``WanModel`` with ``spec`` (default ``ARCH``), initialised as the official Wan code does (zero output
+    head)."""
     host, why = find_host()
     if host is None:
         sys.exit(why)
@@ -54,12 +69,12 @@ def build_model():
     import comfy.ops
     from comfy.ldm.wan.model import WanModel
 
-    model = WanModel(operations=comfy.ops.disable_weight_init, dtype=torch.float32, **ARCH)
+    model = WanModel(operations=comfy.ops.disable_weight_init, dtype=torch.float32, **spec)
     gen = torch.Generator("cpu").manual_seed(0)
     with torch.no_grad():
         for name, p in sorted(model.named_parameters()):
             if name.endswith("modulation"):
-                p.copy_(torch.randn(p.shape, generator=gen) / math.sqrt(ARCH["dim"]))
+                p.copy_(torch.randn(p.shape, generator=gen) / math.sqrt(spec["dim"]))
             elif name.endswith("bias"):
                 p.zero_()
             elif p.ndim == 1:  # norm weights
@@ -77,6 +92,20 @@ def sample_levels(batch: int, gen: torch.Generator) -> torch.Tensor:
     u = torch.rand(batch, generator=gen).clamp(1e-3, 1 - 1e-3)
     shifted = SHIFT * u / (1 + (SHIFT - 1) * u)
     return torch.where(torch.arange(batch) % 2 == 0, u, shifted)
+
+
+class Clips(torch.utils.data.Dataset):
+    """Step ``i``'s batch of clips (``[batch, 16, F, H, W]`` latents), drawn from a seed fixed by ``seed`` and ``i``,
+    so the same run draws the same clips whether they are made in the loop or by DataLoader workers."""
+
+    def __init__(self, steps: int, batch: int, spec, seed: int):
+        self.steps, self.batch, self.spec, self.seed = steps, batch, spec, seed
+
+    def __len__(self) -> int:
+        return self.steps
+
+    def __getitem__(self, i: int) -> torch.Tensor:
+        return make_latents(self.batch, self.spec, seed=self.seed * 1_000_003 + i + 1)
 
 
 def save(model, path: Path, meta: dict) -> None:
@@ -99,7 +128,7 @@ def check_loads_as_trained(model, path: Path) -> float:
     x = torch.randn(1, 16, 9, 16, 16, generator=gen)
     t, ctx = torch.tensor([500.0]), torch.zeros(1, 1, ARCH["text_dim"])
     with torch.no_grad():
-        ref = model.float().cpu()(x, t, ctx)
+        ref = copy.deepcopy(model).float().cpu()(x, t, ctx)  # a copy: .cpu() moves a module in place
         got = loaded.model.diffusion_model(x, t, ctx)
     err = float((ref - got).abs().max())
     if err > 0.05 * float(ref.abs().max()):
@@ -110,7 +139,7 @@ def check_loads_as_trained(model, path: Path) -> float:
 
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--out", type=Path, required=True)
+    ap.add_argument("--out", type=Path, help="where the EMA weights go (required unless --verify)")
     ap.add_argument("--steps", type=int, default=5000)
     ap.add_argument("--batch", type=int, default=8)
     ap.add_argument("--lr", type=float, default=5e-4)
@@ -118,23 +147,48 @@ def main(argv=None) -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--device", default="cpu")
+    ap.add_argument("--workers", type=int, default=0,
+                    help="processes drawing the clips ahead of the training loop (for a GPU, whose steps outrun one "
+                         "CPU core drawing big batches); the clips are the same for any count")
     ap.add_argument("--save-every", type=int, default=500)
     ap.add_argument("--spec", choices=sorted(SPECS), default="shapes",
                     help="the clips to learn (tools/testing/shapes/clips.py SPECS)")
     ap.add_argument("--init", type=Path, default=None,
                     help="start from this checkpoint (same ARCH, e.g. the shapes model) instead of a fresh network")
+    ap.add_argument("--dim", type=int, default=ARCH["dim"], help="width (a multiple of 128; the committed models: 128)")
+    ap.add_argument("--layers", type=int, default=ARCH["num_layers"], help="blocks (the committed models: 4)")
+    ap.add_argument("--snapshots", action="store_true",
+                    help="also keep each save as <out>.step<N>.safetensors beside --out")
+    ap.add_argument("--no-load-check", action="store_true",
+                    help="skip loading the saved file through comfy.sd (it needs the host's full requirements); run "
+                         "--verify FILE later where the host runs")
+    ap.add_argument("--verify", type=Path, default=None,
+                    help="train nothing: check that ComfyUI loads this checkpoint as the ARCH network computes it")
     args = ap.parse_args(argv)
+    if args.verify is not None:
+        import safetensors.torch
+
+        state = safetensors.torch.load_file(str(args.verify))
+        model = build_model(arch(state["head.head.weight"].shape[1], 1 + max(
+            int(k.split(".")[1]) for k in state if k.startswith("blocks."))))
+        model.load_state_dict({k: v.float() for k, v in state.items()})
+        print(f"loaded by ComfyUI: max output difference {check_loads_as_trained(model, args.verify):.2e}")
+        return
+    if args.out is None:
+        ap.error("--out is required (where the trained weights go)")
 
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
     spec = SPECS[args.spec]
-    model = build_model()
+    spec_arch = arch(args.dim, args.layers)
+    model = build_model(spec_arch)
     if args.init is not None:
         import safetensors.torch
 
         model.load_state_dict({k: v.float() for k, v in safetensors.torch.load_file(str(args.init)).items()})
     model = model.to(args.device)
     ema = copy.deepcopy(model).requires_grad_(False)
+    ema_params, model_params = list(ema.parameters()), list(model.parameters())
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.01, betas=(0.9, 0.99))
     warmup = 200
     sched = torch.optim.lr_scheduler.LambdaLR(
@@ -142,12 +196,14 @@ def main(argv=None) -> None:
         * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(s, args.steps) / args.steps))))
     gen = torch.Generator("cpu").manual_seed(args.seed)
     ctx = torch.zeros(args.batch, 1, ARCH["text_dim"], device=args.device)
-    meta = {"arch": ARCH, "clip_spec": spec.__dict__, "spec": args.spec,
+    meta = {"arch": spec_arch, "clip_spec": spec.__dict__, "spec": args.spec,
             "init": args.init.name if args.init else None, "batch": args.batch, "lr": args.lr, "ema": args.ema,
-            "seed": args.seed, "shift": SHIFT}
+            "seed": args.seed, "shift": SHIFT, "device": torch.device(args.device).type}
     log, t0, running = [], time.time(), None
-    for step in range(1, args.steps + 1):
-        x0 = make_latents(args.batch, spec, seed=args.seed * 1_000_003 + step).to(args.device)
+    clips = torch.utils.data.DataLoader(Clips(args.steps, args.batch, spec, args.seed), batch_size=None,
+                                        num_workers=args.workers, prefetch_factor=4 if args.workers else None)
+    for step, x0 in enumerate(clips, start=1):
+        x0 = x0.to(args.device)
         noise = torch.randn(x0.shape, generator=gen).to(args.device)
         s = sample_levels(args.batch, gen).to(args.device)
         sv = s.view(-1, 1, 1, 1, 1)
@@ -161,8 +217,7 @@ def main(argv=None) -> None:
         sched.step()
         decay = min(args.ema, (1 + step) / (10 + step))
         with torch.no_grad():
-            for pe, pm in zip(ema.parameters(), model.parameters()):
-                pe.lerp_(pm, 1 - decay)
+            torch._foreach_lerp_(ema_params, model_params, 1 - decay)  # one fused update, not ~80 small kernels
         running = loss.item() if running is None else 0.98 * running + 0.02 * loss.item()
         if step % 50 == 0:
             log.append({"step": step, "loss": round(running, 5), "seconds": round(time.time() - t0, 1)})
@@ -170,8 +225,10 @@ def main(argv=None) -> None:
         if step % args.save_every == 0 or step == args.steps:
             save(ema, args.out, {**meta, "steps": step, "loss": round(running, 5),
                                  "train_seconds": round(time.time() - t0, 1)})
+            if args.snapshots:
+                shutil.copyfile(args.out, args.out.with_name(f"{args.out.stem}.step{step}{args.out.suffix}"))
             (args.out.parent / "train_log.json").write_text(json.dumps(log, indent=0))
-            if step == args.save_every or step == args.steps:
+            if not args.no_load_check and (step == args.save_every or step == args.steps):
                 print(f"loaded by ComfyUI: max output difference {check_loads_as_trained(ema, args.out):.2e}",
                       flush=True)
 

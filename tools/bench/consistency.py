@@ -205,17 +205,20 @@ def contact_sheet(rgb, path: Path, columns: int = 15, rows: int = 2, scale: int 
     img.resize((img.width * scale, img.height * scale), Image.NEAREST).save(path)
 
 
-def native_check(model, path: Path, seeds: int = NATIVE_SEEDS, scale: int = 4, sampler: str = "euler") -> dict:
-    """The model's own short clips (seeds 100, 101, ...): ``path`` gets one row per seed, the 9 frames of a native
-    27-step clip left to right; returns ``subject_native`` (mean, sd, per seed) of those clips."""
+def native_check(model, path: Path, seeds: int = NATIVE_SEEDS, scale: int = 4, sampler: str = "euler",
+                 first_seed: int = 100) -> dict:
+    """The model's own short clips (seeds ``first_seed``, ``first_seed + 1``, ...): ``path`` gets one row per seed,
+    the 9 frames of a native 27-step clip left to right; returns ``subject_native`` (mean, sd, per seed) of those
+    clips."""
     import torch
 
     from ..testing.shapes.metrics import subject_end
 
-    rows = [to_rgb(model, run_native(model, WINDOW, 100 + s, sampler=sampler)[0]) for s in range(seeds)]
+    rows = [to_rgb(model, run_native(model, WINDOW, first_seed + s, sampler=sampler)[0]) for s in range(seeds)]
     contact_sheet(torch.cat(rows), path, columns=WINDOW, rows=seeds, scale=scale, every=False)
     per_seed = [subject_end(rgb, NATIVE_END) for rgb in rows]
     return {"subject_native": statistics.fmean(per_seed), "sd": statistics.stdev(per_seed), "seeds": seeds,
+            "first_seed": first_seed,
             "per_seed": per_seed, "frames_compared": NATIVE_END, "sampler": sampler}
 
 
@@ -342,6 +345,9 @@ def main(argv=None) -> None:
     ap.add_argument("--native-seeds", type=int, default=NATIVE_SEEDS,
                     help=f"seeds of the native check (100, 101, ...; the benchmark's target reads {NATIVE_SEEDS}; more "
                     f"show how far its mean moves with the seeds)")
+    ap.add_argument("--native-first-seed", type=int, default=100,
+                    help="first seed of the native check (the target reads 100..115; choose weights or settings on "
+                         "other seeds, e.g. 300.., so the target's seeds stay unseen)")
     ap.add_argument("--native-only", action="store_true",
                     help="only the native check (--native-seeds seeds) and native_clips.png")
     ap.add_argument("--out", type=Path, default=Path.home() / ".cache" / "infinite-video" / "consistency")
@@ -375,7 +381,8 @@ def main(argv=None) -> None:
     model = comfy.sd.load_diffusion_model(str(model_path))
     args.out.mkdir(parents=True, exist_ok=True)
     run_native(model, WINDOW, 0, sampler=args.sampler)  # warm-up
-    native = native_check(model, args.out / "native_clips.png", seeds=args.native_seeds, sampler=args.sampler)
+    native = native_check(model, args.out / "native_clips.png", seeds=args.native_seeds, sampler=args.sampler,
+                          first_seed=args.native_first_seed)
     print(json.dumps({"native": {k: (round(v, 4) if isinstance(v, float) else v) for k, v in native.items()
                                  if k != "per_seed"}}), flush=True)
     if args.native_only:
