@@ -104,6 +104,14 @@ def context_positions(done: int, new: int, window: int, anchors: Sequence[int]) 
         use = keep
 
 
+def chunk_ticks(frames: int, window: int, chunk: int, steps: int, per_tick: int) -> int:
+    """Ticks of a continuation run after its first window: one per chunk, plus the ticks the last chunk still needs
+    after it starts (``ceil(steps / per_tick) - 1``; 0 with one chunk in flight). Each such tick costs ``per_tick``
+    window calls, the first window ``steps``."""
+    chunks = max(0, -(-(frames - window) // chunk))
+    return chunks + (-(-steps // per_tick) - 1 if chunks else 0)
+
+
 @dataclass
 class _Chunk:
     """One chunk in flight: its latents ``x`` ``[B, C, m, H, W]``, the stream position of its first latent, the ladder
@@ -252,11 +260,8 @@ class ContinuationRun:
                 at += m
 
     def total_iterations(self) -> int:
-        """Ticks in the run: the first window, then one per chunk, plus the ticks the last chunk needs after it
-        starts (``ceil(steps / per_tick) - 1``)."""
-        k, f = int(self.cfg.chunk), self.window
-        chunks = max(0, -(-(self.frames - f) // k))
-        return 1 + chunks + (-(-self.steps // self.per_tick) - 1 if chunks else 0)
+        """Ticks in the run: the first window, then :func:`chunk_ticks`."""
+        return 1 + chunk_ticks(self.frames, self.window, int(self.cfg.chunk), self.steps, self.per_tick)
 
     def info(self) -> dict[str, Any]:
         return self._info

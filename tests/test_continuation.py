@@ -290,3 +290,15 @@ def test_2m_reads_lambda_off_the_model_family():
         assert torch.equal(dpmpp_2m_denoised(den, old, 0.8, 0.6, 0.0, ns), den)  # onto sigma 0
         assert torch.equal(dpmpp_2m_denoised(den, None, 0.8, 0.6, 0.3, ns), den)  # no history yet
     assert torch.equal(dpmpp_2m_denoised(den, old, 1.0, 0.6, 0.3, flow_noise_scaling), den)  # from flow's sigma 1
+
+
+@pytest.mark.parametrize("chunk,in_flight,frames", [(2, 2, 20), (3, 1, 20), (5, 1, 8), (2, 3, 23), (3, 2, 9)])
+def test_chunk_ticks_counts_the_calls_the_run_makes(chunk, in_flight, frames):
+    """The Note's cost line (tools/authoring/ui_workflows.py) and the run's progress total read the same count:
+    the first window's ``steps`` calls, then ``per_tick`` calls per tick after it."""
+    from infinite_video.samplers.continuation import chunk_ticks
+
+    den, steps = Echo(), 6
+    run(ContinuationConfig(chunk=chunk, anchors=0, anchor_every=10, in_flight=in_flight), frames, den, steps=steps)
+    per_tick = -(-steps // in_flight)
+    assert len(den.calls) == steps + per_tick * chunk_ticks(frames, W, chunk, steps, per_tick)

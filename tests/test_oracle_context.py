@@ -45,3 +45,24 @@ def test_pipeline_two_in_flight_calls_and_refusal():
         run_pipeline(3, 0, 24, oracle.DENOISERS["exact"](0.9, 0.5), st, frames, 0, 1, 4, inflight=3)
     with pytest.raises(ValueError, match="3 anchors do not fit .* at most 2"):  # 9 - 2 x 3 slots, one kept newest
         run_pipeline(3, 3, 24, oracle.DENOISERS["exact"](0.9, 0.5), st, frames, 0, 1, 4)
+
+
+def test_pipeline_cap_puts_the_context_at_the_oldest_chunks_level_up_to_the_cap():
+    """``pipeline2m_cap{c}`` (docs: capped context makes the mismatched overshoot worse): every call after the first
+    window gives the context slots ``min(level of the oldest chunk in flight, c)``; without the suffix they are 0."""
+    st, frames, k = oracle.SMALL, 20, 2
+    exact = oracle.DENOISERS["exact"](0.9, 0.0)
+    levels: list[list[float]] = []
+
+    def rec(x, sigma, positions=None):
+        levels.append(sigma[0].tolist())
+        return exact(x, sigma, positions=positions)
+
+    for cap in (0.3, None):
+        levels.clear()
+        run_pipeline(k, 2, 24, rec, st, frames, 0, 1, 4, order=2, cap=cap)
+        for lv in levels[st.steps:]:  # after the native first window
+            ctx, oldest = lv[:st.window - 2 * k], lv[st.window - 2 * k]
+            want = 0.0 if cap is None else min(oldest, cap)
+            assert ctx == pytest.approx([want] * len(ctx))
+        assert any(0 < lv[0] <= 0.3 for lv in levels[st.steps:]) == (cap is not None)

@@ -55,7 +55,8 @@ def arch(dim: int = ARCH["dim"], layers: int = ARCH["num_layers"]) -> dict:
     """``ARCH`` at another width / depth, as ComfyUI's detection will read it back: one head per 128 channels,
     feed-forward 3x the width."""
     if dim % 128:
-        raise ValueError(f"--dim {dim}: ComfyUI reads Wan's heads as dim // 128, so the width must be a multiple of 128")
+        raise ValueError(f"--dim {dim}: ComfyUI reads Wan's heads as dim // 128, so the width must be a multiple "
+                         "of 128")
     return {**ARCH, "dim": dim, "ffn_dim": 3 * dim, "num_heads": dim // 128, "num_layers": layers}
 
 

@@ -212,9 +212,10 @@ def _expect(plan: dict, frames: int, stride: int, fps: float) -> str:
 def _expect_continuation(plan: dict, frames: int, stride: int, fps: float) -> str:
     """The Note's output and cost lines for a Chunked Continuation chain (its plan: ``per_tick`` calls per chunk
     leaving, the first window's whole ladder first)."""
+    from infinite_video.samplers.continuation import chunk_ticks
+
     video = stride * (frames - 1) + 1
-    chunks = max(0, -(-(frames - plan["window"]) // plan["chunk"]))
-    ticks = chunks + (-(-plan["steps"] // plan["per_tick"]) - 1 if chunks else 0)
+    ticks = chunk_ticks(frames, plan["window"], plan["chunk"], plan["steps"], plan["per_tick"])
     flight = (f"{plan['steps']} steps per chunk of {plan['chunk']}" if plan["in_flight"] == 1 else
               f"{plan['steps']} steps per chunk of {plan['chunk']}, {plan['in_flight']} chunks in flight: one leaves "
               f"every {plan['per_tick']} calls")

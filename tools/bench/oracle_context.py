@@ -27,7 +27,8 @@ A variant is ``k{chunk}_a{anchors}_s{anchor_every}:{context}``; ``context`` is o
   ``j`` steps re-noised back and run again, ``r`` times in all;
 - ``pipeline``: two chunks in flight at two levels (:func:`run_pipeline`), ``chunk`` latents each; ``pipeline2m``:
   the same with DPM-Solver++(2M) steps; ``pipeline_eta{e}``: ancestral Euler steps with ``eta`` e;
-  ``pipeline_n{n}``, ``pipeline_n{n}_2m``: ``n`` chunks in flight at ``n`` levels;
+  ``pipeline_n{n}``, ``pipeline_n{n}_2m``: ``n`` chunks in flight at ``n`` levels; a ``_cap{c}`` suffix
+  (``pipeline2m_cap0.3``) puts the context at ``min(sigma of the oldest chunk, c)`` instead of clean;
 - ``traj``: every context latent replayed along the path it took when it was denoised, so at step ``i`` every
   window frame sits at ``sigmas[i]`` (a single-level window, which both denoisers read alike).
 
@@ -203,13 +204,16 @@ class ContextRun(ContinuationRun):
 
 
 def run_pipeline(k: int, anchors: int, every: int, d: oracle.ExactDenoiser, st: oracle.Setting, frames: int,
-                 seed: int, batch: int, size: int, order: int = 1, eta: float = 0.0, inflight: int = 2) -> Tensor:
+                 seed: int, batch: int, size: int, order: int = 1, eta: float = 0.0, inflight: int = 2,
+                 cap: Optional[float] = None) -> Tensor:
     """``inflight`` chunks of ``k`` latents at ``inflight`` levels: the window is ``[context (f - n k) | oldest
     chunk | ... | newest chunk]``; every iteration of ``h = ceil(T / n)`` calls moves the chunk ``j`` places from
     the newest from ``sigmas[j h]`` to ``sigmas[(j + 1) h]`` (clean when it is done early); the oldest is emitted and
     a new chunk starts from noise. The first ``f`` latents are one native window. Deterministic Euler (``order`` 1),
     DPM-Solver++(2M) (``order`` 2, each chunk with its own history), or ancestral Euler with ``eta`` > 0 (fresh
-    noise from the same generator); flow matching."""
+    noise from the same generator); flow matching. ``cap``: the context sits at ``min(sigma of the oldest chunk,
+    cap)`` instead of clean, re-noised from one draw per chunk (the window's levels spread less, for a model that
+    reads them as one)."""
     f, sig = st.window, oracle.ladder("cont_k5_a3_s24", st)
     steps, n = len(sig) - 1, inflight
     h = -(-steps // n)
@@ -234,8 +238,11 @@ def run_pipeline(k: int, anchors: int, every: int, d: oracle.ExactDenoiser, st: 
     while out.shape[2] < frames:
         anc, rec = context_positions(chunks[0][1][0], n * k, f, anchor_at)
         cpos = anc + rec
+        ctx_noise = torch.randn(out[:, :, cpos].shape, generator=g) if cap is not None else None
         for _ in range(h):
-            xs, sg, pos = [out[:, :, cpos]], [0.0] * len(cpos), list(cpos)
+            lvl = 0.0 if cap is None else min(float(sig[min(chunks[0][3], steps)]), cap)
+            ctx = out[:, :, cpos] if ctx_noise is None else (1 - lvl) * out[:, :, cpos] + lvl * ctx_noise
+            xs, sg, pos = [ctx], [lvl] * len(cpos), list(cpos)
             for c in chunks:
                 xs.append(c[0])
                 sg, pos = sg + [float(sig[min(c[3], steps)])] * k, pos + c[1]
@@ -258,10 +265,10 @@ def run_variant(variant: str, st: oracle.Setting, frames: int, rho: float, w: fl
     if m is None:
         raise ValueError(f"variant {variant!r} is not k{{chunk}}_a{{anchors}}_s{{anchor_every}}:{{context}}")
     d = oracle.DENOISERS[den](rho, w)
-    if p := re.fullmatch(r"pipeline(?:_n(\d+))?(_?2m|_eta(\d+(?:\.\d+)?))?", m[4]):
+    if p := re.fullmatch(r"pipeline(?:_n(\d+))?(_?2m|_eta(\d+(?:\.\d+)?))?(?:_cap(\d+(?:\.\d+)?))?", m[4]):
         order, eta = (2 if p[2] and p[2].endswith("2m") else 1), (float(p[3]) if p[3] else 0.0)
         return run_pipeline(int(m[1]), int(m[2]), int(m[3]), d, st, frames, seed, batch, size, order, eta,
-                            int(p[1] or 2)), d.calls
+                            int(p[1] or 2), float(p[4]) if p[4] else None), d.calls
     cfg = ContinuationConfig(int(m[1]), int(m[2]), int(m[3]))
     sig = oracle.ladder("cont_k5_a3_s24", st)
     latent = torch.zeros(batch, 4, st.window, size, size)
