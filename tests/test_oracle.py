@@ -268,6 +268,7 @@ def test_the_tables_name_the_targets_a_row_misses() -> None:
     assert t.mismatched_misses(good, fifo) == [] and t.mismatched_misses(dict(good, lag1=0.79), fifo) == ["lag-1"]
     assert t.label("cont_k5_a3_s24") == "**continuation, chunk 5, 3 anchors every 24 (Chunked Continuation defaults)**"
     assert t.label("fifo_p4") == "FIFO, 4 partitions"
+    assert t.label("fifo_lookahead", "wan21") == "**FIFO with lookahead (FIFO Queue Init defaults here)**"
     assert t.label("cont_k2_a4_s24_n2_2m_p5") == ("continuation, chunk 2, 4 anchors every 24, 2 in flight, dpmpp_2m, "
                                                   "5 partitions")
 
