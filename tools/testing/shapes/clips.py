@@ -78,12 +78,13 @@ DEFAULT_SPEC = ClipSpec()
 
 # Named clip specs, one per trained model (``tools/authoring/train_shapes.py --spec``):
 # - "shapes": 2-3 small shapes over a panning grey texture (models/shapes_wan21);
-# - "bouncing": one big, slow shape (a third of the frame) of one colour and size over a plain grey, an easier world
-#   in which a tiny model draws a shape in most clips and keeps it through its window (models/bouncing_wan21; with
-#   2-3 shapes of radius 2.4-3.2 it drew none in half of its clips, see the model card).
+# - "bouncing": one big, slow shape (radius 6-7 of 16, half the frame) of one colour and size over a plain grey, an
+#   easier world in which a tiny model draws a shape in every clip and keeps it through its window
+#   (models/bouncing_wan21; with 2-3 shapes of radius 2.4-3.2 it drew none in half of its clips, and with one of
+#   radius 4.5-5.5 none in one clip of six, see the model card).
 SPECS = {
     "shapes": DEFAULT_SPEC,
-    "bouncing": ClipSpec(min_shapes=1, max_shapes=1, min_radius=4.5, max_radius=5.5, min_speed=0.15, max_speed=0.35,
+    "bouncing": ClipSpec(min_shapes=1, max_shapes=1, min_radius=6.0, max_radius=7.0, min_speed=0.15, max_speed=0.35,
                          pan_speed=0.0, texture=0.0, separate=True),
 }
 
