@@ -130,7 +130,8 @@ def table(rows: list[dict], only: Optional[list[str]] = None) -> str:
         got = [by[(m, d)] for d in dens if (m, d) in by]
         a = got[0]
         cost = a["calls_per_frame"]
-        row = f"| {label(m, a.get('setting', 'small'))} | {cost:.2f} | " + (f"{cost / ref_cost:.2f}" if ref_cost else "-") + " | "
+        row = f"| {label(m, a.get('setting', 'small'))} | {cost:.2f} | "
+        row += (f"{cost / ref_cost:.2f}" if ref_cost else "-") + " | "
         row += " / ".join(_num(g["var"]) for g in got) + f" | {a['var_native']:.3f} | "
         row += " / ".join(_num(g["lag1"]) for g in got) + f" | {a['lag1_native']:.3f} | "
         row += " / ".join(_num(g["far"], True) for g in got) + " |"
@@ -157,7 +158,8 @@ def plain_table(rows: list[dict], by: dict, methods: list[str], dens: list[str],
         a, cost = got[0], got[0]["calls_per_frame"]
         ex = by.get((m, "exact"))
         ok = "-" if m == "native" or ex is None else "yes" if ex["var"] >= ex["var_native"] - FIFO_VAR_GAP else "no"
-        out.append(f"| {label(m, a.get('setting', 'small'))} | {cost:.2f} | " + (f"{cost / ref_cost:.2f}" if ref_cost else "-") + " | "
+        name = label(m, a.get("setting", "small"))
+        out.append(f"| {name} | {cost:.2f} | " + (f"{cost / ref_cost:.2f}" if ref_cost else "-") + " | "
                    + " / ".join(_num(g["var"]) for g in got) + f" | {a['var_native']:.3f} | "
                    + " / ".join(_num(g["var"] - g["var_native"], True) for g in got) + " | "
                    + " / ".join(_num(g["lag1"]) for g in got) + f" | {a['lag1_native']:.3f} | {ok} |")
