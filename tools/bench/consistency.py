@@ -62,6 +62,7 @@ from ..testing.shapes.clips import decode
 MODEL_PATH = PACK_ROOT / "models" / "shapes_wan21" / "shapes_wan21.safetensors"
 WINDOW, PARTITIONS, SPATIAL = 9, 3, 16
 NATIVE_SEEDS, NATIVE_END = 16, 3  # native check: seeds 100.., last 3 frames of a clip against its first 3
+NATIVE_FIRST_SEED = 100  # the target's seeds are NATIVE_FIRST_SEED .. + NATIVE_SEEDS - 1
 STEPS = WINDOW * PARTITIONS
 CFG = 1.0  # unconditional model: one model call per window
 
@@ -206,7 +207,7 @@ def contact_sheet(rgb, path: Path, columns: int = 15, rows: int = 2, scale: int 
 
 
 def native_check(model, path: Path, seeds: int = NATIVE_SEEDS, scale: int = 4, sampler: str = "euler",
-                 first_seed: int = 100) -> dict:
+                 first_seed: int = NATIVE_FIRST_SEED) -> dict:
     """The model's own short clips (seeds ``first_seed``, ``first_seed + 1``, ...): ``path`` gets one row per seed,
     the 9 frames of a native 27-step clip left to right; returns ``subject_native`` (mean, sd, per seed) of those
     clips."""
@@ -345,9 +346,10 @@ def main(argv=None) -> None:
     ap.add_argument("--native-seeds", type=int, default=NATIVE_SEEDS,
                     help=f"seeds of the native check (100, 101, ...; the benchmark's target reads {NATIVE_SEEDS}; more "
                     f"show how far its mean moves with the seeds)")
-    ap.add_argument("--native-first-seed", type=int, default=100,
-                    help="first seed of the native check (the target reads 100..115; choose weights or settings on "
-                         "other seeds, e.g. 300.., so the target's seeds stay unseen)")
+    ap.add_argument("--native-first-seed", type=int, default=NATIVE_FIRST_SEED,
+                    help=f"first seed of the native check (the target reads {NATIVE_FIRST_SEED}.."
+                         f"{NATIVE_FIRST_SEED + NATIVE_SEEDS - 1}; choose weights or settings on other seeds, e.g. "
+                         "300.., so the target's seeds stay unseen)")
     ap.add_argument("--native-only", action="store_true",
                     help="only the native check (--native-seeds seeds) and native_clips.png")
     ap.add_argument("--out", type=Path, default=Path.home() / ".cache" / "infinite-video" / "consistency")

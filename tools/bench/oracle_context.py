@@ -238,10 +238,11 @@ def run_pipeline(k: int, anchors: int, every: int, d: oracle.ExactDenoiser, st: 
     while out.shape[2] < frames:
         anc, rec = context_positions(chunks[0][1][0], n * k, f, anchor_at)
         cpos = anc + rec
-        ctx_noise = torch.randn(out[:, :, cpos].shape, generator=g) if cap is not None else None
+        clean = out[:, :, cpos]  # the context stays fixed while these chunks move
+        ctx_noise = torch.randn(clean.shape, generator=g) if cap is not None else None
         for _ in range(h):
             lvl = 0.0 if cap is None else min(float(sig[min(chunks[0][3], steps)]), cap)
-            ctx = out[:, :, cpos] if ctx_noise is None else (1 - lvl) * out[:, :, cpos] + lvl * ctx_noise
+            ctx = clean if ctx_noise is None else (1 - lvl) * clean + lvl * ctx_noise
             xs, sg, pos = [ctx], [lvl] * len(cpos), list(cpos)
             for c in chunks:
                 xs.append(c[0])

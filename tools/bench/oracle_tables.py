@@ -42,8 +42,6 @@ def label(method: str, setting: str = "small") -> str:
     """A reader's name for a method (``cont_k5_a3_s24`` -> continuation, chunk 5, 3 anchors every 24). The shipped
     chains named in ``LABELS`` are the small setting's; at a template's window (``setting`` "wan21", ...) FIFO with
     lookahead is FIFO Queue Init's defaults, not the starter's queue."""
-    if setting != "small" and method == REFERENCE:
-        return "**FIFO with lookahead (FIFO Queue Init defaults here)**"
     m = re.fullmatch(r"cont_k(\d+)_a(\d+)_s(\d+)(?:_n(\d+))?(_2m)?(?:_p(\d+))?", method)
     if m:
         text = f"continuation, chunk {m[1]}, " + (f"{m[2]} anchor{'s' if m[2] != '1' else ''} every {m[3]}" if int(m[2])
@@ -61,6 +59,8 @@ def label(method: str, setting: str = "small") -> str:
         elif p and method not in LABELS:
             text = f"FIFO{' with lookahead' if p[1] == 'fifo_lookahead' else ''}, {p[2]} partition" + (
                 "s" if p[2] != "1" else "")
+        elif setting != "small" and method == REFERENCE:
+            text = "FIFO with lookahead (FIFO Queue Init defaults here)"
         else:
             text = LABELS.get(method, method)
     # fifo_lookahead_p3 is fifo_lookahead at the small setting's 3 partitions
