@@ -75,13 +75,24 @@ class ContinuationConfig:
 
     ``in_flight``: chunks denoised at once, each ``ceil(steps / in_flight)`` steps further down the ladder than the
     next, so a chunk is emitted every ``ceil(steps / in_flight)`` calls instead of every ``steps`` (a pipeline: the
-    window holds ``in_flight`` chunks beside the context)."""
+    window holds ``in_flight`` chunks beside the context).
+
+    ``track``: tracked context (implies one level per window): after every call the context's noise moves by
+    ``track * alpha * (clean - D_context) / sigma``, so the model reads the context ever closer to its clean latents
+    (0 = off). ``denoise``: the share of the ladder a chunk after the first runs; below 1 it starts from the newest
+    finished latent, repeated and noised to that step's level, instead of from pure noise (1 = the whole ladder)."""
 
     chunk: int = 5
     anchors: int = 3
     anchor_every: int = 24
     shared_level: bool = False
     in_flight: int = 1
+    track: float = 0.0
+    denoise: float = 1.0
+
+    @property
+    def tracked(self) -> bool:
+        return float(self.track) > 0
 
 
 @dataclass(frozen=True)

@@ -45,6 +45,7 @@ output tail, whatever the length.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any, Callable, Optional, Sequence
 
@@ -57,6 +58,9 @@ from .fifo import _denoise_grouped, _randn, check_video_latent
 from .prompts import FrameRange, validate_schedule
 from .runner import LatentTail, Stream, check_state, drive
 from .steps import NoiseScaling, dpmpp_2m_denoised, get_step_rule, per_frame_step, ve_noise_scaling
+
+TRACK_GAIN = 2.0  # tracked context's gain: on the oracle 2-7 give alike rows, 8 and more diverge (docs/benchmarks.md)
+MAX_TRACK = 4.0
 
 
 def check_alone(config: QueueConfig) -> None:
@@ -88,6 +92,22 @@ def check_continuation(cfg: ContinuationConfig, window: int, steps: int) -> None
         raise ValueError(f"continuation anchor_every must be at least 1 latent, got {s}")
     if steps < 1:
         raise ValueError(f"continuation needs a ladder of at least 1 step, got {steps}")
+    track, den = cfg.track, cfg.denoise
+    if not (isinstance(track, (int, float)) and math.isfinite(track) and 0 <= track <= MAX_TRACK):
+        raise ValueError(f"continuation track must be a gain in [0, {MAX_TRACK}] (0 = clean context; "
+                         f"{TRACK_GAIN} as tuned on the oracle), got {track!r}")
+    if not (isinstance(den, (int, float)) and math.isfinite(den) and 0 < den <= 1):
+        raise ValueError(f"continuation denoise must be in (0, 1] (the share of the ladder a chunk runs; 1 = from "
+                         f"pure noise), got {den!r}")
+    if n > 1 and (cfg.tracked or den < 1):
+        what = "tracked context (one level per window)" if cfg.tracked else f"denoise {den} (a later start)"
+        raise ValueError(f"continuation in_flight {n} cannot run with {what}: chunks in flight sit a fixed number of "
+                         f"steps apart; set in_flight to 1, or context to clean and denoise to 1")
+
+
+def skipped_steps(cfg: ContinuationConfig, steps: int) -> int:
+    """Ladder steps a chunk after the first skips: ``steps - ceil(denoise * steps)`` (at least one step runs)."""
+    return steps - max(1, math.ceil(float(cfg.denoise) * steps - 1e-9))
 
 
 def context_positions(done: int, new: int, window: int, anchors: Sequence[int]) -> tuple[list[int], list[int]]:
@@ -145,7 +165,7 @@ class ContinuationRun:
                              f"(its temporal positions set per frame), and this one sees every window as consecutive "
                              f"frames, so it would read far-away anchors as neighbours; set anchors to 0, or use a "
                              f"Wan 2.1 / 2.2 model (LTX-Video and Cosmos Predict2 windows stay consecutive)")
-        self.shared = bool(cfg.shared_level) or needs_one_level(denoiser)
+        self.shared = bool(cfg.shared_level) or cfg.tracked or needs_one_level(denoiser)
         if self.shared and int(cfg.in_flight) > 1:
             raise ValueError(f"continuation in_flight {cfg.in_flight}: this model (or shared_level) takes one noise "
                              f"level per window, and chunks in flight sit at different levels; set in_flight to 1")
@@ -153,7 +173,9 @@ class ContinuationRun:
         self.ns, self.ranges, self.window, self.frames = noise_scaling, prompt_ranges, int(window), int(frames)
         self.sigmas = sigmas.to(device=latent.device, dtype=torch.float32)
         self.steps = self.sigmas.shape[0] - 1
-        self.per_tick = -(-self.steps // int(cfg.in_flight))  # calls per tick once the first window is done
+        self.skip = skipped_steps(cfg, self.steps)  # a later chunk's first step (0: from pure noise)
+        # calls per tick once the first window is done
+        self.per_tick = -(-self.steps // int(cfg.in_flight)) - self.skip
         self.like = latent.to(torch.float32)
         self.anchor_at = [j * int(cfg.anchor_every) for j in range(int(cfg.anchors))]
         self.anchors: dict[int, Tensor] = {}  # output index -> clean latent [B, C, 1, H, W]
@@ -207,11 +229,15 @@ class ContinuationRun:
         return out
 
     def _start(self, first: int, m: int) -> None:
-        """A chunk of ``m`` latents from noise at the top of the ladder joins the flight (one seeded draw)."""
+        """A chunk of ``m`` latents joins the flight (one seeded draw): from noise at the top of the ladder, or, with
+        ``denoise`` below 1 and a finished latent to start from, the newest finished latent repeated and noised to
+        the level of step :attr:`skip` (SDEdit, Meng et al. 2022: the model starts from a guess that already sits
+        next to its context, where a single-level model cannot read the context yet)."""
         b, c, _, h, w = self.like.shape
-        zeros = torch.zeros((b, c, m, h, w), dtype=self.like.dtype, device=self.like.device)
-        self.flight.append(_Chunk(self.ns(self.sigmas[:1].expand(m), _randn((b, c, m, h, w), self.gen, self.like),
-                                          zeros), first))
+        noise = _randn((b, c, m, h, w), self.gen, self.like)
+        i = self.skip if self.recent.shape[2] else 0
+        start = self.recent[:, :, -1:].expand(-1, -1, m, -1, -1) if i else torch.zeros_like(noise)
+        self.flight.append(_Chunk(self.ns(self.sigmas[i:i + 1].expand(m), noise, start), first, i))
 
     def _advance(self, calls: int) -> None:
         """``calls`` model calls on one window ``[context | chunks in flight, oldest first]``: each chunk not yet
@@ -240,6 +266,8 @@ class ContinuationRun:
                                          for ch in chunks]).expand(b, -1)
             den = _denoise_grouped(self.den, torch.cat([ctx_x] + [ch.x for ch in chunks], dim=2), sig, pos,
                                    self.ranges, positions, known)
+            if ctx_noise is not None and self.cfg.tracked:
+                ctx_noise = self._track(ctx_noise, clean, den[:, :, :c], ctx_sig)
             at = c
             for ch in chunks:
                 m, i = ch.x.shape[2], ch.step
@@ -258,6 +286,23 @@ class ContinuationRun:
                                           noise=noise, noise_scaling=self.ns)
                     ch.step = i + 1
                 at += m
+
+    def _track(self, noise: Tensor, clean: Tensor, read: Tensor, sigma: Tensor) -> Tensor:
+        """Tracked context: the context's noise for the next step, moved so that the model's reading of the context
+        (``read``, its denoised estimate) comes closer to the clean latents: ``noise + g alpha (clean - read) /
+        sigma`` (``g`` = ``track``, ``alpha`` the signal scale at ``sigma``), i.e. the noisy context moves by
+        ``g alpha (clean - read)``.
+
+        Why: a model trained on single-level windows reads context at the chunk's level as noisy evidence and hardly
+        follows it. The context input that makes the model read the context as its clean latents makes it denoise the
+        chunk exactly as a per-frame-level model with clean context would: for a Gaussian video this is an identity
+        (``D_a(z_a, z_b) = x_a`` implies ``D_b(z_a, z_b) = E[x_b | x_a, z_b]``), and it is the fixed point of
+        reconstruction guidance (Ho et al. 2022, "Video Diffusion Models" §3.1) with the model's Jacobian taken as
+        symmetric, as a denoiser's is. One Richardson step per call, carried from step to step, tracks that fixed
+        point at no extra call. ``noise``, ``clean``, ``read``: ``[B, C, c, H, W]``; ``sigma``: ``[c]``."""
+        one = torch.ones_like(noise[:1, :1, :, :1, :1])
+        alpha = self.ns(sigma, torch.zeros_like(one), one)  # [1, 1, c, 1, 1] signal scale: 1 - sigma (flow), 1 (VE)
+        return noise + float(self.cfg.track) * alpha / self.ns(sigma, one, torch.zeros_like(one)) * (clean - read)
 
     def total_iterations(self) -> int:
         """Ticks in the run: the first window, then :func:`chunk_ticks`."""

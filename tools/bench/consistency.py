@@ -19,6 +19,8 @@ all: euler by default, ``euler_ancestral`` as the bouncing model's bench):
 - ``chunks_continued``: 9-frame chunks, each starting from the previous chunk's last finished latent (held clean):
   the pack's chunked continuation engine with chunk 8 and no anchors, 27 steps per chunk;
 - ``continuation``: the pack's Chunked Continuation node with its defaults (chunk 5, 3 anchors every 24 latents);
+- ``continuation_tracked``: chunk 4, 4 anchors every 24, tracked context (gain 2), chunks starting from the newest
+  finished latent over the last half of the ladder (``denoise`` 0.5);
 - ``continuation_flight``: the identity chain of the analytic oracle at this window (chunk 2, 4 anchors every 24, 2
   chunks in flight; no template runs it; with the run's ``--sampler``, as every method);
 - ``context_windows``: ComfyUI core's "Context Windows (Manual)" (9 frames, overlap 3, pyramid fuse) on the whole
@@ -66,8 +68,8 @@ NATIVE_FIRST_SEED = 100  # the target's seeds are NATIVE_FIRST_SEED .. + NATIVE_
 STEPS = WINDOW * PARTITIONS
 CFG = 1.0  # unconditional model: one model call per window
 
-METHODS = ("chunks", "chunks_continued", "continuation", "continuation_flight", "context_windows", "fifo",
-           "fifo_lookahead", "miga_tta", "miga_dce", "miga", "miga_history", "miga_half_slide", "miga_no_redenoise",
+METHODS = ("chunks", "chunks_continued", "continuation", "continuation_tracked", "continuation_flight",
+           "context_windows", "fifo", "fifo_lookahead", "miga_tta", "miga_dce", "miga", "miga_history", "miga_half_slide", "miga_no_redenoise",
            "miga_pairwise", "miga_mean_map", "miga_guidance_only", "miga_dce_no_lookahead")
 DEFAULT_METHODS = METHODS[:-2]  # the last two on request
 BASELINE = "fifo_lookahead"
@@ -97,6 +99,8 @@ def queue_config(method: str, threshold: float = 0.01, metric: str = ""):
         return replace(base, continuation=ContinuationConfig(WINDOW - 1, 0))
     if method == "continuation":  # the Chunked Continuation node's defaults
         return replace(base, continuation=ContinuationConfig())
+    if method == "continuation_tracked":  # tracked context, chunks from the newest latent over half the ladder
+        return replace(base, continuation=ContinuationConfig(4, 4, 24, track=2.0, denoise=0.5))
     if method == "continuation_flight":  # the oracle's identity chain at this window: 2 chunks of 2 in flight
         return replace(base, continuation=ContinuationConfig(2, 4, 24, in_flight=2))
     if method == "miga_tta":

@@ -69,7 +69,7 @@ ContextLevels = Callable[[float, int, int], Optional[list[float]]]
 def context_levels(spec: str) -> ContextLevels:
     """The context's noise levels of a ``context`` spec (module docstring)."""
     num = r"(\d+(?:\.\d+)?)"
-    if spec.startswith("quiet"):
+    if spec.startswith(("quiet", "recon", "invert", "track")):
         return lambda s, na, c: [s] * c
     if spec in ("clean", "clean2m", "traj") or spec.startswith(("guide", "newest", "repaint")):
         return lambda s, na, c: None
@@ -89,6 +89,9 @@ class ContextRun(ContinuationRun):
 
     def __init__(self, *args, spec: str = "clean", **kwargs):
         super().__init__(*args, **kwargs)
+        ms = re.search(r"_start(\d+(?:\.\d+)?)", spec)
+        self.start = float(ms[1]) if ms else None
+        spec = re.sub(r"_start(\d+(?:\.\d+)?)", "", spec)
         self.levels = context_levels(spec)
         m = re.fullmatch(r"guide(\d+(?:\.\d+)?)_(\d+)", spec)
         self.guide_w, self.guide_n = (float(m[1]), int(m[2])) if m else (0.0, 0)
@@ -99,7 +102,15 @@ class ContextRun(ContinuationRun):
         self.repaint = (int(m[1]), int(m[2]), m[3] is not None) if m else None
         m = re.fullmatch(r"newest(\d+)_above(\d+(?:\.\d+)?)", spec)
         self.few, self.few_above = (int(m[1]), float(m[2])) if m else (None, 2.0)
-        self.order = 2 if spec == "clean2m" else 1
+        m = re.fullmatch(r"recon(snr)?(\d+(?:\.\d+)?)(?:_(\d+))?(_2m)?", spec)
+        self.recon = (float(m[2]), int(m[3]) if m[3] else 10 ** 9, bool(m[1])) if m else None
+        mt = re.fullmatch(r"track(snr)?(\d+(?:\.\d+)?)(?:_x(\d+))?(?:_late(\d+(?:\.\d+)?))?(_2m)?", spec)
+        self.track = (float(mt[2]), int(mt[3] or 0), float(mt[4] or 0), bool(mt[1])) if mt else None
+        if mt and mt[5]:
+            spec = "clean2m"
+        mi = re.fullmatch(r"invert(\d+)", spec)
+        self.invert = int(mi[1]) if mi else None
+        self.order = 2 if spec == "clean2m" or (m and m[4]) else 1
 
     def iterate(self) -> list[tuple[int, Tensor]]:
         """One chunk per iteration over the whole ladder (the engine's ``in_flight`` 1), by this class's
@@ -133,8 +144,12 @@ class ContextRun(ContinuationRun):
         b, ch, _, h, w = self.like.shape
         soft = c > 0 and self.levels(1.0, len(anc), c) is not None
         ctx_noise = _randn((b, ch, c, h, w), self.gen, self.like) if soft else None
-        path, old = [], None
-        for i in range(self.sigmas.shape[0] - 1):
+        path, old, i0 = [], None, 0
+        if self.start is not None and c:  # SDEdit from the newest finished latent, repeated
+            i0 = int((self.sigmas > self.start).sum())
+            guess = clean[:, :, -1:].expand(-1, -1, m, -1, -1)
+            x = self.ns(self.sigmas[i0].expand(m), (x - guess * 0) / float(self.sigmas[0]), guess)
+        for i in range(i0, self.sigmas.shape[0] - 1):
             s, s_next = self.sigmas[i].expand(m), self.sigmas[i + 1].expand(m)
             ctx_x, ctx_sig = clean, self.sigmas.new_zeros(c)
             if self.traj is not None:  # every context latent at this step's level, from its own path
@@ -153,7 +168,42 @@ class ContextRun(ContinuationRun):
             if self.few is not None and float(self.sigmas[i]) > self.few_above:  # only the newest context latents
                 wc = min(c, self.few)
                 win, sig, wpos = win[:, :, c - wc:], sig[:, c - wc:], pos[c - wc:]
-            den = _denoise_grouped(self.den, win, sig, wpos, self.ranges, window_positions(wpos, self.like))[:, :, wc:]
+            full = _denoise_grouped(self.den, win, sig, wpos, self.ranges, window_positions(wpos, self.like))
+            den = full[:, :, wc:]
+            if c and self.recon is not None and i < self.recon[1]:
+                # reconstruction guidance (Ho et al. 2022) without gradients: J^T r = J r for a denoiser whose
+                # Jacobian is symmetric (Tweedie), and J r is the change of the chunk's estimate when the noisy
+                # context moves by r; linear here, so one more call with the context nudged gives it exactly
+                r = clean - full[:, :, :c]
+                alpha, sg = 1 - float(self.sigmas[i]), float(self.sigmas[i])
+                gain = alpha + self.recon[0] * sg * sg / max(alpha, 0.01) if self.recon[2] else self.recon[0] * alpha
+                nudged = torch.cat([ctx_x + gain * r, x], dim=2)
+                den = _denoise_grouped(self.den, nudged, sig, wpos, self.ranges, window_positions(wpos, self.like))[
+                    :, :, c:]
+            if c and self.track is not None and float(self.sigmas[i]) < self.track[2]:  # clean context below late
+                full = _denoise_grouped(self.den, torch.cat([clean, x], dim=2), torch.cat(
+                    [self.sigmas.new_zeros(c), s]).expand(b, -1), wpos, self.ranges, window_positions(wpos, self.like))
+                self.den.calls -= 1 if hasattr(self.den, "calls") else 0
+                den = full[:, :, c:]
+            elif c and self.track is not None:  # the context's noise follows the model's reading of it
+                sg = float(self.sigmas[i])
+                for _ in range(self.track[1]):
+                    ctx_x = ctx_x + self.track[0] * (1 - sg) * (clean - full[:, :, :c])
+                    full = _denoise_grouped(self.den, torch.cat([ctx_x, x], dim=2), sig, wpos, self.ranges,
+                                            window_positions(wpos, self.like))
+                den = full[:, :, c:]
+                if i + 1 < self.sigmas.shape[0] - 1:
+                    al = 1 - sg
+                    gain = al + self.track[0] * sg * sg / al if self.track[3] else self.track[0] * al
+                    z = ctx_x + gain * (clean - full[:, :, :c])
+                    ctx_noise = (z - (1 - sg) * clean) / sg
+            if c and self.invert is not None:  # Richardson iterations on D_a(z_a, z_b) = clean
+                za = ctx_x
+                for _ in range(self.invert):
+                    za = za + (1 - float(self.sigmas[i])) * (clean - full[:, :, :c])
+                    full = _denoise_grouped(self.den, torch.cat([za, x], dim=2), sig, wpos, self.ranges,
+                                            window_positions(wpos, self.like))
+                den = full[:, :, c:]
             if c and i < self.guide_n:  # context guidance against the chunk alone
                 alone = _denoise_grouped(self.den, x, s.expand(b, -1), pos[c:], self.ranges, positions[c:])
                 den = den + self.guide_w * (den - alone)

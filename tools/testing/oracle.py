@@ -325,7 +325,9 @@ def continuation_name(cfg: ContinuationConfig, rule: str = "euler", partitions: 
     """The method name of a continuation config: ``cont_k{chunk}_a{anchors}_s{anchor_every}``, then ``_n{in_flight}``
     with chunks in flight, ``_2m`` with the ``dpmpp_2m`` rule and ``_p{partitions}`` off the setting's partitions."""
     return (f"cont_k{cfg.chunk}_a{cfg.anchors}_s{cfg.anchor_every}" + (f"_n{cfg.in_flight}" if cfg.in_flight > 1
-            else "") + ("_2m" if rule == "dpmpp_2m" else "") + (f"_p{partitions}" if partitions else ""))
+            else "") + ("_2m" if rule == "dpmpp_2m" else "") + ("_shared" if cfg.shared_level else "")
+            + (f"_t{cfg.track:g}" if cfg.tracked else "") + (f"_d{cfg.denoise:g}" if cfg.denoise < 1 else "")
+            + (f"_p{partitions}" if partitions else ""))
 
 
 # chains a shipped workflow or a node default runs: FIFO Queue Init's defaults (lookahead on) at the setting's 3
@@ -373,16 +375,18 @@ def _base(method: str) -> str:
     return re.sub(r"(_w\d+)?_p\d+$", "", method) if method.startswith(("fifo", "cont_")) else method
 
 
-CONT_NAME = re.compile(r"cont_k(\d+)_a(\d+)_s(\d+)(?:_n(\d+))?(_2m)?(_shared)?")
+CONT_NAME = re.compile(r"cont_k(\d+)_a(\d+)_s(\d+)(?:_n(\d+))?(_2m)?(_shared)?(?:_t(\d+(?:\.\d+)?))?"
+                       r"(?:_d(\d+(?:\.\d+)?))?")
 
 
 def continuation_config(method: str) -> Optional[ContinuationConfig]:
-    """``cont_k{chunk}_a{anchors}_s{anchor_every}[_n{in_flight}][_2m][_shared]`` (e.g. ``cont_k4_a3_s32``;
-    ``_shared``: shared-level mode; ``_2m``: the ``dpmpp_2m`` rule, :func:`step_rule`), partitions suffix aside ->
-    its :class:`ContinuationConfig`; None for any other method."""
+    """``cont_k{chunk}_a{anchors}_s{anchor_every}[_n{in_flight}][_2m][_shared][_t{track}][_d{denoise}]`` (e.g.
+    ``cont_k4_a3_s32``; ``_shared``: shared-level mode; ``_2m``: the ``dpmpp_2m`` rule, :func:`step_rule`;
+    ``_t2``: tracked context with gain 2; ``_d0.5``: chunks run half the ladder from the newest latent), partitions
+    suffix aside -> its :class:`ContinuationConfig`; None for any other method."""
     m = CONT_NAME.fullmatch(_base(method))
     return None if m is None else ContinuationConfig(int(m[1]), int(m[2]), int(m[3]), m[6] is not None,
-                                                     int(m[4] or 1))
+                                                     int(m[4] or 1), float(m[7] or 0), float(m[8] or 1))
 
 
 def step_rule(method: str) -> str:
