@@ -20,7 +20,8 @@ functions the samplers use (:func:`.plan.plan_fifo` for FIFO-Diffusion, Kim et a
 A chain ``FIFO Queue Init -> Chunked Continuation`` (:mod:`.continuation`) has one window per tick: its slots in the
 steady state (``roles``: ``anchor``, ``recent`` = newest finished, ``new`` = the chunks in flight, oldest first, at
 their ``levels``), the anchors' output latents, and ``per_tick`` model calls that read the whole window and write the
-chunks (``steps / in_flight``, rounded up: with one chunk in flight, its whole ladder).
+chunks (``steps / in_flight``, rounded up: with one chunk in flight, its whole ladder, less the ``skip`` steps a
+chunk skips below 1 ``denoise``), and ``context``: ``clean``, ``tracked`` or ``shared`` (one level per window).
 
 Everything is integers; nothing calls a model. Levels index the descending sigma ladder, i.e. count the steps done
 from fresh noise (0 = pure noise, ``steps`` = clean), for FIFO and MIGA alike; index 0 of ``levels`` is the clean end.
@@ -31,7 +32,7 @@ from __future__ import annotations
 from typing import Any
 
 from .config import QueueConfig
-from .continuation import check_alone, check_continuation, context_positions
+from .continuation import check_alone, check_continuation, context_positions, skipped_steps
 from .miga_partition import static_partition
 from .miga_setup import resolve_miga
 
@@ -150,7 +151,8 @@ def _continuation_chain(config: QueueConfig, latent_frames: int) -> dict[str, An
     steps = config.fifo_plan(latent_frames).steps
     check_continuation(cont, window, steps)
     k, n = cont.chunk, cont.in_flight
-    per_tick = -(-steps // n)  # calls between two chunks leaving (the whole ladder with one in flight)
+    skip = skipped_steps(cont, steps)  # a chunk's first step, below 1 denoise
+    per_tick = -(-steps // n) - skip  # calls between two chunks leaving (the ladder a chunk runs, one in flight)
     anchor_at = [j * cont.anchor_every for j in range(cont.anchors)]
     done = max(anchor_at, default=0) + window  # far enough in that every anchor is finished
     anchors, recent = context_positions(done, n * k, window, anchor_at)
@@ -158,11 +160,12 @@ def _continuation_chain(config: QueueConfig, latent_frames: int) -> dict[str, An
     return {
         "kind": "continuation", "window": window, "steps": steps, "warmup": 0,
         "queue": window, "pad": c, "head": -1, "group": k, "chunk": k, "first_chunk": window,
-        "in_flight": n, "per_tick": per_tick,
+        "in_flight": n, "per_tick": per_tick, "skip": skip,
+        "context": "tracked" if cont.tracked else "shared" if cont.shared_level else "clean",
         "anchors": anchors, "recent": len(recent),
         "roles": ["anchor"] * len(anchors) + ["recent"] * len(recent) + ["new"] * (n * k),
         # steps done per slot as a tick starts: the oldest chunk in flight is furthest down the ladder
-        "levels": [steps] * c + [min(steps, j * per_tick) for j in range(n - 1, -1, -1) for _ in range(k)],
+        "levels": [steps] * c + [min(steps, skip + j * per_tick) for j in range(n - 1, -1, -1) for _ in range(k)],
         "windows": [{"read": [0, window], "write": [c, window], "memory": list(range(len(anchors)))}],
         "unified": None,
         "calls": {"queue": per_tick / k, "unified": 0, "reflection_worst": 0, "expected": per_tick / k,

@@ -61,6 +61,11 @@ from .steps import NoiseScaling, dpmpp_2m_denoised, get_step_rule, per_frame_ste
 
 TRACK_GAIN = 2.0  # tracked context's gain: on the oracle 2-7 give alike rows, 8 and more diverge (docs/benchmarks.md)
 MAX_TRACK = 4.0
+# Chunked Continuation's context widget -> ContinuationConfig.track (an API prompt from before the widget: clean)
+CONTEXT_TRACK = {"clean": 0.0, "tracked": TRACK_GAIN}
+# the Chunked Continuation node's widget defaults, chosen at the shapes models' window of 9 on the analytic oracle
+# (every target of both denoisers) and on the bouncing model (docs/benchmarks.md)
+NODE_DEFAULTS = ContinuationConfig(chunk=4, anchors=4, anchor_every=24, track=TRACK_GAIN, denoise=0.5)
 
 
 def check_alone(config: QueueConfig) -> None:
@@ -92,7 +97,13 @@ def check_continuation(cfg: ContinuationConfig, window: int, steps: int) -> None
         raise ValueError(f"continuation anchor_every must be at least 1 latent, got {s}")
     if steps < 1:
         raise ValueError(f"continuation needs a ladder of at least 1 step, got {steps}")
-    track, den = cfg.track, cfg.denoise
+    check_modes(cfg)
+
+
+def check_modes(cfg: ContinuationConfig) -> None:
+    """``ValueError`` naming the input and the fix unless ``track`` and ``denoise`` are in range and fit
+    ``in_flight`` (whatever the window)."""
+    n, track, den = int(cfg.in_flight), cfg.track, cfg.denoise
     if not (isinstance(track, (int, float)) and math.isfinite(track) and 0 <= track <= MAX_TRACK):
         raise ValueError(f"continuation track must be a gain in [0, {MAX_TRACK}] (0 = clean context; "
                          f"{TRACK_GAIN} as tuned on the oracle), got {track!r}")

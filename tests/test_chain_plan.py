@@ -193,6 +193,27 @@ def test_continuation_chain_in_flight_is_the_window_a_run_uses():
     torch.testing.assert_close(torch.tensor(sigmas), ladder[d["levels"]])
 
 
+def test_continuation_chain_with_denoise_and_tracking_is_the_window_a_run_uses():
+    """Below 1 denoise a chunk skips the top of the ladder: the plan's calls per output latent are the steps it runs
+    over the chunk, its new slots start at the skipped level, and a real run makes exactly those calls."""
+    cont = ContinuationConfig(chunk=3, anchors=2, anchor_every=5, track=2.0, denoise=0.5)
+    cfg = QueueConfig(W, 2, True, "noise", continuation=cont)
+    d = plan_chain(cfg, W)
+    steps = 2 * W
+    assert d["skip"] == 8 and d["per_tick"] == 8 and d["context"] == "tracked"
+    assert d["calls"]["expected"] == pytest.approx(8 / 3)
+    assert d["levels"] == [steps] * 5 + [8] * 3
+    assert plan_chain(QueueConfig(W, 2, True, "noise", continuation=ContinuationConfig(3, 2, 5)), W)["context"] == \
+        "clean"
+    den, frames = PositionsSeen(), W + 3 * 6
+    sample_continuation(cont, den, torch.zeros(1, 2, W, 3, 3), torch.linspace(1.0, 0.0, steps + 1), W, frames,
+                        generator=torch.Generator().manual_seed(0))
+    assert len(den.calls) == steps + 6 * d["per_tick"]
+    ladder = torch.linspace(1.0, 0.0, steps + 1)
+    _, sigmas = den.calls[-d["per_tick"]]  # the first call of the last chunk: one level, the skipped one
+    torch.testing.assert_close(torch.tensor(sigmas), ladder[d["levels"][-1]].expand(W))
+
+
 def test_continuation_chain_refuses_what_the_run_refuses():
     with pytest.raises(ValueError, match="continuation replaces the queue"):
         plan_chain(QueueConfig(W, 2, True, "noise", zigzag=ZZ, continuation=ContinuationConfig(3, 2, 5)), W)

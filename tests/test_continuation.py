@@ -33,8 +33,9 @@ class Echo:
 
 
 def run(cfg, frames, den, steps=6, **kw):
+    kw.setdefault("noise_scaling", flow_noise_scaling)
     return sample_continuation(cfg, den, torch.zeros(1, 2, W, 2, 2), ladder(steps), W, frames,
-                               generator=torch.Generator().manual_seed(0), noise_scaling=flow_noise_scaling, **kw)
+                               generator=torch.Generator().manual_seed(0), **kw)
 
 
 def test_windows_hold_anchors_then_newest_then_the_chunk():
@@ -302,3 +303,117 @@ def test_chunk_ticks_counts_the_calls_the_run_makes(chunk, in_flight, frames):
     run(ContinuationConfig(chunk=chunk, anchors=0, anchor_every=10, in_flight=in_flight), frames, den, steps=steps)
     per_tick = -(-steps // in_flight)
     assert len(den.calls) == steps + per_tick * chunk_ticks(frames, W, chunk, steps, per_tick)
+
+
+def test_tracked_context_moves_the_noise_by_the_models_misreading_of_the_context():
+    """Tracked context: every frame at the chunk's level; between two calls of one chunk the context's noise moves by
+    ``track * (1 - sigma) * (clean - read) / sigma`` (flow), ``read`` the model's estimate of the context slots."""
+    steps, cfg = 6, ContinuationConfig(chunk=3, anchors=1, anchor_every=10, track=1.5)
+    seen = []
+
+    def den(x, sigma, prompts=None, positions=None, known=None):  # reads every frame half way to its position
+        seen.append((x.clone(), sigma.clone(), positions.tolist()))
+        return 0.5 * x + 0.5 * positions.to(x)[None, None, :, None, None]
+
+    out = run(cfg, 20, den, steps=steps)
+    sig = ladder(steps)
+    moved = 0
+    for i in range(steps, len(seen) - 1):
+        step = i % steps
+        x, sigma, pos = seen[i]
+        assert torch.equal(sigma, sig[step].expand_as(sigma))  # one level per window
+        if step == steps - 1:
+            continue
+        c = W - 3
+        clean = out[:, :, pos[:c]]  # the finished latents
+        noise = (x[:, :, :c] - (1 - sig[step]) * clean) / sig[step]
+        read = 0.5 * x[:, :, :c] + 0.5 * torch.tensor(pos[:c], dtype=x.dtype)[None, None, :, None, None]
+        want = noise + 1.5 * (1 - sig[step]) / sig[step] * (clean - read)
+        nxt = seen[i + 1][0][:, :, :c]
+        torch.testing.assert_close(nxt, sig[step + 1] * want + (1 - sig[step + 1]) * clean)
+        moved += 1
+    assert moved > 10
+
+
+def test_tracked_context_keeps_the_subject_on_the_oracle_under_a_single_level_model():
+    """On the analytic oracle with a subject (W = 0.5), a model trained on single-level windows (the mismatched
+    denoiser) loses the subject with clean context beside the chunk and keeps it with tracked context; tracked windows
+    sit at one level, which that model reads exactly, so its run equals the exact denoiser's bit for bit."""
+    from infinite_video.tools.testing import oracle
+
+    st = oracle.SMALL
+    sig = oracle.ladder("cont_k4_a4_s24", st)
+    lat = torch.zeros(4, 2, st.window, 4, 4)
+    tracked, clean = ContinuationConfig(4, 4, 24, track=2.0, denoise=0.5), ContinuationConfig(4, 4, 24)
+
+    def video(cfg, den):
+        return sample_continuation(cfg, den, lat, sig, st.window, 160, generator=torch.Generator().manual_seed(1),
+                                   noise_scaling=flow_noise_scaling)
+
+    t_mis = video(tracked, oracle.MismatchedDenoiser(0.9, 0.5))
+    assert torch.equal(t_mis, video(tracked, oracle.ExactDenoiser(0.9, 0.5)))
+    m_t, m_c = oracle.measure(t_mis), oracle.measure(video(clean, oracle.MismatchedDenoiser(0.9, 0.5)))
+    assert m_t.lag_distant > 0.3 and m_c.lag_distant < 0.1, (m_t, m_c)  # lags 100-159; truth 0.5
+    assert m_t.lag1 > 0.93 > m_c.lag1, (m_t, m_c)  # native 0.97; clean context breaks the chunk borders
+
+
+def test_denoise_starts_later_chunks_from_the_newest_latent_and_skips_the_top_of_the_ladder():
+    """``denoise`` 0.5 on a 6-step ladder: the first chunk runs all 6 steps from noise, every later one the last 3
+    from the newest finished latent repeated and noised to the level of step 3 (a noise scaling that keeps only the
+    clean part shows the start exactly)."""
+    steps, cfg = 6, ContinuationConfig(chunk=3, anchors=0, denoise=0.5)
+    seen = []
+
+    def den(x, sigma, prompts=None, positions=None):
+        seen.append((x.clone(), sigma[0].tolist(), positions.tolist()))
+        return positions.to(x)[None, None, :, None, None].expand_as(x).clone()
+
+    def keep_clean(sigma, noise, x0):  # the start without its noise
+        return x0 + 0 * noise
+
+    sig = ladder(steps)
+    out = run(cfg, 20, den, steps=steps, noise_scaling=keep_clean)
+    assert len(seen) == steps + 3 * 4  # the first window, then 4 chunks of 3 calls
+    for j in range(4):
+        x, sigma, pos = seen[steps + 3 * j]  # a later chunk's first call
+        assert sigma[-3:] == [float(sig[3])] * 3
+        newest = out[:, :, pos[-4]]  # the last finished latent before the chunk
+        assert torch.equal(x[:, :, -3:], newest[:, :, None].expand(-1, -1, 3, -1, -1))
+    assert [s[-1] for _, s, _ in seen[:steps]] == [float(v) for v in sig[:steps]]
+
+
+def test_tracked_and_denoise_resume_bit_for_bit_with_anchors():
+    cfg = ContinuationConfig(chunk=2, anchors=2, anchor_every=5, track=2.0, denoise=0.5)
+
+    def den(x, sigma, prompts=None, positions=None):
+        return torch.tanh(0.7 * x + 0.2 * torch.roll(x, 1, dims=2)) + 0.05 * torch.sin(positions.to(x))[
+            None, None, :, None, None]
+
+    full = run(cfg, 25, den)
+    states = []
+    run(cfg, 25, den, stream=Stream(every=3, on_state=states.append))
+    late = [s for s in states if s["frames_done"] > 6]
+    assert late and sorted(late[0]["anchors"]) == [0, 5]
+    for state in (states[0], late[0]):
+        out = run(cfg, 25, den, stream=Stream(resume=state))
+        k = state["frames_done"]
+        assert torch.equal(out[:, :, k:], full[:, :, k:])
+    assert not torch.equal(full, run(dataclasses.replace(cfg, track=0.0), 25, den))
+
+
+@pytest.mark.parametrize("cfg,match", [
+    (ContinuationConfig(chunk=3, anchors=0, track=-1.0), r"track must be a gain in \[0, 4.0\]"),
+    (ContinuationConfig(chunk=3, anchors=0, track=float("nan")), r"track must be a gain"),
+    (ContinuationConfig(chunk=3, anchors=0, track=5.0), r"track must be a gain in \[0, 4.0\]"),
+    (ContinuationConfig(chunk=3, anchors=0, denoise=0.0), r"denoise must be in \(0, 1\]"),
+    (ContinuationConfig(chunk=3, anchors=0, denoise=1.5), r"denoise must be in \(0, 1\]"),
+    (ContinuationConfig(chunk=2, anchors=0, in_flight=2, track=2.0),
+     "in_flight 2 cannot run with tracked context.*set in_flight to 1"),
+    (ContinuationConfig(chunk=2, anchors=0, in_flight=2, denoise=0.5),
+     "in_flight 2 cannot run with denoise 0.5.*set in_flight to 1"),
+])
+def test_bad_tracking_and_denoise_are_refused_before_any_model_call(cfg, match):
+    den = Echo()
+    with pytest.raises(ValueError, match=match):
+        run(cfg, 20, den)
+    assert den.calls == []

@@ -352,3 +352,37 @@ def test_dpmpp_2m_on_the_diagonal_queue_is_refused_before_any_model_call(sharp_w
     with pytest.raises(ValueError, match="sampler_name dpmpp_2m needs Chunked Continuation.*pick one of those"):
         _sample(model, "wan21", QueueConfig(4, 1, True, "noise"), frames=5, rule="dpmpp_2m")
     assert counter.calls == 0
+
+
+@pytest.mark.host
+def test_tracked_context_with_denoise_through_the_node_resumes_bit_for_bit(sharp_wan, output_dir):
+    """The templates' chain in small on the real tiny Wan (Chunked Continuation: chunk 1, 1 anchor, context tracked,
+    denoise 0.5): an API prompt without the new inputs keeps clean context and the whole ladder; with them every
+    chunk after the first costs half the ladder's calls, the output differs from clean context, and a Cancel in the
+    middle of a chunk resumes bit for bit."""
+    from infinite_video.nodes.continuation import ChunkedContinuation
+    from infinite_video.nodes.video_sink import VideoSink
+    from infinite_video.samplers.config import QueueConfig
+    from infinite_video.samplers.continuation import TRACK_GAIN
+    from infinite_video.tools.testing.call_counter import count_model_calls, run_cancelled
+
+    base = QueueConfig(4, 1, False, "noise")
+    old = ChunkedContinuation.execute(base, chunk=1, anchors=1, anchor_every=3).args[0]
+    assert old.continuation.track == 0.0 and old.continuation.denoise == 1.0
+    queue = ChunkedContinuation.execute(base, chunk=1, anchors=1, anchor_every=3, context="tracked",
+                                        denoise=0.5).args[0]
+    assert queue.continuation.track == TRACK_GAIN and queue.continuation.denoise == 0.5
+
+    def sink(prefix, resume=""):
+        return VideoSink.execute(decode="preview", filename_prefix=prefix, fps=8.0, codec="h264 (mp4)", quality=0,
+                                 checkpoint_every=1, resume=resume, vae=None).args[0]
+
+    model, counter = count_model_calls(sharp_wan)
+    ref = _sample(model, "wan21", queue, frames=10, sink=sink("iv/full")).args[0]["samples"]
+    assert counter.calls == 4 + 6 * 2  # the first window's 4 steps, then 2 of 4 steps for each of 6 chunks
+    clean = _sample(sharp_wan, "wan21", old, frames=10).args[0]["samples"]
+    assert ref.shape[2] == 4 and (clean[:, :, -4:] - ref).abs().max() > 1e-3  # the mode reaches the run
+    run_cancelled(sharp_wan, 4 + 2 * 2 + 1, lambda m: _sample(m, "wan21", queue, frames=10, sink=sink("iv/cut")))
+    (ckpt,) = list((output_dir / "iv").glob("cut_*.ivckpt"))
+    resumed = _sample(sharp_wan, "wan21", queue, frames=10, sink=sink("iv/cut", f"iv/{ckpt.name}"))
+    assert torch.equal(resumed.args[0]["samples"], ref)

@@ -236,7 +236,7 @@ def test_fifo_partitions_by_name() -> None:
     video, calls = oracle.run_method("fifo_p2", st, 30, 0.0)
     expected = oracle.path_variance(oracle.ladder("fifo_p2", st), oracle.legs("fifo_p2", st))
     assert abs(float(oracle.frame_variance(video).mean()) / expected - 1) < 0.03
-    assert "fifo_lookahead_p2" in oracle.SHIPPED and oracle.continuation_name(oracle.ContinuationConfig()) in \
+    assert "fifo_lookahead_p2" in oracle.SHIPPED and oracle.continuation_name(oracle.NODE_DEFAULTS) in \
         oracle.SHIPPED
 
 
@@ -249,8 +249,9 @@ def test_continuation_names_carry_in_flight_rule_and_partitions() -> None:
     assert oracle.continuation_config(name) == oracle.ContinuationConfig(2, 4, 24, in_flight=2)
     assert oracle.step_rule(name) == "dpmpp_2m" and oracle.step_rule("cont_k2_a4_s24_n2") == "euler"
     assert oracle.method_setting(name, st).partitions == 5 and oracle.ladder(name, st).numel() == 46
-    for k, a, s, n in (ui.CONT_WAN21, ui.CONT_WAN22):
-        assert oracle.continuation_name(oracle.ContinuationConfig(k, a, s, in_flight=n), ui.CONT_RULE) in oracle.SHIPPED
+    for settings in (ui.CONT_WAN21, ui.CONT_WAN22):
+        name = oracle.continuation_name(ui.continuation_config(settings), ui.CONT_RULE)
+        assert name in oracle.SHIPPED and oracle.continuation_config(name) == ui.continuation_config(settings)
     video, calls = oracle.run_method("cont_k2_a2_s8_n2_2m", st, 21, 0.9, batch=2, size=4)
     assert video.shape[2] == 21 and calls == 27 + 14 * (6 + 1)  # native window, then ceil(27 / 2) calls a tick
 
@@ -266,7 +267,10 @@ def test_the_tables_name_the_targets_a_row_misses() -> None:
     assert t.exact_misses(bad, 6.4) == ["far", "var", "lag-1", "cost"]
     fifo = {"var": 0.61, "var_native": 0.88, "lag1": 0.91, "lag1_native": 0.97}
     assert t.mismatched_misses(good, fifo) == [] and t.mismatched_misses(dict(good, lag1=0.79), fifo) == ["lag-1"]
-    assert t.label("cont_k5_a3_s24") == "**continuation, chunk 5, 3 anchors every 24 (Chunked Continuation defaults)**"
+    assert t.label("cont_k4_a4_s24_t2_d0.5") == ("**continuation, chunk 4, 4 anchors every 24, tracked, denoise 0.5 "
+                                                 "(Chunked Continuation defaults)**")
+    assert t.label("cont_k5_a3_s24") == ("continuation, chunk 5, 3 anchors every 24 (Chunked Continuation defaults "
+                                         "until 2026-12-04)")
     assert t.label("fifo_p4") == "FIFO, 4 partitions"
     assert t.label("fifo_lookahead", "wan21") == "**FIFO with lookahead (FIFO Queue Init defaults here)**"
     assert t.label("cont_k2_a4_s24_n2_2m_p5") == ("continuation, chunk 2, 4 anchors every 24, 2 in flight, dpmpp_2m, "

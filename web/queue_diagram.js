@@ -176,9 +176,17 @@ function lines(view) {
               `${flight}, ${p.steps} steps per chunk${from}`, COLORS.text]);
     const per = p.in_flight > 1
       ? `a chunk of ${p.chunk} leaves every ${p.per_tick} calls: ${p.steps} steps, ${p.in_flight} in flight`
-      : `${p.steps} steps / chunk ${p.chunk}`;
+      : `${p.per_tick} steps / chunk ${p.chunk}`;
     out.push([`${f1(c.expected)} model calls per output frame (${per}); the first chunk ` +
               `is the whole window (${p.first_chunk} new latents)`, COLORS.text]);
+    if (p.skip) {
+      out.push([`later chunks start from the newest finished latent at step ${p.skip} of ${p.steps} ` +
+                `(denoise: they run the last ${p.per_tick})`, COLORS.text]);
+    }
+    if (p.context === "tracked") {
+      out.push(["tracked context: every frame at the chunk's level, the context's noise following the model's " +
+                "reading of it", COLORS.text]);
+    }
     if (p.anchors.length) {
       out.push([`anchors: output latents ${p.anchors.join(", ")}, kept in every window at their true distance`,
                 COLORS.text]);
@@ -341,7 +349,7 @@ function draw(ctx, node, view) {
     const caption = plan.kind === "continuation"
       ? (plan.in_flight > 1
         ? `${plan.per_tick} calls per chunk leaving: each reads the window, steps every chunk in flight`
-        : `1 call per step, ${plan.steps} steps per chunk: each reads the window, writes the chunk`)
+        : `1 call per step, ${plan.per_tick} steps per chunk: each reads the window, writes the chunk`)
       : `${n} call${n > 1 ? "s" : ""} per sweep: all writes, ${n > first ? `first ${first}` : "each"} in full`;
     ctx.fillText(caption, x0, box.rows.caption);
     (plan.kind === "continuation" ? CONTINUATION_LEGEND : LEGEND).forEach((row, r) => {

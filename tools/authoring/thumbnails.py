@@ -158,7 +158,10 @@ def _continuation(image, settings: tuple, window: int) -> None:
     """The window of every chunk after the first: anchors, the newest finished latents, the new chunk."""
     from PIL import ImageDraw
 
-    chunk, anchors, every = settings
+    from .ui_workflows import continuation_config
+
+    chunk, anchors, every = settings[:3]
+    start = "all steps, from noise" if continuation_config(settings).denoise == 1 else "from the newest, part way"
     recent = window - chunk - anchors
     draw = ImageDraw.Draw(image)
     font, small = _font(20), _font(16)
@@ -170,7 +173,7 @@ def _continuation(image, settings: tuple, window: int) -> None:
         draw.rectangle((x + 1, y0, x + cw - 2, y0 + h), fill=color)
     groups = [(0, anchors, f"{anchors} anchors", "latents " + ", ".join(str(j * every) for j in range(anchors))),
               (anchors, anchors + recent, f"{recent} newest", "finished"),
-              (anchors + recent, window, f"{chunk} new latents", "all steps, from noise")]
+              (anchors + recent, window, f"{chunk} new latents", start)]
     for a, b, line1, line2 in groups:
         cx = x0 + (a + b) / 2 * cw
         for j, (text, f) in enumerate([(line1, font), (line2, small)]):

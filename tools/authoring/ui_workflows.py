@@ -158,7 +158,6 @@ def ui_workflow(wf: Workflow) -> dict:
 def _plan(chain: dict, latent_frames: int) -> dict:
     from infinite_video.samplers.chain_plan import plan_chain
     from infinite_video.samplers.config import (
-        ContinuationConfig,
         GuidanceConfig,
         QueueConfig,
         ReflectionConfig,
@@ -175,10 +174,20 @@ def _plan(chain: dict, latent_frames: int) -> dict:
         parts["reflection"] = ReflectionConfig(*chain["reflection"])
     if "guidance" in chain:
         parts["guidance"] = GuidanceConfig(*chain["guidance"])
-    if "continuation" in chain:  # the node's widgets: chunk, anchors, anchor_every[, in_flight]
-        chunk, anchors, every, *flight = chain["continuation"]
-        parts["continuation"] = ContinuationConfig(chunk, anchors, every, in_flight=flight[0] if flight else 1)
+    if "continuation" in chain:
+        parts["continuation"] = continuation_config(chain["continuation"])
     return plan_chain(QueueConfig(*chain["fifo"], **parts), latent_frames)
+
+
+def continuation_config(settings: tuple):
+    """The :class:`ContinuationConfig` of Chunked Continuation's widget values ``(chunk, anchors, anchor_every[,
+    in_flight, context, denoise])`` (the optional ones default as the node does)."""
+    from infinite_video.samplers.config import ContinuationConfig
+    from infinite_video.samplers.continuation import CONTEXT_TRACK
+
+    chunk, anchors, every, *more = settings
+    flight, context, denoise = (list(more) + [1, "clean", 1.0][len(more):])[:3]
+    return ContinuationConfig(chunk, anchors, every, in_flight=flight, track=CONTEXT_TRACK[context], denoise=denoise)
 
 
 def _seconds(frames: int, stride: int, fps: float) -> float:
@@ -216,7 +225,7 @@ def _expect_continuation(plan: dict, frames: int, stride: int, fps: float) -> st
 
     video = stride * (frames - 1) + 1
     ticks = chunk_ticks(frames, plan["window"], plan["chunk"], plan["steps"], plan["per_tick"])
-    flight = (f"{plan['steps']} steps per chunk of {plan['chunk']}" if plan["in_flight"] == 1 else
+    flight = (f"{plan['per_tick']} steps per chunk of {plan['chunk']}" if plan["in_flight"] == 1 else
               f"{plan['steps']} steps per chunk of {plan['chunk']}, {plan['in_flight']} chunks in flight: one leaves "
               f"every {plan['per_tick']} calls")
     return (f"Output: {frames} latent frames = {video} video frames = {video / fps:.0f} s at {_num(fps)} fps, nothing "
@@ -236,11 +245,21 @@ def _continuation_note(plan: dict, fifo_calls: float, stride: int, fps: float, r
     flight = ("" if n == 1 else
               f" {n} chunks are in flight at once, each {plan['per_tick']} steps further down the ladder than the "
               f"next, so a chunk is done every {plan['per_tick']} calls while each still gets every step.")
+    start = ("from noise" if not plan["skip"] else
+             f"from the newest finished latent frame, noised to step {plan['skip']} of {plan['steps']} (denoise: it "
+             f"runs the last {plan['per_tick']} steps)")
+    steps = (f"Every chunk gets all {plan['steps']} steps." if not plan["skip"] else
+             f"The first chunk gets all {plan['steps']} steps.")
+    tracked = ("" if plan["context"] != "tracked" else
+               " Context tracked: every frame of the window sits at the chunk's noise level, as the model was "
+               "trained, and after each step the context's noise is moved so that the model reads it as the "
+               "finished frames (no extra calls).")
     return (f"Chunked Continuation makes the video {k} latent frames ({k * stride} video frames) at a time. The first "
-            f"chunk is a normal {stride * (first - 1) + 1}-frame clip. Each next chunk starts from noise in a window "
+            f"chunk is a normal {stride * (first - 1) + 1}-frame clip. Each next chunk starts {start} in a window "
             f"that also holds, finished and fixed, the {recent} newest latent frames (so the motion goes on) and "
-            f"{len(plan['anchors'])} anchors, latent frames {anchors} (the first {last:.0f} s; so the subject keeps "
-            f"its look for the whole video). Every chunk gets all {plan['steps']} steps.{flight} "
+            f"{len(plan['anchors'])} anchors, latent frames {anchors} (each joins once it is made, from the first "
+            f"{last:.0f} s of a long enough video; so the subject keeps its look for the whole video).{tracked} "
+            f"{steps}{flight} "
             f"{_num(round(plan['calls']['expected'], 1))} model calls per output latent frame, against "
             f"{_num(fifo_calls)} for FIFO with lookahead at this window."
             + (" The sampler's dpmpp_2m (second order, no extra calls) keeps the contrast euler loses at these "
@@ -370,14 +389,14 @@ def fifo_sampler(wf: Workflow, model: int, pos: tuple, neg: tuple, latent: int, 
                    "latent_image": (latent, 0, "LATENT"), "queue": (queue, 0, "IV_QUEUE")}, [("LATENT", "LATENT")])
 
 
-# Chunked Continuation settings of the Wan text templates (chunk, anchors, anchor_every, in_flight) and the sampler's
-# step rule: one chunk about 4/7 of the window (as the node default's 5 of 9), 3 anchors, the rest of the window the
-# newest finished latents, euler; measured on the analytic oracle at each template's window (docs/benchmarks.md,
-# "Chunked continuation at the templates' windows"). Two chunks in flight with dpmpp_2m meet more of the oracle's
-# targets but drift into one colour on the bouncing model (a model trained on single-level windows, as Wan is), so
-# the templates do not run them (same section).
-CONT_WAN21 = (12, 3, 24, 1)  # window 21, 42 steps
-CONT_WAN22 = (18, 3, 24, 1)  # window 31, 62 steps
+# Chunked Continuation settings of the Wan text templates (chunk, anchors, anchor_every, in_flight, context, denoise)
+# and the sampler's step rule: tracked context (one level per window, as Wan was trained), later chunks from the
+# newest finished latent over the last 60% of the ladder, about 2/5 of the window new, 6 anchors; chosen on the
+# analytic oracle at each template's window, where they meet every target on both denoisers (docs/benchmarks.md,
+# "Chunked continuation at the templates' windows"); the same chain at the bouncing model's window of 9 is the
+# node's default and keeps that model's subject on every seed (same file).
+CONT_WAN21 = (8, 6, 24, 1, "tracked", 0.6)  # window 21, 42 steps
+CONT_WAN22 = (15, 6, 24, 1, "tracked", 0.6)  # window 31, 62 steps
 CONT_RULE = "euler"
 
 

@@ -18,9 +18,10 @@ all: euler by default, ``euler_ancestral`` as the bouncing model's bench):
   by looping a sampler);
 - ``chunks_continued``: 9-frame chunks, each starting from the previous chunk's last finished latent (held clean):
   the pack's chunked continuation engine with chunk 8 and no anchors, 27 steps per chunk;
-- ``continuation``: the pack's Chunked Continuation node with its defaults (chunk 5, 3 anchors every 24 latents);
-- ``continuation_tracked``: chunk 4, 4 anchors every 24, tracked context (gain 2), chunks starting from the newest
-  finished latent over the last half of the ladder (``denoise`` 0.5);
+- ``continuation``: the pack's Chunked Continuation node with its defaults (chunk 4, 4 anchors every 24 latents,
+  tracked context, denoise 0.5: ``samplers.continuation.NODE_DEFAULTS``);
+- ``cont_...``: any continuation config by the oracle's name (``cont_k5_a3_s24``: clean context, the node's
+  defaults until 2026-12-04; ``cont_k4_a4_s24_t2``: tracked, the whole ladder);
 - ``continuation_flight``: the identity chain of the analytic oracle at this window (chunk 2, 4 anchors every 24, 2
   chunks in flight; no template runs it; with the run's ``--sampler``, as every method);
 - ``context_windows``: ComfyUI core's "Context Windows (Manual)" (9 frames, overlap 3, pyramid fuse) on the whole
@@ -68,8 +69,8 @@ NATIVE_FIRST_SEED = 100  # the target's seeds are NATIVE_FIRST_SEED .. + NATIVE_
 STEPS = WINDOW * PARTITIONS
 CFG = 1.0  # unconditional model: one model call per window
 
-METHODS = ("chunks", "chunks_continued", "continuation", "continuation_tracked", "continuation_flight",
-           "context_windows", "fifo", "fifo_lookahead", "miga_tta", "miga_dce", "miga", "miga_history", "miga_half_slide", "miga_no_redenoise",
+METHODS = ("chunks", "chunks_continued", "continuation", "continuation_flight", "context_windows", "fifo",
+           "fifo_lookahead", "miga_tta", "miga_dce", "miga", "miga_history", "miga_half_slide", "miga_no_redenoise",
            "miga_pairwise", "miga_mean_map", "miga_guidance_only", "miga_dce_no_lookahead")
 DEFAULT_METHODS = METHODS[:-2]  # the last two on request
 BASELINE = "fifo_lookahead"
@@ -98,9 +99,16 @@ def queue_config(method: str, threshold: float = 0.01, metric: str = ""):
     if method == "chunks_continued":  # one clean slot: the previous chunk's last latent
         return replace(base, continuation=ContinuationConfig(WINDOW - 1, 0))
     if method == "continuation":  # the Chunked Continuation node's defaults
-        return replace(base, continuation=ContinuationConfig())
-    if method == "continuation_tracked":  # tracked context, chunks from the newest latent over half the ladder
-        return replace(base, continuation=ContinuationConfig(4, 4, 24, track=2.0, denoise=0.5))
+        from infinite_video.samplers.continuation import NODE_DEFAULTS
+
+        return replace(base, continuation=NODE_DEFAULTS)
+    if method.startswith("cont_"):  # any continuation config by the oracle's name (tools/testing/oracle.py)
+        from ..testing.oracle import continuation_config
+        cont = continuation_config(method)
+        if cont is None:
+            raise ValueError(f"{method!r} is not a continuation name (cont_k4_a4_s24_t2_d0.5: see "
+                             f"tools/testing/oracle.py continuation_config)")
+        return replace(base, continuation=cont)
     if method == "continuation_flight":  # the oracle's identity chain at this window: 2 chunks of 2 in flight
         return replace(base, continuation=ContinuationConfig(2, 4, 24, in_flight=2))
     if method == "miga_tta":
@@ -367,7 +375,7 @@ def main(argv=None) -> None:
         return
     model_path = resolve_model(args.model)
     methods = [m for m in args.methods.split(",") if m]
-    unknown = set(methods) - set(METHODS)
+    unknown = {m for m in methods if m not in METHODS and not m.startswith("cont_")}
     if unknown:
         sys.exit(f"unknown methods {sorted(unknown)}; choose from {', '.join(METHODS)}")
     queue = [m for m in methods if m not in ("chunks", "context_windows") and queue_config(m).continuation is None]

@@ -354,6 +354,11 @@ CASES: list[Case] = [
        "anchors 2 must be in [0, window - chunk x in_flight - 1 = 0]",
        _all(_continuation_set(in_flight=2), _set("5", window_length=5))),
     _v("continuation in_flight 0", "50", "in_flight", _continuation_set(in_flight=0)),
+    _v("continuation context not an option", "50", "context 'noisy' is not one of its options",
+       _continuation_set(context="noisy")),
+    _v("continuation denoise 0", "50", "denoise", _continuation_set(denoise=0.0)),
+    _x("continuation tracked context with chunks in flight", "50", "Chunked Continuation: continuation in_flight 2 "
+       "cannot run with tracked context", _continuation_set(chunk=1, in_flight=2, context="tracked")),
     _x("lookahead on a window of 1", "5", "lookahead needs a window of at least 2", _set("5", window_length=1)),
     _x("window longer than the latent", "6", "window_length 9 is longer than the latent's 5 frames",
        _set("5", window_length=9)),

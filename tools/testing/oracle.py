@@ -47,7 +47,7 @@ from infinite_video.samplers.config import (
     UnifiedConfig,
     ZigzagConfig,
 )
-from infinite_video.samplers.continuation import sample_continuation
+from infinite_video.samplers.continuation import NODE_DEFAULTS, sample_continuation
 from infinite_video.samplers.miga import MigaStats, sample_miga
 from infinite_video.samplers.miga_setup import resolve_miga
 from infinite_video.samplers.steps import dpmpp_2m_denoised, flow_noise_scaling
@@ -323,7 +323,8 @@ FEW = Setting(window=20, steps=4, partitions=1, group=5, end_step=3, guidance=2,
 
 def continuation_name(cfg: ContinuationConfig, rule: str = "euler", partitions: int = 0) -> str:
     """The method name of a continuation config: ``cont_k{chunk}_a{anchors}_s{anchor_every}``, then ``_n{in_flight}``
-    with chunks in flight, ``_2m`` with the ``dpmpp_2m`` rule and ``_p{partitions}`` off the setting's partitions."""
+    with chunks in flight, ``_2m`` with the ``dpmpp_2m`` rule, ``_shared`` / ``_t{track}`` / ``_d{denoise}`` off the
+    config's defaults and ``_p{partitions}`` off the setting's partitions."""
     return (f"cont_k{cfg.chunk}_a{cfg.anchors}_s{cfg.anchor_every}" + (f"_n{cfg.in_flight}" if cfg.in_flight > 1
             else "") + ("_2m" if rule == "dpmpp_2m" else "") + ("_shared" if cfg.shared_level else "")
             + (f"_t{cfg.track:g}" if cfg.tracked else "") + (f"_d{cfg.denoise:g}" if cfg.denoise < 1 else "")
@@ -335,8 +336,8 @@ def continuation_name(cfg: ContinuationConfig, rule: str = "euler", partitions: 
 # shapes starter (FIFO's queue + Self-Reflection + Long-Range Guidance), the official MIGA config, the Chunked
 # Continuation node's defaults and its settings in the Wan 2.1 / Wan 2.2 text templates, with their step rule
 # (tools/authoring/ui_workflows.py: CONT_WAN21, CONT_WAN22, CONT_RULE; measured at those templates' windows)
-SHIPPED = ("fifo_lookahead", "fifo_lookahead_p2", "dce_miga", "miga", continuation_name(ContinuationConfig()),
-           "cont_k12_a3_s24", "cont_k18_a3_s24")
+SHIPPED = ("fifo_lookahead", "fifo_lookahead_p2", "dce_miga", "miga", continuation_name(NODE_DEFAULTS),
+           "cont_k8_a6_s24_t2_d0.6", "cont_k15_a6_s24_t2_d0.6")
 
 
 def queue_config(method: str, st: Setting) -> QueueConfig:
