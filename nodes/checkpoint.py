@@ -109,7 +109,9 @@ def queue_fingerprint(queue: Any) -> dict:
     if dataclasses.is_dataclass(queue) and not isinstance(queue, type):
         if cont is not None:
             out["continuation"] = (f"chunk {cont.chunk}, anchors {cont.anchors}, anchor_every {cont.anchor_every}"
-                                   + (f", in_flight {cont.in_flight}" if cont.in_flight > 1 else ""))
+                                   + (f", in_flight {cont.in_flight}" if cont.in_flight > 1 else "")
+                                   + (f", track {cont.track:g}" if cont.tracked else "")
+                                   + (f", denoise {cont.denoise:g}" if cont.denoise < 1 else ""))
         if group != 1:
             out["group"] = f"group_size {group}"
         if getattr(queue, "init", None) == "auto clip":  # its fill and drain windows were trimmed after it shipped

@@ -384,5 +384,10 @@ def test_tracked_context_with_denoise_through_the_node_resumes_bit_for_bit(sharp
     assert ref.shape[2] == 4 and (clean[:, :, -4:] - ref).abs().max() > 1e-3  # the mode reaches the run
     run_cancelled(sharp_wan, 4 + 2 * 2 + 1, lambda m: _sample(m, "wan21", queue, frames=10, sink=sink("iv/cut")))
     (ckpt,) = list((output_dir / "iv").glob("cut_*.ivckpt"))
+    assert torch.load(ckpt, weights_only=True)["fingerprint"]["continuation"] == (
+        "chunk 1, anchors 1, anchor_every 3, track 2, denoise 0.5")
+    with pytest.raises(ValueError, match="continuation: saved 'chunk 1, anchors 1, anchor_every 3, track 2, denoise "
+                                         "0.5', now 'chunk 1, anchors 1, anchor_every 3'"):  # clean context refused
+        _sample(sharp_wan, "wan21", old, frames=10, sink=sink("iv/cut", f"iv/{ckpt.name}"))
     resumed = _sample(sharp_wan, "wan21", queue, frames=10, sink=sink("iv/cut", f"iv/{ckpt.name}"))
     assert torch.equal(resumed.args[0]["samples"], ref)

@@ -55,10 +55,12 @@ SETTINGS = {"small": oracle.SMALL, "wan21": oracle.WAN21, "few": oracle.FEW}
 
 # --identity's default rows: the references, FIFO without lookahead, every shipped chain, continuation without anchors
 IDENTITY_METHODS = ("native", "chunks", "fifo", "fifo_lookahead", "fifo_lookahead_p2", "dce_miga", "miga",
-                    "cont_k5_a0_s24", "cont_k5_a3_s24", "cont_k4_a3_s24", "cont_k3_a3_s24",
-                    # 2 chunks in flight, 4 anchors, dpmpp_2m (node options, no template runs them): on the
-                    # setting's ladder and on a ladder of 5 partitions (45 steps)
-                    "cont_k2_a4_s24_n2_2m", "cont_k2_a4_s24_n2_2m_p5")
+                    # Chunked Continuation's defaults (tracked context, denoise 0.5), then without each part: the
+                    # whole ladder, no tracking (shared level), clean context, neither; the defaults until 2026-12-04
+                    "cont_k4_a4_s24_t2_d0.5", "cont_k4_a4_s24_t2", "cont_k4_a4_s24_shared_d0.5", "cont_k4_a4_s24_d0.5",
+                    "cont_k4_a4_s24", "cont_k5_a3_s24",
+                    # 2 chunks in flight, 4 anchors, dpmpp_2m on a ladder of 5 partitions (45 steps; node options)
+                    "cont_k2_a4_s24_n2_2m_p5")
 # --full: every method and the continuation candidates (chunk 3-7, anchors 0 to the most that fit, anchor_every 12-48)
 CANDIDATES = tuple(f"cont_k{k}_a{a}_s{e}" for k in (3, 4, 5) for a in (0, 2, 3) for e in (24,)) + (
     "cont_k5_a3_s12", "cont_k5_a3_s48", "cont_k4_a4_s24", "cont_k3_a5_s24", "cont_k6_a0_s24", "cont_k6_a2_s24",
