@@ -1,9 +1,10 @@
-"""Chunked continuation: a queue option that keeps the subject by conditioning every new chunk on clean latents.
+"""Chunked continuation: a queue option that keeps the subject by conditioning every new chunk on finished latents.
 
-Each iteration denoises ``k`` new latents (one *chunk*) over the whole ladder (``sigmas[0] -> 0``, one model call per
-step) in a window of ``f`` frames whose other ``f - k`` slots hold clean latents at sigma 0: ``anchors`` latents from
-early in the video (output latents ``0, s, 2s, ...``, ``s = anchor_every``; kept for the whole run, as the "sink"
-frames of autoregressive video models) and the newest finished latents. Every window frame is given its true stream
+Each iteration denoises ``k`` new latents (one *chunk*) over the ladder (``sigmas[0] -> 0``, one model call per
+step) in a window of ``f`` frames whose other ``f - k`` slots hold finished latents (at sigma 0, or, tracked, at the
+chunk's level: below): ``anchors`` latents from early in the video (output latents ``0, s, 2s, ...``, ``s =
+anchor_every``; kept for the whole run, as the "sink" frames of autoregressive video models) and the newest finished
+latents. Every window frame is given its true stream
 position (:mod:`.denoiser`), so anchors read as far away, not as neighbours: in ComfyUI the Wan 2.1 / 2.2 model's
 temporal RoPE gets each frame's offset in the window, far gaps shortened to stay within the span Wan is trained on
 (``nodes/positions.py``), while LTX-Video and Cosmos Predict2 windows stay consecutive, so anchors are refused for them
@@ -36,6 +37,26 @@ replacement method of inpainting, as ComfyUI's ``KSamplerX0Inpaint``: one seeded
 step), so every frame of the window has the same sigma. The denoiser is also told which slots are known and their
 clean latents (``known``, :class:`.denoiser.KnownSlots`), so a model with its own known-frame input (VACE's mask)
 gets them that way. The context noise comes from the run's generator, after the chunk's own noise.
+
+Tracked context (``ContinuationConfig.track`` > 0; the node's ``context`` "tracked", its default): shared-level windows
+whose context noise is not fixed but follows the model's reading of the context. After every call the noisy context
+moves by ``track * alpha * (clean - D_context)`` (:meth:`ContinuationRun._track`), so over a chunk's ladder the model
+reads the context ever closer to its clean latents. Why: a model trained on single-level windows (every text-to-video
+model) reads clean context beside a noisy chunk wrongly, and context re-noised to the chunk's level (shared level)
+carries too little of it; for a Gaussian video, a noisy context on which the single-level posterior reads the clean
+latents makes that posterior denoise the chunk exactly as a per-frame-level model with clean context would. This is
+the fixed point of reconstruction guidance (Ho et al. 2022, "Video Diffusion Models" §3.1: ``x_b - w alpha / 2
+grad_{z_b} ||x_a - D_a(z)||^2``) taken with the model's Jacobian as symmetric (a denoiser's is: Tweedie), which turns
+its gradient into the change of the chunk's estimate when the context moves, so no gradient and no extra call is
+needed; one Richardson step per call, carried across the ladder, tracks it. On the analytic oracle gains 2-7 give
+alike results and 8 diverges (``docs/benchmarks.md``).
+
+``denoise`` < 1: a chunk after the first starts from the newest finished latent, repeated and noised to step
+``steps - ceil(denoise * steps)`` of the ladder (SDEdit, Meng et al. 2022), and runs only the steps below it. At the
+top of the ladder a single-level model cannot read the context at all (at sigma 1 the context is pure noise to it),
+so the chunk would settle its coarse content unconditioned; starting next to the context skips exactly those steps,
+and costs fewer calls (``denoise * steps / k`` per output latent). With tracked context this is the node's default:
+on the oracle it meets every identity target on both denoisers at 0.55x the calls of FIFO with lookahead.
 
 Shapes: latents ``[B, C, F, H, W]``; the denoiser contract of :mod:`.denoiser`. State between iterations (for
 resume, :mod:`.runner`): the anchors, the newest ``f - 1`` finished latents, the chunks in flight (latents, first

@@ -9,6 +9,8 @@ from __future__ import annotations
 import pytest
 import torch
 
+from infinite_video.samplers.continuation import sample_continuation
+from infinite_video.samplers.steps import flow_noise_scaling
 from infinite_video.tools.bench.oracle_context import native_reference, run_pipeline, run_variant
 from infinite_video.tools.testing import oracle
 
@@ -66,3 +68,26 @@ def test_pipeline_cap_puts_the_context_at_the_oldest_chunks_level_up_to_the_cap(
             want = 0.0 if cap is None else min(oldest, cap)
             assert ctx == pytest.approx([want] * len(ctx))
         assert any(0 < lv[0] <= 0.3 for lv in levels[st.steps:]) == (cap is not None)
+
+
+@pytest.mark.parametrize("variant,method", [("k4_a4_s24:track2_start0.85", "cont_k4_a4_s24_t2_d0.5"),
+                                            ("k5_a3_s24:track2", "cont_k5_a3_s24_t2")])
+def test_tracked_prototype_is_the_engines_run(variant, method):
+    """The experiment's tracked context (and start below sigma 0.85: step 13 of 27) is what the engine's
+    ``track`` / ``denoise`` run, bit for bit up to float rounding, on the same seed, with the same calls."""
+    st, frames = oracle.SMALL, 30
+    proto, proto_calls = run_variant(variant, st, frames, 0.9, 0.5, "mismatched", 3, batch=2, size=4)
+    cfg = oracle.continuation_config(method)
+    den = oracle.DENOISERS["mismatched"](0.9, 0.5)
+    engine = sample_continuation(cfg, den, torch.zeros(2, 4, st.window, 4, 4), oracle.ladder(method, st), st.window,
+                                 frames, generator=torch.Generator().manual_seed(3), noise_scaling=flow_noise_scaling)
+    torch.testing.assert_close(engine, proto, rtol=1e-4, atol=1e-4)
+    assert den.calls == proto_calls
+
+
+def test_reconstruction_guidance_costs_a_second_call_per_step():
+    st, frames = oracle.SMALL, 30
+    _, plain = run_variant("k5_a3_s24:scale1", st, frames, 0.9, 0.5, "exact", 0, batch=2, size=4)
+    video, calls = run_variant("k5_a3_s24:recon4", st, frames, 0.9, 0.5, "exact", 0, batch=2, size=4)
+    chunks = -(-(frames - st.window) // 5)
+    assert calls - plain == 27 * chunks and torch.isfinite(video).all()

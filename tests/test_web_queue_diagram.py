@@ -13,6 +13,7 @@ import json
 import pytest
 
 from infinite_video.samplers.chain_plan import plan_chain
+from infinite_video.samplers.continuation import TRACK_GAIN
 from infinite_video.samplers.config import (
     ContinuationConfig,
     GuidanceConfig,
@@ -409,6 +410,7 @@ BUILD_CONTINUATION_JS = """(() => {
     const set = (n, name, v) => { n.widgets.find((w) => w.name === name).value = v; };
     set(fifo, "window_length", 21);
     set(cont, "chunk", 12);
+    set(cont, "anchors", 3);
     window.__ivNode = fifo;
     window.__ivCont = cont;
 })()"""
@@ -422,13 +424,17 @@ def test_continuation_chain_draws_its_window(page, tmp_path):
     page.evaluate(BUILD_CONTINUATION_JS)
     state = page.evaluate("(async () => { window.__ivNode.widgets[0].callback?.(21); "
                           "return await window.__ivNode.ivQueueReady; })()")
-    want = jsonable(plan_chain(QueueConfig(21, 2, True, "noise", continuation=ContinuationConfig(12, 3, 24)), 21))
+    # the node's defaults: tracked context, later chunks over the last half of the ladder
+    want = jsonable(plan_chain(QueueConfig(21, 2, True, "noise", continuation=ContinuationConfig(
+        12, 3, 24, track=TRACK_GAIN, denoise=0.5)), 21))
     assert state["plan"] == want and state["warnings"] == []
     drawn = page.evaluate(PIXELS_JS)
     text = " ".join(drawn["lines"])
     assert text.startswith("Chunked Continuation: window 21 = 3 anchors + 6 newest finished + 12 new latents, 42 "
                            "steps per chunk"), text
-    assert "3.5 model calls per output frame (42 steps / chunk 12)" in text
+    assert "1.8 model calls per output frame (21 steps / chunk 12)" in text
+    assert "later chunks start from the newest finished latent at step 21 of 42 (denoise: they run the last 21)" in text
+    assert "tracked context: every frame at the chunk's level" in text
     assert "anchors: output latents 0, 24, 48" in text
     bars = drawn["bars"]
     assert [b["bottom"] for b in bars[:3]] == [[128, 222, 234]] * 3  # anchors: the guidance colour
@@ -443,7 +449,12 @@ def test_continuation_chain_draws_its_window(page, tmp_path):
     assert "Chunked Continuation: continuation anchors 5 must be in [0, window - chunk - 1 = 4]" in state["error"]
     # what the node saves and queues: its widget values, nothing of the diagram's
     saved = page.evaluate("app.graph.serialize().nodes.find((n) => n.id == window.__ivCont.id).widgets_values")
-    assert saved == [16, 5, 24, 1]
+    assert saved == [16, 5, 24, 1, "tracked", 0.5]
+    state = set_widgets(page, {"chunk": 12, "anchors": 3, "context": "clean", "denoise": 1.0}, node="window.__ivCont")
+    assert state["plan"] == jsonable(plan_chain(QueueConfig(21, 2, True, "noise", continuation=ContinuationConfig(
+        12, 3, 24)), 21))
+    text = " ".join(page.evaluate(PIXELS_JS)["lines"])
+    assert "3.5 model calls per output frame (42 steps / chunk 12)" in text and "tracked" not in text
     # two chunks in flight (the node option): the older one half way down the ladder (a shorter bar)
     state = set_widgets(page, {"chunk": 5, "anchors": 4, "in_flight": 2}, node="window.__ivCont")
     assert state["plan"] == jsonable(plan_chain(QueueConfig(21, 2, True, "noise", continuation=ContinuationConfig(

@@ -30,7 +30,17 @@ A variant is ``k{chunk}_a{anchors}_s{anchor_every}:{context}``; ``context`` is o
   ``pipeline_n{n}``, ``pipeline_n{n}_2m``: ``n`` chunks in flight at ``n`` levels; a ``_cap{c}`` suffix
   (``pipeline2m_cap0.3``) puts the context at ``min(sigma of the oldest chunk, c)`` instead of clean;
 - ``traj``: every context latent replayed along the path it took when it was denoised, so at step ``i`` every
-  window frame sits at ``sigmas[i]`` (a single-level window, which both denoisers read alike).
+  window frame sits at ``sigmas[i]`` (a single-level window, which both denoisers read alike);
+- ``recon{w}``: ``scale1`` with reconstruction guidance (Ho et al. 2022) without gradients: a second call per step
+  with the noisy context moved by ``w alpha (clean - read)``, its chunk estimate taken (the model's Jacobian taken as
+  symmetric, so that call gives ``J^T`` times the context's error);
+- ``invert{n}``: ``scale1`` with ``n`` more calls per step moving the noisy context by ``alpha (clean - read)`` each
+  (Richardson iterations towards a context the model reads as the clean latents);
+- ``track{g}`` (``_2m``): the same move made once per call and carried to the next step, no extra call: the engine's
+  tracked context (``ContinuationConfig.track``);
+- a ``_start{s}`` suffix (``track2_start0.85``): chunks after the first start from the newest finished latent,
+  repeated and noised to the first ladder level at or below ``s`` (the engine's ``denoise``, there as a share of the
+  ladder).
 
 Re-noised context uses one seeded noise draw per chunk (after the chunk's own noise), as the shared-level mode does;
 ``clean`` draws none, so its rows equal ``python -m tools.bench.oracle``'s ``cont_k{k}_a{a}_s{s}``.
@@ -69,7 +79,7 @@ ContextLevels = Callable[[float, int, int], Optional[list[float]]]
 def context_levels(spec: str) -> ContextLevels:
     """The context's noise levels of a ``context`` spec (module docstring)."""
     num = r"(\d+(?:\.\d+)?)"
-    if spec.startswith(("quiet", "recon", "invert", "track")):
+    if spec.startswith(("quiet", "recon", "invert", "track")):  # every frame at the chunk's level
         return lambda s, na, c: [s] * c
     if spec in ("clean", "clean2m", "traj") or spec.startswith(("guide", "newest", "repaint")):
         return lambda s, na, c: None
@@ -102,15 +112,13 @@ class ContextRun(ContinuationRun):
         self.repaint = (int(m[1]), int(m[2]), m[3] is not None) if m else None
         m = re.fullmatch(r"newest(\d+)_above(\d+(?:\.\d+)?)", spec)
         self.few, self.few_above = (int(m[1]), float(m[2])) if m else (None, 2.0)
-        m = re.fullmatch(r"recon(snr)?(\d+(?:\.\d+)?)(?:_(\d+))?(_2m)?", spec)
-        self.recon = (float(m[2]), int(m[3]) if m[3] else 10 ** 9, bool(m[1])) if m else None
-        mt = re.fullmatch(r"track(snr)?(\d+(?:\.\d+)?)(?:_x(\d+))?(?:_late(\d+(?:\.\d+)?))?(_2m)?", spec)
-        self.track = (float(mt[2]), int(mt[3] or 0), float(mt[4] or 0), bool(mt[1])) if mt else None
-        if mt and mt[5]:
-            spec = "clean2m"
+        m = re.fullmatch(r"recon(\d+(?:\.\d+)?)(_2m)?", spec)
+        self.recon = float(m[1]) if m else None
+        mt = re.fullmatch(r"track(\d+(?:\.\d+)?)(_2m)?", spec)
+        self.track = float(mt[1]) if mt else None
         mi = re.fullmatch(r"invert(\d+)", spec)
         self.invert = int(mi[1]) if mi else None
-        self.order = 2 if spec == "clean2m" or (m and m[4]) else 1
+        self.order = 2 if spec == "clean2m" or (m and m[2]) or (mt and mt[2]) else 1
 
     def iterate(self) -> list[tuple[int, Tensor]]:
         """One chunk per iteration over the whole ladder (the engine's ``in_flight`` 1), by this class's
@@ -148,7 +156,7 @@ class ContextRun(ContinuationRun):
         if self.start is not None and c:  # SDEdit from the newest finished latent, repeated
             i0 = int((self.sigmas > self.start).sum())
             guess = clean[:, :, -1:].expand(-1, -1, m, -1, -1)
-            x = self.ns(self.sigmas[i0].expand(m), (x - guess * 0) / float(self.sigmas[0]), guess)
+            x = self.ns(self.sigmas[i0].expand(m), x / self.sigmas[0], guess)  # x: the chunk's noise at sigma 1
         for i in range(i0, self.sigmas.shape[0] - 1):
             s, s_next = self.sigmas[i].expand(m), self.sigmas[i + 1].expand(m)
             ctx_x, ctx_sig = clean, self.sigmas.new_zeros(c)
@@ -170,33 +178,19 @@ class ContextRun(ContinuationRun):
                 win, sig, wpos = win[:, :, c - wc:], sig[:, c - wc:], pos[c - wc:]
             full = _denoise_grouped(self.den, win, sig, wpos, self.ranges, window_positions(wpos, self.like))
             den = full[:, :, wc:]
-            if c and self.recon is not None and i < self.recon[1]:
+            if c and self.recon is not None:
                 # reconstruction guidance (Ho et al. 2022) without gradients: J^T r = J r for a denoiser whose
                 # Jacobian is symmetric (Tweedie), and J r is the change of the chunk's estimate when the noisy
                 # context moves by r; linear here, so one more call with the context nudged gives it exactly
                 r = clean - full[:, :, :c]
-                alpha, sg = 1 - float(self.sigmas[i]), float(self.sigmas[i])
-                gain = alpha + self.recon[0] * sg * sg / max(alpha, 0.01) if self.recon[2] else self.recon[0] * alpha
-                nudged = torch.cat([ctx_x + gain * r, x], dim=2)
+                nudged = torch.cat([ctx_x + self.recon * (1 - float(self.sigmas[i])) * r, x], dim=2)
                 den = _denoise_grouped(self.den, nudged, sig, wpos, self.ranges, window_positions(wpos, self.like))[
                     :, :, c:]
-            if c and self.track is not None and float(self.sigmas[i]) < self.track[2]:  # clean context below late
-                full = _denoise_grouped(self.den, torch.cat([clean, x], dim=2), torch.cat(
-                    [self.sigmas.new_zeros(c), s]).expand(b, -1), wpos, self.ranges, window_positions(wpos, self.like))
-                self.den.calls -= 1 if hasattr(self.den, "calls") else 0
-                den = full[:, :, c:]
-            elif c and self.track is not None:  # the context's noise follows the model's reading of it
+            if c and self.track is not None:  # the context's noise follows the model's reading of it
+                # the engine's tracked context (ContinuationRun._track) on the flow ladder: the noisy context moves
+                # by g alpha (clean - read) for the next step
                 sg = float(self.sigmas[i])
-                for _ in range(self.track[1]):
-                    ctx_x = ctx_x + self.track[0] * (1 - sg) * (clean - full[:, :, :c])
-                    full = _denoise_grouped(self.den, torch.cat([ctx_x, x], dim=2), sig, wpos, self.ranges,
-                                            window_positions(wpos, self.like))
-                den = full[:, :, c:]
-                if i + 1 < self.sigmas.shape[0] - 1:
-                    al = 1 - sg
-                    gain = al + self.track[0] * sg * sg / al if self.track[3] else self.track[0] * al
-                    z = ctx_x + gain * (clean - full[:, :, :c])
-                    ctx_noise = (z - (1 - sg) * clean) / sg
+                ctx_noise = ctx_noise + self.track * (1 - sg) / sg * (clean - full[:, :, :c])
             if c and self.invert is not None:  # Richardson iterations on D_a(z_a, z_b) = clean
                 za = ctx_x
                 for _ in range(self.invert):
