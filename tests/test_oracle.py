@@ -286,3 +286,29 @@ def test_few_step_groups_match_native_chunks_at_four_steps() -> None:
     f, c = oracle.measure(fifo), oracle.measure(chunks)
     assert abs(f.var - c.var) < 0.05 and abs(f.lag1 - c.lag1) < 0.03, (f, c)
     assert calls <= 1.25 * native_calls
+
+
+@pytest.mark.parametrize("sigma", [0.9, 0.5, 0.1])
+def test_a_context_read_as_clean_makes_the_single_level_posterior_exact(sigma: float) -> None:
+    """The identity behind tracked context (docs/benchmarks.md): for the Gaussian video at one noise level, the noisy
+    context ``z_a`` on which the posterior mean reads the clean context (``D_a(z_a, z_b) = x_a``) makes the posterior
+    mean of the chunk ``D_b(z_a, z_b)`` the posterior given the clean context, ``E[x_b | x_a, z_b]``."""
+    f, c, alpha = 9, 4, 1 - sigma
+    s = oracle.ar1_cov(f, 0.9, identity=0.5)
+    g = torch.Generator().manual_seed(0)
+    x = torch.linalg.cholesky(s) @ torch.randn(f, generator=g, dtype=torch.float64)
+    z = alpha * x + sigma * torch.randn(f, generator=g, dtype=torch.float64)
+    d = alpha * s @ torch.linalg.inv(alpha ** 2 * s + sigma ** 2 * torch.eye(f, dtype=torch.float64))  # D(z) = d z
+    den = oracle.ExactDenoiser(0.9, 0.5)
+    got = den(z[None, None, :, None, None], torch.full((1, f), sigma, dtype=torch.float64))[0, 0, :, 0, 0]
+    torch.testing.assert_close(got, d @ z)  # the oracle's denoiser is this posterior mean
+    a, b = slice(0, c), slice(c, f)
+    z_a = torch.linalg.solve(d[a, a], x[a] - d[a, b] @ z[b])  # the context read as clean
+    chunk = (d @ torch.cat([z_a, z[b]]))[b]
+    obs = torch.cat([x[a], z[b]])  # exact conditioning on the clean context and the noisy chunk
+    cov = torch.cat([torch.cat([s[a, a], alpha * s[a, b]], 1),
+                     torch.cat([alpha * s[b, a], alpha ** 2 * s[b, b] + sigma ** 2 * torch.eye(f - c,
+                                                                                          dtype=torch.float64)], 1)])
+    want = torch.cat([s[b, a], alpha * s[b, b]], 1) @ torch.linalg.solve(cov, obs)
+    assert (chunk - want).abs().max() < 1e-12
+    assert (d[b] @ torch.cat([alpha * x[a], z[b]]) - want).abs().max() > 1e-3  # not so for the context without noise
