@@ -13,7 +13,6 @@ import json
 import pytest
 
 from infinite_video.samplers.chain_plan import plan_chain
-from infinite_video.samplers.continuation import TRACK_GAIN
 from infinite_video.samplers.config import (
     ContinuationConfig,
     GuidanceConfig,
@@ -22,6 +21,7 @@ from infinite_video.samplers.config import (
     UnifiedConfig,
     ZigzagConfig,
 )
+from infinite_video.samplers.continuation import TRACK_GAIN
 from infinite_video.samplers.plan import plan_fifo
 from infinite_video.tools.testing.browser import Browser, find_chromium
 from infinite_video.tools.testing.comfy_server import PACK_ROOT, start_server
