@@ -65,25 +65,29 @@ def test_context_positions():
     assert context_positions(5, 4, 9, [0, 16, 32]) == ([0], [1, 2, 3, 4])
 
 
-def test_anchors_are_in_the_resume_state_and_resume_is_bit_identical():
-    cfg = ContinuationConfig(chunk=2, anchors=3, anchor_every=5)
-
+@pytest.mark.parametrize("cfg,frames,anchors", [
+    (ContinuationConfig(chunk=2, anchors=3, anchor_every=5), 31, [0, 5, 10]),
+    (ContinuationConfig(chunk=2, anchors=2, anchor_every=5, track=2.0, denoise=0.5), 25, [0, 5]),
+], ids=["clean", "tracked_denoise"])
+def test_anchors_are_in_the_resume_state_and_resume_is_bit_identical(cfg, frames, anchors):
     def den(x, sigma, prompts=None, positions=None):
         return torch.tanh(0.7 * x + 0.2 * torch.roll(x, 1, dims=2)) + 0.05 * torch.sin(positions.to(x))[
             None, None, :, None, None]
 
-    full = run(cfg, 31, den)
+    full = run(cfg, frames, den)
     states = []
-    run(cfg, 31, den, stream=Stream(every=4, on_state=states.append))
-    late = [s for s in states if s["frames_done"] > 10]
-    assert late and sorted(late[0]["anchors"]) == [0, 5, 10]
+    run(cfg, frames, den, stream=Stream(every=4 if cfg.denoise == 1 else 3, on_state=states.append))
+    late = [s for s in states if s["frames_done"] > anchors[-1]]
+    assert late and sorted(late[0]["anchors"]) == anchors
     for state in (states[0], late[0]):
-        out = run(cfg, 31, den, stream=Stream(resume=state))
+        out = run(cfg, frames, den, stream=Stream(resume=state))
         k = state["frames_done"]
         assert torch.equal(out[:, :, k:], full[:, :, k:])
-    other = ContinuationConfig(chunk=2, anchors=3, anchor_every=4)
+    other = dataclasses.replace(cfg, anchor_every=4)
     with pytest.raises(ValueError, match="anchors do not match"):
-        run(other, 31, den, stream=Stream(resume=late[0]))
+        run(other, frames, den, stream=Stream(resume=late[0]))
+    if cfg.tracked:  # the mode reaches the run
+        assert not torch.equal(full, run(dataclasses.replace(cfg, track=0.0), frames, den))
 
 
 @pytest.mark.parametrize("cfg,match", [
@@ -380,25 +384,6 @@ def test_denoise_starts_later_chunks_from_the_newest_latent_and_skips_the_top_of
         newest = out[:, :, pos[-4]]  # the last finished latent before the chunk
         assert torch.equal(x[:, :, -3:], newest[:, :, None].expand(-1, -1, 3, -1, -1))
     assert [s[-1] for _, s, _ in seen[:steps]] == [float(v) for v in sig[:steps]]
-
-
-def test_tracked_and_denoise_resume_bit_for_bit_with_anchors():
-    cfg = ContinuationConfig(chunk=2, anchors=2, anchor_every=5, track=2.0, denoise=0.5)
-
-    def den(x, sigma, prompts=None, positions=None):
-        return torch.tanh(0.7 * x + 0.2 * torch.roll(x, 1, dims=2)) + 0.05 * torch.sin(positions.to(x))[
-            None, None, :, None, None]
-
-    full = run(cfg, 25, den)
-    states = []
-    run(cfg, 25, den, stream=Stream(every=3, on_state=states.append))
-    late = [s for s in states if s["frames_done"] > 6]
-    assert late and sorted(late[0]["anchors"]) == [0, 5]
-    for state in (states[0], late[0]):
-        out = run(cfg, 25, den, stream=Stream(resume=state))
-        k = state["frames_done"]
-        assert torch.equal(out[:, :, k:], full[:, :, k:])
-    assert not torch.equal(full, run(dataclasses.replace(cfg, track=0.0), 25, den))
 
 
 @pytest.mark.parametrize("cfg,match", [
