@@ -118,9 +118,10 @@ class ChunkedContinuation(io.ComfyNode):
         q = dataclasses.replace(queue, continuation=cont)
         try:
             check_alone(q)
-            check_modes(cont)
             if q.window > 0:  # the fit in the window, here where the error names this node (else the sampler's)
                 check_continuation(cont, q.window, q.window * q.partitions)
+            else:  # the window is the latent's, known at the sampler: what does not need it, here
+                check_modes(cont)
         except ValueError as e:
             raise ValueError(f"Chunked Continuation: {e}") from None
         return io.NodeOutput(q)

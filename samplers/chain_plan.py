@@ -32,7 +32,7 @@ from __future__ import annotations
 from typing import Any
 
 from .config import QueueConfig
-from .continuation import check_alone, check_continuation, context_positions, skipped_steps
+from .continuation import calls_per_tick, check_alone, check_continuation, context_positions, skipped_steps
 from .miga_partition import static_partition
 from .miga_setup import resolve_miga
 
@@ -152,7 +152,7 @@ def _continuation_chain(config: QueueConfig, latent_frames: int) -> dict[str, An
     check_continuation(cont, window, steps)
     k, n = cont.chunk, cont.in_flight
     skip = skipped_steps(cont, steps)  # a chunk's first step, below 1 denoise
-    per_tick = -(-steps // n) - skip  # calls between two chunks leaving (the ladder a chunk runs, one in flight)
+    per_tick = calls_per_tick(cont, steps)  # calls between two chunks leaving (the ladder a chunk runs, one in flight)
     anchor_at = [j * cont.anchor_every for j in range(cont.anchors)]
     done = max(anchor_at, default=0) + window  # far enough in that every anchor is finished
     anchors, recent = context_positions(done, n * k, window, anchor_at)

@@ -142,6 +142,12 @@ def skipped_steps(cfg: ContinuationConfig, steps: int) -> int:
     return steps - max(1, math.ceil(float(cfg.denoise) * steps - 1e-9))
 
 
+def calls_per_tick(cfg: ContinuationConfig, steps: int) -> int:
+    """Model calls between two chunks leaving, once the first window is done: ``ceil(steps / in_flight)``, less the
+    steps a chunk skips below 1 ``denoise`` (the run's ticks and the plan's cost alike)."""
+    return -(-steps // int(cfg.in_flight)) - skipped_steps(cfg, steps)
+
+
 def context_positions(done: int, new: int, window: int, anchors: Sequence[int]) -> tuple[list[int], list[int]]:
     """``(anchor positions, recent positions)`` in the window of a chunk of ``new`` latents after ``done`` finished
     ones: the anchors that lie before the recent block (at most all but one context slot), then the newest finished
@@ -206,8 +212,7 @@ class ContinuationRun:
         self.sigmas = sigmas.to(device=latent.device, dtype=torch.float32)
         self.steps = self.sigmas.shape[0] - 1
         self.skip = skipped_steps(cfg, self.steps)  # a later chunk's first step (0: from pure noise)
-        # calls per tick once the first window is done
-        self.per_tick = -(-self.steps // int(cfg.in_flight)) - self.skip
+        self.per_tick = calls_per_tick(cfg, self.steps)
         self.like = latent.to(torch.float32)
         self.anchor_at = [j * int(cfg.anchor_every) for j in range(int(cfg.anchors))]
         self.anchors: dict[int, Tensor] = {}  # output index -> clean latent [B, C, 1, H, W]

@@ -42,15 +42,18 @@ def label(method: str, setting: str = "small") -> str:
     """A reader's name for a method (``cont_k5_a3_s24`` -> continuation, chunk 5, 3 anchors every 24). The shipped
     chains named in ``LABELS`` are the small setting's; at a template's window (``setting`` "wan21", ...) FIFO with
     lookahead is FIFO Queue Init's defaults, not the starter's queue."""
-    m = re.fullmatch(r"cont_k(\d+)_a(\d+)_s(\d+)(?:_n(\d+))?(_2m)?(_shared)?(?:_t([\d.]+))?(?:_d([\d.]+))?"
-                     r"(?:_p(\d+))?", method)
-    if m:
-        text = f"continuation, chunk {m[1]}, " + (f"{m[2]} anchor{'s' if m[2] != '1' else ''} every {m[3]}" if int(m[2])
-                                                      else "no anchors")
-        text += (f", {m[4]} in flight" if m[4] else "") + (", dpmpp_2m" if m[5] else "")
-        text += (", shared level" if m[6] else "") + (", tracked" if m[7] else "") + (
-            f", denoise {m[8]}" if m[8] else "")
-        text += f", {m[9]} partitions" if m[9] else ""
+    cfg = oracle.continuation_config(method)  # the oracle's own reading of the name
+    if cfg is not None:
+        a = cfg.anchors
+        text = f"continuation, chunk {cfg.chunk}, " + (f"{a} anchor{'s' if a != 1 else ''} every {cfg.anchor_every}"
+                                                       if a else "no anchors")
+        text += (f", {cfg.in_flight} in flight" if cfg.in_flight > 1 else "") + (
+            ", dpmpp_2m" if oracle.step_rule(method) == "dpmpp_2m" else "")
+        text += (", shared level" if cfg.shared_level else "") + (", tracked" if cfg.tracked else "") + (
+            f", denoise {cfg.denoise:g}" if cfg.denoise < 1 else "")
+        ladder = re.search(r"(?:_w(\d+))?_p(\d+)$", method)
+        if ladder:
+            text += (f", window {ladder[1]}" if ladder[1] else "") + f", {ladder[2]} partitions"
         if method == oracle.continuation_name(oracle.NODE_DEFAULTS):
             text += " (Chunked Continuation defaults)"
         elif method == oracle.continuation_name(oracle.ContinuationConfig()):
